@@ -1,0 +1,341 @@
+"""The kernel's vocabulary: intents in, venue events in, outcomes and commands out.
+
+Every type here is frozen. Inputs (``KernelIntent``, ``VenueEvent``) come from
+the outside world and are validated by the kernel, never trusted: they may
+carry ``None``, NaN or nonsense, and the kernel answers with a diagnostic
+instead of raising. Outputs (``KernelOutcome``, ``SubmitOrder``,
+``CancelOrder``, ``TradeRecord``) are facts the kernel vouches for.
+
+Money and quantities are ``decimal.Decimal`` end to end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+
+class Action(StrEnum):
+    ENTER = "ENTER"
+    EXIT = "EXIT"
+    CANCEL = "CANCEL"
+
+
+class Side(StrEnum):
+    """Direction of a trade (the position)."""
+
+    LONG = "LONG"
+    SHORT = "SHORT"
+
+
+class OrderSide(StrEnum):
+    """Direction of an order on the venue."""
+
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class OrderType(StrEnum):
+    MARKET = "MARKET"
+    LIMIT = "LIMIT"
+
+
+class OrderPurpose(StrEnum):
+    ENTRY = "ENTRY"
+    EXIT = "EXIT"
+
+
+class TradeStage(StrEnum):
+    IDLE = "IDLE"
+    ORDER_REQUESTED = "ORDER_REQUESTED"
+    ENTRY_WORKING = "ENTRY_WORKING"
+    POSITION_OPEN = "POSITION_OPEN"
+    EXIT_WORKING = "EXIT_WORKING"
+    CLOSED = "CLOSED"
+
+
+class OrderStatus(StrEnum):
+    """Where one order stands, as far as the kernel knows."""
+
+    REQUESTED = "REQUESTED"  # submit command emitted, no word from the venue yet
+    WORKING = "WORKING"  # acknowledged or partly filled, live on the venue
+    PENDING_CANCEL = "PENDING_CANCEL"  # cancel command emitted, no answer yet
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+
+    @property
+    def is_live(self) -> bool:
+        return self in _LIVE_STATUSES
+
+
+_LIVE_STATUSES = frozenset({OrderStatus.REQUESTED, OrderStatus.WORKING, OrderStatus.PENDING_CANCEL})
+
+
+class EventKind(StrEnum):
+    ACK = "ACK"
+    PARTIAL_FILL = "PARTIAL_FILL"
+    FILL = "FILL"
+    CANCEL_ACK = "CANCEL_ACK"
+    CANCEL_REJECT = "CANCEL_REJECT"
+    REJECT = "REJECT"
+    EXPIRED = "EXPIRED"
+    FUNDING = "FUNDING"  # account event: funding paid or received on a position
+
+
+class KernelDiagnosticCode(StrEnum):
+    OK = "OK"
+    # intents
+    DUPLICATE_INTENT = "DUPLICATE_INTENT"
+    INVALID_INTENT = "INVALID_INTENT"
+    UNKNOWN_SLOT = "UNKNOWN_SLOT"
+    SLOT_BUSY = "SLOT_BUSY"
+    UNKNOWN_INSTRUMENT = "UNKNOWN_INSTRUMENT"
+    INVALID_TRADE_ID = "INVALID_TRADE_ID"
+    INVALID_SIDE = "INVALID_SIDE"
+    INVALID_SIZE = "INVALID_SIZE"
+    INVALID_PRICE = "INVALID_PRICE"
+    LIMIT_PRICE_REQUIRED = "LIMIT_PRICE_REQUIRED"
+    LIMIT_PRICE_NOT_ALLOWED = "LIMIT_PRICE_NOT_ALLOWED"
+    REFERENCE_PRICE_REQUIRED = "REFERENCE_PRICE_REQUIRED"
+    INVALID_LEVERAGE = "INVALID_LEVERAGE"
+    INVALID_LEG_RATIOS = "INVALID_LEG_RATIOS"
+    BELOW_MIN_QUANTITY = "BELOW_MIN_QUANTITY"
+    BELOW_MIN_NOTIONAL = "BELOW_MIN_NOTIONAL"
+    INSUFFICIENT_MARGIN = "INSUFFICIENT_MARGIN"
+    NO_POSITION = "NO_POSITION"
+    ENTRY_STILL_WORKING = "ENTRY_STILL_WORKING"
+    EXIT_ALREADY_WORKING = "EXIT_ALREADY_WORKING"
+    EXIT_SIZE_EXCEEDS_POSITION = "EXIT_SIZE_EXCEEDS_POSITION"
+    TRADE_ID_MISMATCH = "TRADE_ID_MISMATCH"
+    ASSET_MISMATCH = "ASSET_MISMATCH"
+    NOTHING_TO_CANCEL = "NOTHING_TO_CANCEL"
+    CANCEL_ALREADY_PENDING = "CANCEL_ALREADY_PENDING"
+    # venue events
+    INVALID_EVENT = "INVALID_EVENT"
+    DUPLICATE_EVENT = "DUPLICATE_EVENT"
+    UNKNOWN_ORDER = "UNKNOWN_ORDER"
+    ORDER_FINISHED = "ORDER_FINISHED"
+    OVERFILL = "OVERFILL"
+    FILL_QTY_MISMATCH = "FILL_QTY_MISMATCH"
+    STALE_FILL = "STALE_FILL"
+    # accepted, but carried no news (no stage change)
+    LATE_ACK = "LATE_ACK"
+    REDUNDANT_CANCEL_ACK = "REDUNDANT_CANCEL_ACK"
+    CANCEL_REJECT_ALREADY_DONE = "CANCEL_REJECT_ALREADY_DONE"
+    LATE_FILL = "LATE_FILL"  # accepted and applied: a fill after the order was cancelled
+    UNSOLICITED_CANCEL = "UNSOLICITED_CANCEL"  # accepted: the venue cancelled on its own
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """A tradable contract and the grid its prices and quantities live on."""
+
+    symbol: str
+    tick_size: Decimal
+    step_size: Decimal
+    min_quantity: Decimal
+    min_notional: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class KernelIntent:
+    """What the policy wants. Unvalidated until the kernel accepts it."""
+
+    intent_id: str
+    ts: int  # epoch milliseconds, from the caller's clock
+    slot_id: int
+    action: Action
+    trade_id: str = ""
+    asset: str = ""
+    side: Side | None = None
+    size: Decimal | None = None
+    order_type: OrderType = OrderType.MARKET
+    limit_price: Decimal | None = None
+    leverage: Decimal = Decimal(1)
+    exit_leg_ratios: tuple[Decimal, ...] = (Decimal(1),)
+    reference_price: Decimal | None = None
+    reason: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class VenueEvent:
+    """A fact reported by the venue about one order (or, for FUNDING, the account).
+
+    ``cum_qty`` is the order's cumulative filled quantity and is authoritative;
+    ``last_qty``/``last_price`` describe this fill; ``fee`` is this fill's fee
+    (positive = paid). For FUNDING, ``asset`` names the contract and ``amount``
+    is the money moved (positive = received, negative = paid).
+    """
+
+    event_id: str
+    ts: int
+    kind: EventKind
+    client_order_id: str = ""
+    venue_order_id: str = ""
+    last_qty: Decimal | None = None
+    last_price: Decimal | None = None
+    cum_qty: Decimal | None = None
+    fee: Decimal = Decimal(0)
+    reason: str = ""
+    asset: str = ""
+    amount: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """One order as the kernel knows it at a point in time."""
+
+    client_order_id: str
+    venue_order_id: str
+    slot_id: int
+    trade_id: str
+    asset: str
+    side: OrderSide
+    order_type: OrderType
+    quantity: Decimal
+    limit_price: Decimal | None
+    reduce_only: bool
+    purpose: OrderPurpose
+    status: OrderStatus
+    filled_qty: Decimal
+    filled_cost: Decimal  # sum of qty * price over fills
+    fees: Decimal
+    acked: bool
+    first_leg: int  # exit legs this order covers: [first_leg, last_leg]; -1 for entry/explicit
+    last_leg: int
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.quantity - self.filled_qty
+
+    @property
+    def avg_price(self) -> Decimal | None:
+        return self.filled_cost / self.filled_qty if self.filled_qty else None
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitOrder:
+    """Command: send this order to the venue (with this client order id, always)."""
+
+    order: Order
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    """Command: cancel this order, routed by its own instrument and ids."""
+
+    order: Order
+
+
+Command = SubmitOrder | CancelOrder
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    slot_id: int
+    from_stage: TradeStage
+    to_stage: TradeStage
+    cause: str
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerDelta:
+    realized_pnl: Decimal = Decimal(0)
+    fees: Decimal = Decimal(0)
+    funding: Decimal = Decimal(0)
+
+    @property
+    def capital(self) -> Decimal:
+        return self.realized_pnl - self.fees + self.funding
+
+
+@dataclass(frozen=True, slots=True)
+class ExitFill:
+    client_order_id: str
+    qty: Decimal
+    proceeds: Decimal  # sum of qty * price of this order's fills
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRecord:
+    """One finished trade: everything a trade table needs, exact."""
+
+    trade_id: str
+    slot_id: int
+    asset: str
+    side: Side
+    entry_qty: Decimal
+    entry_cost: Decimal
+    exit_qty: Decimal
+    exit_proceeds: Decimal
+    exits: tuple[ExitFill, ...]
+    realized_pnl: Decimal
+    fees: Decimal
+    funding: Decimal
+    opened_ts: int
+    closed_ts: int
+
+    @property
+    def entry_price(self) -> Decimal:
+        return self.entry_cost / self.entry_qty
+
+    @property
+    def exit_price(self) -> Decimal:
+        return self.exit_proceeds / self.exit_qty
+
+    @property
+    def net_pnl(self) -> Decimal:
+        return self.realized_pnl - self.fees + self.funding
+
+
+@dataclass(frozen=True, slots=True)
+class KernelOutcome:
+    """Exactly one step: what was decided, the slot's stage after it, and its effects."""
+
+    accepted: bool
+    diagnostic_code: KernelDiagnosticCode
+    slot_id: int | None
+    state: TradeStage | None
+    transitions: tuple[Transition, ...] = ()
+    commands: tuple[Command, ...] = ()
+    ledger: LedgerDelta = LedgerDelta()
+    trade_records: tuple[TradeRecord, ...] = ()
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TradeSlot:
+    """Read-only view of one slot."""
+
+    slot_id: int
+    stage: TradeStage
+    trade_id: str
+    asset: str
+    side: Side | None
+    size: Decimal
+    initial_size: Decimal
+    entry_price: Decimal | None
+    realized_pnl: Decimal
+    fees: Decimal
+    funding: Decimal
+    leverage: Decimal
+    active_entry_order: Order | None
+    active_exit_order: Order | None
+    exit_leg_ratios: tuple[Decimal, ...]
+    active_leg_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    initial_capital: Decimal
+    capital: Decimal
+    realized_pnl: Decimal
+    fees: Decimal
+    funding: Decimal
+    margin_used: Decimal
+    available: Decimal
