@@ -47,7 +47,9 @@ def instrument_problems(inst: Instrument) -> list[str]:
     for name in ("tick_size", "step_size"):
         v = getattr(inst, name)
         if not isinstance(v, Decimal) or not v.is_finite() or v <= 0:
-            problems.append(f"instrument {inst.symbol!r}: {name} must be a positive Decimal, got {v!r}")
+            problems.append(
+                f"instrument {inst.symbol!r}: {name} must be a positive Decimal, got {v!r}"
+            )
     for name in ("min_quantity", "min_notional"):
         v = getattr(inst, name)
         if not isinstance(v, Decimal) or not v.is_finite() or v < 0:

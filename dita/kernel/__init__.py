@@ -1,0 +1,64 @@
+"""The pure core: a deterministic trade-slot state machine with an exact ledger.
+
+Nothing under ``dita.kernel`` reads a clock, a random source, the disk or the
+network (a test enforces it). Inputs are intents and venue events; outputs
+are ``KernelOutcome``s carrying commands for the edges to perform.
+"""
+
+from dita.kernel.kernel import Kernel, KernelInvariantError, derive_stage
+from dita.kernel.model import (
+    AccountView,
+    Action,
+    CancelOrder,
+    Command,
+    EventKind,
+    ExitFill,
+    Instrument,
+    KernelDiagnosticCode,
+    KernelIntent,
+    KernelOutcome,
+    LedgerDelta,
+    Order,
+    OrderPurpose,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    Side,
+    SubmitOrder,
+    TradeRecord,
+    TradeSlot,
+    TradeStage,
+    Transition,
+    VenueEvent,
+)
+from dita.kernel.snapshot import SnapshotError
+
+__all__ = [
+    "AccountView",
+    "Action",
+    "CancelOrder",
+    "Command",
+    "EventKind",
+    "ExitFill",
+    "Instrument",
+    "Kernel",
+    "KernelDiagnosticCode",
+    "KernelIntent",
+    "KernelInvariantError",
+    "KernelOutcome",
+    "LedgerDelta",
+    "Order",
+    "OrderPurpose",
+    "OrderSide",
+    "OrderStatus",
+    "OrderType",
+    "Side",
+    "SnapshotError",
+    "SubmitOrder",
+    "TradeRecord",
+    "TradeSlot",
+    "TradeStage",
+    "Transition",
+    "VenueEvent",
+    "derive_stage",
+]
