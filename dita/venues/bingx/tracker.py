@@ -1,0 +1,314 @@
+"""Turns everything BingX tells us about our orders into one clean event stream.
+
+Theory of operation
+-------------------
+BingX reports an order through several channels that race each other: the
+REST answer to the place/cancel call, ``ORDER_TRADE_UPDATE`` frames on the
+user-data stream (which may be lost across a reconnect, duplicated, or arrive
+before the REST answer), and REST queries made to fill gaps. ``OrderTracker``
+keeps, per live order, what has already been reported (acked? cumulative
+quantity and cost? terminal?) and turns each new report into only the events
+that carry news:
+
+* ACK once per order; a fill or terminal report for an unacked order emits the
+  ACK first, so consumers see ACK, fills, end - whichever channel spoke first;
+* fills by cumulative quantity: a report whose cumulative quantity does not
+  advance emits nothing; one that advances by more than its own last quantity
+  (a lost frame) emits the whole difference, priced from the average;
+* one terminal event (CANCEL_ACK, EXPIRED, REJECT) per order.
+
+Event ids are derived from the venue order id and the cumulative quantity, so
+the same fact reported twice gets the same id even across restarts.
+
+State is kept for live orders only and dropped when an order is finished and
+no call about it is in flight, so memory is bounded by the number of live
+orders. A small set of recently finished ids only suppresses noise: the kernel
+itself refuses an already-applied fill, so correctness does not rest on it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from dita.kernel.model import EventKind, OrderStatus, VenueEvent
+from dita.venues.bingx import parse, wire
+from dita.venues.bingx.errors import BingxError
+
+_ZERO = Decimal(0)
+_RECENT = 1024
+
+
+@dataclass(slots=True)
+class _Track:
+    client_order_id: str
+    symbol: str
+    venue_order_id: str = ""
+    quantity: Decimal | None = None
+    cum_qty: Decimal = _ZERO
+    cum_cost: Decimal = _ZERO
+    fees: Decimal = _ZERO
+    seen: bool = False  # we have heard anything from the venue about it
+    cum_known: bool = False  # cum_qty is the venue's (we saw it from 0 or from a REST report)
+    acked: bool = False
+    terminal: bool = False
+    in_flight: int = 0  # calls about this order still running
+    cancel_rejects: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LiveOrder:
+    client_order_id: str
+    venue_order_id: str
+    symbol: str
+
+
+class OrderTracker:
+    """Per-order memory of what has been reported; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._tracks: dict[str, _Track] = {}  # keyed by lower-case client order id
+        self._cid_by_oid: dict[str, str] = {}
+        self._finished: OrderedDict[str, None] = OrderedDict()
+
+    # -- bookkeeping -----------------------------------------------------
+
+    def begin_call(self, cid: str, symbol: str, quantity: Decimal | None = None) -> None:
+        """A submit/cancel/query about ``cid`` is starting: keep its state until it ends."""
+        t = self._track(cid.lower(), symbol)
+        if quantity is not None:
+            t.quantity = quantity
+        if not t.seen:
+            t.cum_known = True  # a new order of ours starts unfilled
+        t.in_flight += 1
+
+    def end_call(self, cid: str) -> None:
+        t = self._tracks.get(cid.lower())
+        if t is not None:
+            t.in_flight = max(0, t.in_flight - 1)
+            self._maybe_forget(t)
+
+    def live(self) -> list[LiveOrder]:
+        """Orders we still expect news about, in submission order."""
+        return [
+            LiveOrder(t.client_order_id, t.venue_order_id, t.symbol)
+            for t in self._tracks.values()
+            if not t.terminal
+        ]
+
+    def venue_order_id(self, cid: str) -> str:
+        t = self._tracks.get(cid.lower())
+        return t.venue_order_id if t is not None else ""
+
+    def is_finished(self, cid: str, venue_order_id: str = "") -> bool:
+        t = self._tracks.get(cid.lower())
+        if t is not None:
+            return t.terminal
+        return venue_order_id in self._finished
+
+    # -- inputs ----------------------------------------------------------
+
+    def on_placed(self, cid: str, p: wire.PlacedOrder, ts: int) -> list[VenueEvent]:
+        """The REST answer to a place: the venue holds the order (an ACK)."""
+        t = self._track(cid.lower(), p.symbol)
+        self._bind(t, str(p.order_id))
+        if t.terminal and str(p.order_id) in self._finished:
+            return []
+        return self._ack(t, ts)
+
+    def on_rest(self, o: wire.RestOrder, ts: int | None = None) -> list[VenueEvent]:
+        """A REST order object (query, open orders, cancel answer)."""
+        oid = str(o.order_id)
+        cid = (o.client_order_id or self._cid_by_oid.get(oid, "")).lower() or f"#{oid}"
+        if cid not in self._tracks and oid in self._finished:
+            return []
+        t = self._track(cid, o.symbol)
+        self._bind(t, oid)
+        when = ts if ts is not None else (o.update_time or o.time)
+        if t.quantity is None:
+            t.quantity = parse.dec(o.orig_qty, "origQty")
+        status = parse.order_status(o.status)
+        events: list[VenueEvent] = []
+        if status is OrderStatus.REJECTED:
+            events += self._terminal(t, EventKind.REJECT, when, f"bingx status {o.status}")
+            return events
+        events += self._ack(t, when)
+        cum = parse.dec_or(o.executed_qty, _ZERO, "executedQty")
+        t.cum_known = True
+        if cum > t.cum_qty:
+            avg = parse.dec_or(o.avg_price, _ZERO, "avgPrice")
+            if avg <= 0:
+                raise wire.WireError(f"order {oid}: executedQty {cum} without avgPrice")
+            qty = cum - t.cum_qty
+            price = (avg * cum - t.cum_cost) / qty
+            total_fees = -parse.dec_or(o.commission, _ZERO, "commission")
+            events.append(self._fill(t, qty, price, total_fees - t.fees, when, status))
+        match status:
+            case OrderStatus.CANCELED:
+                events += self._terminal(t, EventKind.CANCEL_ACK, when, "")
+            case OrderStatus.EXPIRED:
+                events += self._terminal(t, EventKind.EXPIRED, when, "")
+            case OrderStatus.FILLED:
+                self._finish(t)
+            case _:
+                pass
+        return events
+
+    def on_stream(self, ev: wire.OrderTradeUpdate) -> list[VenueEvent]:
+        """One ``ORDER_TRADE_UPDATE`` frame."""
+        u = ev.order
+        oid = str(u.order_id)
+        cid = (u.client_order_id or self._cid_by_oid.get(oid, "")).lower() or f"#{oid}"
+        if cid not in self._tracks and oid in self._finished:
+            return []
+        t = self._track(cid, u.symbol)
+        self._bind(t, oid)
+        when = ev.push_time or ev.event_time
+        if t.quantity is None:
+            t.quantity = parse.dec_or(u.quantity, _ZERO, "q") or None
+        events: list[VenueEvent] = []
+        match u.exec_type.upper():
+            case "NEW":
+                events += self._ack(t, when)
+            case "TRADE" | "CALCULATED":
+                status = parse.order_status(u.status)
+                delta = parse.fill_delta(u, t.cum_qty if t.cum_known else None, t.cum_cost)
+                events += self._ack(t, when)
+                if delta is not None:
+                    events.append(self._fill(t, delta.qty, delta.price, delta.fee, when, status))
+                t.cum_known = True
+                if status is OrderStatus.FILLED:
+                    self._finish(t)
+            case "CANCELED" | "CANCELLED":
+                events += self._catch_up(t, u, when)
+                events += self._terminal(t, EventKind.CANCEL_ACK, when, "")
+            case "EXPIRED":
+                events += self._catch_up(t, u, when)
+                events += self._terminal(t, EventKind.EXPIRED, when, "")
+            case _:
+                pass
+        return events
+
+    def on_reject(self, cid: str, symbol: str, err: BingxError, ts: int) -> list[VenueEvent]:
+        """The venue refused the order outright: nothing exists."""
+        t = self._track(cid.lower(), symbol)
+        return self._terminal(t, EventKind.REJECT, ts, str(err))
+
+    def on_cancel_reject(self, cid: str, symbol: str, reason: str, ts: int) -> list[VenueEvent]:
+        t = self._track(cid.lower(), symbol)
+        t.cancel_rejects += 1
+        ev = VenueEvent(
+            event_id=f"bingx:{t.venue_order_id or cid}:cancel-reject:{t.cancel_rejects}",
+            ts=ts,
+            kind=EventKind.CANCEL_REJECT,
+            client_order_id=t.client_order_id,
+            venue_order_id=t.venue_order_id,
+            cum_qty=t.cum_qty,
+            reason=reason,
+        )
+        self._maybe_forget(t)
+        return [ev]
+
+    def forget_unseen(self, cid: str) -> None:
+        """Drop the state of an order the venue never saw (e.g. a submit that was NotSent)."""
+        t = self._tracks.get(cid.lower())
+        if t is not None and not t.seen:
+            t.terminal = True
+            self._maybe_forget(t)
+
+    # -- internals -------------------------------------------------------
+
+    def _track(self, cid: str, symbol: str) -> _Track:
+        t = self._tracks.get(cid)
+        if t is None:
+            t = _Track(client_order_id=cid, symbol=symbol)
+            self._tracks[cid] = t
+        return t
+
+    def _bind(self, t: _Track, oid: str) -> None:
+        t.seen = True
+        if not t.venue_order_id:
+            t.venue_order_id = oid
+            self._cid_by_oid[oid] = t.client_order_id
+
+    def _event_base(self, t: _Track) -> str:
+        return f"bingx:{t.venue_order_id or t.client_order_id}"
+
+    def _ack(self, t: _Track, ts: int) -> list[VenueEvent]:
+        if t.acked or t.terminal:
+            return []
+        t.acked = True
+        return [
+            VenueEvent(
+                event_id=f"{self._event_base(t)}:ack",
+                ts=ts,
+                kind=EventKind.ACK,
+                client_order_id=t.client_order_id,
+                venue_order_id=t.venue_order_id,
+                cum_qty=t.cum_qty,
+            )
+        ]
+
+    def _fill(
+        self, t: _Track, qty: Decimal, price: Decimal, fee: Decimal, ts: int, status: OrderStatus
+    ) -> VenueEvent:
+        t.cum_qty += qty
+        t.cum_cost += qty * price
+        t.fees += fee
+        done = status is OrderStatus.FILLED or (t.quantity is not None and t.cum_qty >= t.quantity)
+        return VenueEvent(
+            event_id=f"{self._event_base(t)}:fill:{t.cum_qty}",
+            ts=ts,
+            kind=EventKind.FILL if done else EventKind.PARTIAL_FILL,
+            client_order_id=t.client_order_id,
+            venue_order_id=t.venue_order_id,
+            last_qty=qty,
+            last_price=price,
+            cum_qty=t.cum_qty,
+            fee=fee,
+        )
+
+    def _catch_up(self, t: _Track, u: wire.OrderUpdate, ts: int) -> list[VenueEvent]:
+        """A cancel/expiry frame whose ``z`` shows fills we never saw (lost frames)."""
+        events = self._ack(t, ts)
+        cum = parse.dec_or(u.cum_qty, _ZERO, "z")
+        if cum > t.cum_qty:
+            avg = parse.dec_or(u.avg_price, _ZERO, "ap")
+            if avg <= 0:
+                raise wire.WireError(f"order {u.order_id}: z={cum} without ap")
+            qty = cum - t.cum_qty
+            events.append(
+                self._fill(t, qty, (avg * cum - t.cum_cost) / qty, _ZERO, ts, OrderStatus.WORKING)
+            )
+        return events
+
+    def _terminal(self, t: _Track, kind: EventKind, ts: int, reason: str) -> list[VenueEvent]:
+        if t.terminal:
+            return []
+        t.terminal = True
+        ev = VenueEvent(
+            event_id=f"{self._event_base(t)}:{kind.value.lower()}",
+            ts=ts,
+            kind=kind,
+            client_order_id=t.client_order_id,
+            venue_order_id=t.venue_order_id,
+            cum_qty=t.cum_qty,
+            reason=reason,
+        )
+        self._maybe_forget(t)
+        return [ev]
+
+    def _finish(self, t: _Track) -> None:
+        t.terminal = True
+        self._maybe_forget(t)
+
+    def _maybe_forget(self, t: _Track) -> None:
+        if not t.terminal or t.in_flight:
+            return
+        self._tracks.pop(t.client_order_id, None)
+        if t.venue_order_id:
+            self._cid_by_oid.pop(t.venue_order_id, None)
+            self._finished[t.venue_order_id] = None
+            while len(self._finished) > _RECENT:
+                self._finished.popitem(last=False)
