@@ -1,0 +1,430 @@
+"""Read OHLCV bars and public trades from CSV exports, exactly.
+
+Prices and quantities go from the file's text straight into ``Decimal``; no
+number ever passes through ``float``. Reading is lazy (``iter_bars`` /
+``iter_trades`` yield one row at a time), so a month of 1m bars or a day of
+trades never has to fit in memory. A ``.zip`` holding exactly one ``.csv``
+(the way data.binance.vision ships its files) is read in place.
+
+Layouts accepted (detected from the first row; no option to pass)
+=================================================================
+
+Bars
+----
+* **Binance futures klines** (data.binance.vision ``futures/um/.../klines``), with
+  or without its header row, 12 columns::
+
+      open_time,open,high,low,close,volume,close_time,quote_volume,count,
+      taker_buy_volume,taker_buy_quote_volume,ignore
+
+  A headerless file is recognised by an integer in the first cell and at least
+  7 columns; only the first 7 are used.
+* **Header-named** (BingX kline exports and dumps of BingX's
+  ``/openApi/swap/v3/quote/klines``, whose objects are
+  ``{open, close, high, low, volume, time}``; also most other tools): a header
+  row naming, in any order and case, a time column (``time``, ``open_time``,
+  ``timestamp``, ``ts``, ``t``), ``open``, ``high``, ``low``, ``close`` and
+  ``volume`` (or ``vol``, ``v``), optionally ``close_time``. Underscores,
+  dashes and spaces in names are ignored (``openTime`` == ``open_time``);
+  other columns are ignored. Without a close time column a bar closes at
+  ``ts + interval_ms - 1``, where ``interval_ms`` is the argument or else the
+  gap between the first two rows.
+
+Trades
+------
+* **Binance futures trades**: ``id,price,qty,quote_qty,time,is_buyer_maker``
+  (6 columns, header optional).
+* **Binance aggTrades**: ``agg_trade_id,price,quantity,first_trade_id,
+  last_trade_id,transact_time,is_buyer_maker`` (7 columns, header optional).
+* **Header-named** (BingX ``/openApi/swap/v2/quote/trades`` dumps, whose objects are
+  ``{time, isBuyerMaker, price, qty, quoteQty}``): a time column (``time``,
+  ``transact_time``, ``timestamp``, ``ts``, ``t``), ``price`` (``p``), a
+  quantity column (``qty``, ``quantity``, ``volume``, ``amount``, ``q``,
+  ``v``) and optionally ``is_buyer_maker`` (``buyer_maker``, ``m``).
+
+Timestamps
+----------
+Integers since the Unix epoch. Values below 10**14 are milliseconds; values
+from 10**14 up to 10**17 are microseconds (Binance's spot files switched to µs
+on 2025-01-01) and are converted to ms by flooring, so a µs close time
+``...999999`` becomes ``...999``. Anything else is an error.
+
+Validation
+----------
+Every problem raises one ``MarketDataError`` naming the file and the line:
+missing file, empty file, unknown layout, a short row, a number that does not
+parse or is not finite, a price <= 0, a negative volume, ``high`` below
+``low``/``open``/``close`` (or ``low`` above them), a close time before the
+open time, bar times not strictly increasing, trade times decreasing, a trade
+quantity <= 0, a boolean that is not ``true``/``false``/``1``/``0``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TextIO
+
+from dita.marketdata.model import Bar, Trade
+
+_MS_LIMIT = 10**14  # below: milliseconds (ms epoch reaches 10**14 in the year 5138)
+_US_LIMIT = 10**17  # below: microseconds
+
+
+class MarketDataError(ValueError):
+    """A market data file that cannot be read as it stands. ``str()`` is ``path:line: problem``."""
+
+    def __init__(self, path: str | Path, line: int | None, problem: str) -> None:
+        self.path = str(path)
+        self.line = line
+        self.problem = problem
+        where = self.path if line is None else f"{self.path}:{line}"
+        super().__init__(f"{where}: {problem}")
+
+
+def _norm(name: str) -> str:
+    return name.strip().lower().replace("_", "").replace("-", "").replace(" ", "")
+
+
+_BAR_ALIASES: dict[str, tuple[str, ...]] = {
+    "time": ("opentime", "time", "timestamp", "ts", "t"),
+    "open": ("open", "o"),
+    "high": ("high", "h"),
+    "low": ("low", "l"),
+    "close": ("close", "c"),
+    "volume": ("volume", "vol", "v"),
+    "close_time": ("closetime",),
+}
+_TRADE_ALIASES: dict[str, tuple[str, ...]] = {
+    "time": ("time", "transacttime", "timestamp", "ts", "t"),
+    "price": ("price", "p"),
+    "qty": ("qty", "quantity", "volume", "amount", "q", "v"),
+    "maker": ("isbuyermaker", "buyermaker", "m"),
+}
+_BAR_REQUIRED = ("time", "open", "high", "low", "close", "volume")
+_TRADE_REQUIRED = ("time", "price", "qty")
+
+# Column positions of the headerless Binance layouts.
+_BINANCE_KLINE = {
+    "time": 0,
+    "open": 1,
+    "high": 2,
+    "low": 3,
+    "close": 4,
+    "volume": 5,
+    "close_time": 6,
+}
+_BINANCE_TRADES = {"price": 1, "qty": 2, "time": 4, "maker": 5}
+_BINANCE_AGG_TRADES = {"price": 1, "qty": 2, "time": 5, "maker": 6}
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    name: str
+    columns: dict[str, int]
+    has_header: bool
+
+
+class _Rows:
+    """Non-empty CSV rows with their line numbers, for one file."""
+
+    def __init__(self, label: str, text: TextIO) -> None:
+        self.label = label
+        self._reader = csv.reader(text)
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        try:
+            for row in self._reader:
+                if not row or all(not cell.strip() for cell in row):
+                    continue
+                yield self._reader.line_num, row
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise MarketDataError(
+                self.label, self._reader.line_num, f"unreadable CSV: {exc}"
+            ) from exc
+
+    def error(self, line: int, problem: str) -> MarketDataError:
+        return MarketDataError(self.label, line, problem)
+
+
+def _check_exists(path: Path) -> None:
+    if not path.is_file():
+        raise MarketDataError(path, None, "no such file")
+
+
+@contextmanager
+def _open_text(path: Path) -> Iterator[tuple[str, TextIO]]:
+    if path.suffix.lower() != ".zip":
+        with path.open("r", encoding="utf-8", newline="") as fh:
+            yield str(path), fh
+        return
+    try:
+        zf = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise MarketDataError(path, None, f"not a zip file: {exc}") from exc
+    with zf:
+        members = [n for n in zf.namelist() if n.lower().endswith(".csv")]
+        if len(members) != 1:
+            raise MarketDataError(path, None, f"zip must hold exactly one .csv, found {members}")
+        with zf.open(members[0]) as raw:
+            yield f"{path}!{members[0]}", io.TextIOWrapper(raw, encoding="utf-8", newline="")
+
+
+def _is_int(cell: str) -> bool:
+    s = cell.strip()
+    return s.isdigit() or (s.startswith("-") and s[1:].isdigit())
+
+
+def _header_layout(
+    rows: _Rows,
+    line: int,
+    header: list[str],
+    aliases: dict[str, tuple[str, ...]],
+    required: tuple[str, ...],
+    what: str,
+) -> _Layout:
+    index = {_norm(h): i for i, h in enumerate(header)}
+    columns: dict[str, int] = {}
+    for field_name, names in aliases.items():
+        for name in names:
+            if name in index:
+                columns[field_name] = index[name]
+                break
+    missing = [f for f in required if f not in columns]
+    if missing:
+        raise rows.error(
+            line,
+            f"unknown {what} layout: header {header} lacks {missing} "
+            f"(accepted: Binance export layout, or a header naming {list(required)})",
+        )
+    return _Layout("header", columns, has_header=True)
+
+
+def _parse_decimal(rows: _Rows, line: int, name: str, cell: str) -> Decimal:
+    try:
+        value = Decimal(cell.strip())
+    except InvalidOperation:
+        raise rows.error(line, f"{name} {cell!r} is not a number") from None
+    if not value.is_finite():
+        raise rows.error(line, f"{name} {cell!r} is not a finite number")
+    return value
+
+
+def _parse_ms(rows: _Rows, line: int, name: str, cell: str) -> int:
+    s = cell.strip()
+    if not _is_int(s):
+        raise rows.error(line, f"{name} {cell!r} is not an integer timestamp")
+    value = int(s)
+    if value < 0:
+        raise rows.error(line, f"{name} {value} is negative")
+    if value < _MS_LIMIT:
+        return value
+    if value < _US_LIMIT:
+        return value // 1000
+    raise rows.error(line, f"{name} {value} is too large for ms or µs since the epoch")
+
+
+def _parse_bool(rows: _Rows, line: int, name: str, cell: str) -> bool:
+    match cell.strip().lower():
+        case "true" | "1":
+            return True
+        case "false" | "0":
+            return False
+        case _:
+            raise rows.error(line, f"{name} {cell!r} is not true/false")
+
+
+def _cell(rows: _Rows, line: int, row: list[str], layout: _Layout, name: str) -> str:
+    i = layout.columns[name]
+    if i >= len(row):
+        raise rows.error(line, f"row has {len(row)} columns, {name} expected in column {i + 1}")
+    return row[i]
+
+
+# --------------------------------------------------------------------------- bars
+
+
+def _bar_layout(rows: _Rows, line: int, first: list[str]) -> _Layout:
+    if _is_int(first[0]):
+        if len(first) < 7:
+            raise rows.error(
+                line,
+                f"unknown bar layout: {len(first)} columns without a header "
+                "(Binance klines have 12; other layouts need a header row)",
+            )
+        return _Layout("binance-klines", _BINANCE_KLINE, has_header=False)
+    return _header_layout(rows, line, first, _BAR_ALIASES, _BAR_REQUIRED, "bar")
+
+
+def iter_bars(path: str | Path, symbol: str, *, interval_ms: int | None = None) -> Iterator[Bar]:
+    """Yield the bars of one CSV (or single-CSV zip) file, validated, in file order.
+
+    ``symbol`` is stamped on every bar (the exports do not carry it).
+    ``interval_ms`` is only used by layouts without a close time column.
+    Raises ``MarketDataError`` at once for a missing file, and while iterating
+    for anything wrong inside it.
+    """
+    p = Path(path)
+    _check_exists(p)
+    if interval_ms is not None and interval_ms <= 0:
+        raise ValueError(f"interval_ms must be > 0, got {interval_ms}")
+    return _bars(p, symbol, interval_ms)
+
+
+def read_bars(path: str | Path, symbol: str, *, interval_ms: int | None = None) -> list[Bar]:
+    """All bars of a file as a list (see ``iter_bars``)."""
+    return list(iter_bars(path, symbol, interval_ms=interval_ms))
+
+
+def _bars(path: Path, symbol: str, interval_ms: int | None) -> Iterator[Bar]:
+    with _open_text(path) as (label, text):
+        rows = _Rows(label, text)
+        it = iter(rows)
+        first = next(it, None)
+        if first is None:
+            raise MarketDataError(label, None, "empty file: no bars")
+        layout = _bar_layout(rows, first[0], first[1])
+        body = it if layout.has_header else _chain(first, it)
+        prev: Bar | None = None
+        pending: tuple[int, list[str]] | None = None
+        if "close_time" not in layout.columns and interval_ms is None:
+            # Infer the interval from the first two rows, then replay them.
+            head = [r for _, r in zip(range(2), body, strict=False)]
+            if len(head) < 2:
+                if head:
+                    raise rows.error(
+                        head[0][0], "cannot infer the bar interval from one row: pass interval_ms"
+                    )
+                raise MarketDataError(label, None, "empty file: no bars")
+            t0 = _parse_ms(
+                rows, head[0][0], "time", _cell(rows, head[0][0], head[0][1], layout, "time")
+            )
+            t1 = _parse_ms(
+                rows, head[1][0], "time", _cell(rows, head[1][0], head[1][1], layout, "time")
+            )
+            if t1 <= t0:
+                raise rows.error(head[1][0], f"bar time {t1} is not after the previous bar's {t0}")
+            interval_ms = t1 - t0
+            pending = head[1]
+            body = _chain(head[0], _chain(pending, body))
+        count = 0
+        for line, row in body:
+            bar = _parse_bar(rows, line, row, layout, symbol, interval_ms)
+            if prev is not None and bar.ts <= prev.ts:
+                raise rows.error(
+                    line, f"bar time {bar.ts} is not after the previous bar's {prev.ts}"
+                )
+            prev = bar
+            count += 1
+            yield bar
+        if count == 0:
+            raise MarketDataError(label, None, "empty file: header but no bars")
+
+
+def _chain(
+    first: tuple[int, list[str]], rest: Iterator[tuple[int, list[str]]]
+) -> Iterator[tuple[int, list[str]]]:
+    yield first
+    yield from rest
+
+
+def _parse_bar(
+    rows: _Rows, line: int, row: list[str], layout: _Layout, symbol: str, interval_ms: int | None
+) -> Bar:
+    def dec(name: str) -> Decimal:
+        return _parse_decimal(rows, line, name, _cell(rows, line, row, layout, name))
+
+    ts = _parse_ms(rows, line, "open time", _cell(rows, line, row, layout, "time"))
+    o, h, lo, c, v = dec("open"), dec("high"), dec("low"), dec("close"), dec("volume")
+    if "close_time" in layout.columns:
+        close_ts = _parse_ms(rows, line, "close time", _cell(rows, line, row, layout, "close_time"))
+    else:
+        assert interval_ms is not None
+        close_ts = ts + interval_ms - 1
+    for name, value in (("open", o), ("high", h), ("low", lo), ("close", c)):
+        if value <= 0:
+            raise rows.error(line, f"{name} price {value} is not > 0")
+    if v < 0:
+        raise rows.error(line, f"volume {v} is negative")
+    if h < lo:
+        raise rows.error(line, f"high {h} is below low {lo}")
+    if not lo <= o <= h:
+        raise rows.error(line, f"open {o} is outside [low {lo}, high {h}]")
+    if not lo <= c <= h:
+        raise rows.error(line, f"close {c} is outside [low {lo}, high {h}]")
+    if close_ts < ts:
+        raise rows.error(line, f"close time {close_ts} is before open time {ts}")
+    return Bar(symbol=symbol, ts=ts, open=o, high=h, low=lo, close=c, volume=v, close_ts=close_ts)
+
+
+# ------------------------------------------------------------------------- trades
+
+
+def _trade_layout(rows: _Rows, line: int, first: list[str]) -> _Layout:
+    if _is_int(first[0]):
+        match len(first):
+            case 6:
+                return _Layout("binance-trades", _BINANCE_TRADES, has_header=False)
+            case 7:
+                return _Layout("binance-aggtrades", _BINANCE_AGG_TRADES, has_header=False)
+            case n:
+                raise rows.error(
+                    line,
+                    f"unknown trade layout: {n} columns without a header "
+                    "(Binance trades have 6, aggTrades 7; other layouts need a header row)",
+                )
+    return _header_layout(rows, line, first, _TRADE_ALIASES, _TRADE_REQUIRED, "trade")
+
+
+def iter_trades(path: str | Path, symbol: str) -> Iterator[Trade]:
+    """Yield the trades of one CSV (or single-CSV zip) file, validated, in file order.
+
+    Trade times may repeat (many prints share a millisecond) but never go back.
+    """
+    p = Path(path)
+    _check_exists(p)
+    return _trades(p, symbol)
+
+
+def read_trades(path: str | Path, symbol: str) -> list[Trade]:
+    """All trades of a file as a list (see ``iter_trades``)."""
+    return list(iter_trades(path, symbol))
+
+
+def _trades(path: Path, symbol: str) -> Iterator[Trade]:
+    with _open_text(path) as (label, text):
+        rows = _Rows(label, text)
+        it = iter(rows)
+        first = next(it, None)
+        if first is None:
+            raise MarketDataError(label, None, "empty file: no trades")
+        layout = _trade_layout(rows, first[0], first[1])
+        body = it if layout.has_header else _chain(first, it)
+        prev_ts: int | None = None
+        count = 0
+        for line, row in body:
+            ts = _parse_ms(rows, line, "time", _cell(rows, line, row, layout, "time"))
+            price = _parse_decimal(rows, line, "price", _cell(rows, line, row, layout, "price"))
+            qty = _parse_decimal(rows, line, "qty", _cell(rows, line, row, layout, "qty"))
+            maker = (
+                _parse_bool(rows, line, "is_buyer_maker", _cell(rows, line, row, layout, "maker"))
+                if "maker" in layout.columns
+                else None
+            )
+            if price <= 0:
+                raise rows.error(line, f"price {price} is not > 0")
+            if qty <= 0:
+                raise rows.error(line, f"qty {qty} is not > 0")
+            if prev_ts is not None and ts < prev_ts:
+                raise rows.error(line, f"trade time {ts} is before the previous trade's {prev_ts}")
+            prev_ts = ts
+            count += 1
+            yield Trade(symbol=symbol, ts=ts, price=price, qty=qty, buyer_is_maker=maker)
+        if count == 0:
+            raise MarketDataError(label, None, "empty file: header but no trades")
