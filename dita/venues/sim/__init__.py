@@ -1,0 +1,37 @@
+"""The simulated venue: a deterministic matching engine over market data.
+
+``SimExchange`` is the synchronous core (see ``dita.venues.sim.exchange`` for
+its contract); ``SimVenue`` speaks the async ``Venue`` protocol on top of it.
+"""
+
+from dita.venues.sim.exchange import (
+    DEFAULT_ACCOUNT,
+    DuplicateOrderError,
+    FeeSchedule,
+    FixedBps,
+    NoSlippage,
+    OrderRequest,
+    RandomBps,
+    RejectCode,
+    SimConfig,
+    SimExchange,
+    Slippage,
+    reject_code,
+)
+from dita.venues.sim.venue import SimVenue
+
+__all__ = [
+    "DEFAULT_ACCOUNT",
+    "DuplicateOrderError",
+    "FeeSchedule",
+    "FixedBps",
+    "NoSlippage",
+    "OrderRequest",
+    "RandomBps",
+    "RejectCode",
+    "SimConfig",
+    "SimExchange",
+    "SimVenue",
+    "Slippage",
+    "reject_code",
+]
