@@ -205,6 +205,17 @@ class MockVenue:
         mo.held = []
         return out
 
+    def set_script(self, key: str, steps: Sequence[Step]) -> None:
+        """Script the orders matching ``key`` (a client order id, ``"exit:1"``, ``"entry"``)."""
+        self._scripts[key] = list(steps)
+
+    def set_cancel_script(self, key: str, steps: Sequence[Step]) -> None:
+        self._cancel_scripts[key] = list(steps)
+
+    def set_mark(self, asset: str, price: Decimal) -> None:
+        """The price MARKET orders (and fills without a price) execute at from now on."""
+        self._marks[asset] = price
+
     # -------------------------------------------------------------- sync core
 
     def on_submit(self, order: Order) -> list[VenueEvent]:
