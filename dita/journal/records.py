@@ -1,0 +1,307 @@
+"""What the journal stores: one record per kernel input, output or engine fact.
+
+Every record has a ``seq`` (1, 2, 3, ... without gaps), a ``kind``, a ``ts``
+(epoch milliseconds from the engine's clock) and a body whose JSON payload is
+produced by ``dita.codec`` (msgspec; Decimals as strings). Kinds:
+
+=============  ====================  ==============================================
+kind           body                  meaning
+=============  ====================  ==============================================
+run            ``RunMeta``           kernel parameters and run context; enough to
+                                     rebuild the kernel with no outside help
+intent         ``KernelIntent``      kernel input, exactly as given to the kernel
+venue_event    ``VenueEvent``        kernel input, exactly as given to the kernel
+outcome        ``OutcomeRecord``     the kernel's answer to input ``input_seq``
+snapshot       ``SnapshotRecord``    ``Kernel.snapshot()`` after input ``input_seq``
+note           ``EngineNote``        an engine fact (start, stop, reconnect, ...)
+adjustment     ``Adjustment``        a venue/kernel difference found by
+                                     reconciliation: recorded, never applied
+=============  ====================  ==============================================
+
+Format rules (msgspec schema evolution): new fields get defaults, fields are
+never renamed or re-typed, kind names are never reused. A change that breaks
+them bumps ``SCHEMA_VERSION`` in ``dita.journal.sqlite``.
+"""
+
+from __future__ import annotations
+
+import decimal
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Literal
+
+import msgspec
+
+from dita import codec
+from dita.journal.errors import RecordRejected
+from dita.kernel.model import (
+    CancelOrder,
+    Instrument,
+    KernelDiagnosticCode,
+    KernelIntent,
+    KernelOutcome,
+    LedgerDelta,
+    Order,
+    SubmitOrder,
+    TradeRecord,
+    TradeStage,
+    Transition,
+    VenueEvent,
+)
+
+
+class RecordKind(StrEnum):
+    RUN = "run"
+    INTENT = "intent"
+    VENUE_EVENT = "venue_event"
+    OUTCOME = "outcome"
+    SNAPSHOT = "snapshot"
+    NOTE = "note"
+    ADJUSTMENT = "adjustment"
+
+    @property
+    def is_input(self) -> bool:
+        return self in (RecordKind.INTENT, RecordKind.VENUE_EVENT)
+
+
+@dataclass(frozen=True, slots=True)
+class RunMeta:
+    """Kernel parameters plus the run's context (policy, seed, venue).
+
+    ``slots``, ``instruments``, ``initial_capital`` and ``client_id_prefix`` are
+    exactly the ``Kernel`` constructor's arguments; the rest is for people and
+    reports. ``params`` holds JSON-native extras (no secrets: API keys never
+    reach the journal).
+    """
+
+    slots: int
+    instruments: tuple[Instrument, ...]
+    initial_capital: Decimal
+    client_id_prefix: str = "dt"
+    policy: str = ""
+    seed: int | None = None
+    venue: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def instrument_map(self) -> dict[str, Instrument]:
+        return {i.symbol: i for i in self.instruments}
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeRecord:
+    """The kernel's outcome for the input journaled at ``input_seq``."""
+
+    input_seq: int
+    outcome: KernelOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRecord:
+    """``Kernel.snapshot()`` taken after the input at ``input_seq`` (0: before any input)."""
+
+    input_seq: int
+    state: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineNote:
+    """Something the engine wants on the record that is not a kernel input."""
+
+    topic: str
+    message: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Adjustment:
+    """A difference between the venue's account and the kernel's, found by reconciliation.
+
+    Recorded and reported, never silently applied to the kernel: fills the
+    kernel missed enter as synthetic ``venue_event`` records of their own.
+    ``adjustment_id`` is deterministic (reconciling twice gives the same id).
+    """
+
+    adjustment_id: str
+    subject: str  # "position", "balance", "order", ...
+    asset: str = ""
+    slot_id: int | None = None
+    client_order_id: str = ""
+    kernel_value: Decimal | None = None
+    venue_value: Decimal | None = None
+    action: str = ""  # what the engine did: "recorded", "halted", "synthetic_event", ...
+    reason: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+RecordBody = (
+    RunMeta | KernelIntent | VenueEvent | OutcomeRecord | SnapshotRecord | EngineNote | Adjustment
+)
+
+
+@dataclass(frozen=True, slots=True)
+class JournalRecord:
+    """One stored record, decoded and checksum-verified."""
+
+    seq: int
+    kind: RecordKind
+    ts: int
+    body: RecordBody
+
+
+# --------------------------------------------------------------------------- outcome wire form
+#
+# ``KernelOutcome.commands`` is a union of two dataclasses that encode to the
+# same JSON shape ({"order": ...}); msgspec cannot (and nobody could) tell them
+# apart on the way back, so on the wire each command carries its type.
+
+
+@dataclass(frozen=True, slots=True)
+class _CommandWire:
+    type: Literal["SUBMIT", "CANCEL"]
+    order: Order
+
+
+@dataclass(frozen=True, slots=True)
+class _OutcomeWire:
+    accepted: bool
+    diagnostic_code: KernelDiagnosticCode
+    slot_id: int | None
+    state: TradeStage | None
+    transitions: tuple[Transition, ...] = ()
+    commands: tuple[_CommandWire, ...] = ()
+    ledger: LedgerDelta = LedgerDelta()  # noqa: RUF009 (frozen, shared safely; as in KernelOutcome)
+    trade_records: tuple[TradeRecord, ...] = ()
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _OutcomeRecordWire:
+    input_seq: int
+    outcome: _OutcomeWire
+
+
+_OUTCOME_FIELDS = tuple(f.name for f in fields(KernelOutcome))
+assert tuple(f.name for f in fields(_OutcomeWire)) == _OUTCOME_FIELDS, "update _OutcomeWire"
+
+
+def _command_to_wire(c: SubmitOrder | CancelOrder) -> _CommandWire:
+    match c:
+        case SubmitOrder(order=o):
+            return _CommandWire("SUBMIT", o)
+        case CancelOrder(order=o):
+            return _CommandWire("CANCEL", o)
+    raise TypeError(f"not a command: {c!r}")
+
+
+def _command_from_wire(c: _CommandWire) -> SubmitOrder | CancelOrder:
+    return SubmitOrder(c.order) if c.type == "SUBMIT" else CancelOrder(c.order)
+
+
+def outcome_to_wire(o: KernelOutcome) -> _OutcomeWire:
+    values = {name: getattr(o, name) for name in _OUTCOME_FIELDS}
+    values["commands"] = tuple(_command_to_wire(c) for c in o.commands)
+    return _OutcomeWire(**values)
+
+
+def outcome_from_wire(w: _OutcomeWire) -> KernelOutcome:
+    values = {name: getattr(w, name) for name in _OUTCOME_FIELDS}
+    values["commands"] = tuple(_command_from_wire(c) for c in w.commands)
+    return KernelOutcome(**values)
+
+
+def encode_outcome(o: KernelOutcome) -> bytes:
+    """JSON for one outcome (commands tagged ``SUBMIT``/``CANCEL``)."""
+    return codec.encode(outcome_to_wire(o))
+
+
+# --------------------------------------------------------------------------- payload codec
+
+_BODY_TYPES: dict[RecordKind, type[Any]] = {
+    RecordKind.RUN: RunMeta,
+    RecordKind.INTENT: KernelIntent,
+    RecordKind.VENUE_EVENT: VenueEvent,
+    RecordKind.OUTCOME: _OutcomeRecordWire,
+    RecordKind.SNAPSHOT: SnapshotRecord,
+    RecordKind.NOTE: EngineNote,
+    RecordKind.ADJUSTMENT: Adjustment,
+}
+
+
+def kind_of(body: RecordBody) -> RecordKind:
+    match body:
+        case RunMeta():
+            return RecordKind.RUN
+        case KernelIntent():
+            return RecordKind.INTENT
+        case VenueEvent():
+            return RecordKind.VENUE_EVENT
+        case OutcomeRecord():
+            return RecordKind.OUTCOME
+        case SnapshotRecord():
+            return RecordKind.SNAPSHOT
+        case EngineNote():
+            return RecordKind.NOTE
+        case Adjustment():
+            return RecordKind.ADJUSTMENT
+    raise RecordRejected(f"not a journal record body: {type(body).__name__}")
+
+
+def encode_body(body: RecordBody, *, check: bool = True) -> tuple[RecordKind, bytes]:
+    """(kind, JSON payload) for a body.
+
+    With ``check`` the payload is decoded and re-encoded; if that does not give
+    the same bytes and an equal value (a float or str where a Decimal belongs,
+    an enum value that does not exist, a Decimal or tuple inside ``metadata``),
+    the body is refused with ``RecordRejected``: replay must feed the kernel
+    exactly what it saw live.
+    """
+    kind = kind_of(body)
+    wire: Any = body
+    if isinstance(body, OutcomeRecord):
+        wire = _OutcomeRecordWire(body.input_seq, outcome_to_wire(body.outcome))
+    try:
+        payload = codec.encode(wire)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise RecordRejected(f"{kind} record cannot be encoded: {e}") from e
+    if check:
+        try:
+            decoded = codec.decode(payload, _BODY_TYPES[kind])
+            again = codec.encode(decoded)
+        except msgspec.ValidationError as e:
+            raise RecordRejected(
+                f"{kind} record would not decode to what was given ({e}); payload {payload[:200]!r}"
+            ) from e
+        if not _same(decoded, wire):
+            for f in fields(wire):
+                given, back = getattr(wire, f.name), getattr(decoded, f.name)
+                if repr(given) != repr(back):
+                    raise RecordRejected(
+                        f"{kind} record: {f.name}={given!r} would come back from the journal as "
+                        f"{back!r} (money must be Decimal; free-form dicts JSON-native: str, "
+                        f"int, float, bool, None, list, dict)"
+                    )
+        if again != payload:
+            raise RecordRejected(
+                f"{kind} record does not survive the journal unchanged: "
+                f"{payload[:200]!r} comes back as {again[:200]!r}"
+            )
+    return kind, payload
+
+
+def _same(a: object, b: object) -> bool:
+    try:
+        if a == b:
+            return True
+    except decimal.InvalidOperation:  # a signalling NaN refuses to be compared
+        pass
+    return repr(a) == repr(b)  # Decimal NaN != NaN, but they are the same value for us
+
+
+def decode_body(kind: RecordKind, payload: bytes | str) -> RecordBody:
+    """The body of a stored record; raises ``msgspec.ValidationError`` on a bad payload."""
+    obj = codec.decode(payload, _BODY_TYPES[kind])
+    if isinstance(obj, _OutcomeRecordWire):
+        return OutcomeRecord(obj.input_seq, outcome_from_wire(obj.outcome))
+    body: RecordBody = obj
+    return body
