@@ -87,13 +87,17 @@ def _ts_ms(v: int | float | datetime) -> int:
         case float():
             ms = Decimal(repr(v)) * 1000
             if ms != ms.to_integral_value():
-                raise LegacyConversionError(f"timestamp {v}: sub-millisecond precision would be lost")
+                raise LegacyConversionError(
+                    f"timestamp {v}: sub-millisecond precision would be lost"
+                )
             return int(ms)
         case datetime():
             if v.tzinfo is None:
                 raise LegacyConversionError(f"timestamp {v}: a naive datetime has no time zone")
             if v.microsecond % 1000:
-                raise LegacyConversionError(f"timestamp {v}: sub-millisecond precision would be lost")
+                raise LegacyConversionError(
+                    f"timestamp {v}: sub-millisecond precision would be lost"
+                )
             delta = v - datetime(1970, 1, 1, tzinfo=UTC)
             return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
         case _:
@@ -122,7 +126,7 @@ def to_kernel_intent(legacy: LegacyIntent, slot_id: int) -> KernelIntent:
         )
     if order_type is OrderType.LIMIT and limit_price is None:
         raise LegacyConversionError("order_type LIMIT without limit_price")
-    clash = [k for k in _RESERVED + (_ZERO_SIZE_KEY,) if k in legacy.metadata]
+    clash = [k for k in (*_RESERVED, _ZERO_SIZE_KEY) if k in legacy.metadata]
     if clash:
         raise LegacyConversionError(f"metadata already holds {clash}: they would be overwritten")
     metadata = dict(legacy.metadata)

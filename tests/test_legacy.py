@@ -37,7 +37,10 @@ def test_every_field_arrives() -> None:
     assert k.intent_id == "dec-1" and k.slot_id == 3 and k.ts == 1767323045678
     assert (k.action, k.side, k.order_type) == (Action.EXIT, Side.LONG, OrderType.LIMIT)
     assert (k.size, k.limit_price, k.reference_price, k.leverage) == (
-        Decimal("0.25"), Decimal("64100.1"), Decimal("64000.5"), Decimal(3),
+        Decimal("0.25"),
+        Decimal("64100.1"),
+        Decimal("64000.5"),
+        Decimal(3),
     )
     assert k.exit_leg_ratios == (Decimal("0.3"), Decimal("0.7"))
     assert k.metadata == {"model": "m7", "confidence": "0.75", "bars_held": 12}
@@ -65,7 +68,12 @@ def test_every_field_arrives() -> None:
 )
 def test_lossy_conversions_are_errors(change: dict[str, object], needle: str) -> None:
     base: dict[str, object] = dict(
-        timestamp=1, trade_id="t", decision_id="d", asset="BTC-USDT", action="ENTER", side="LONG",
+        timestamp=1,
+        trade_id="t",
+        decision_id="d",
+        asset="BTC-USDT",
+        action="ENTER",
+        side="LONG",
         target_size=1.0,
     )
     base.update(change)
@@ -86,12 +94,27 @@ finite = st.floats(allow_nan=False, allow_infinity=False, min_value=1e-8, max_va
     ts=st.integers(min_value=0, max_value=2**45),
 )
 def test_round_trip_is_lossless(
-    size: float, ref: float | None, limit: float | None, conf: float | None, action: str, side: str, ts: int
+    size: float,
+    ref: float | None,
+    limit: float | None,
+    conf: float | None,
+    action: str,
+    side: str,
+    ts: int,
 ) -> None:
     legacy = LegacyIntent(
-        timestamp=ts, trade_id="t", decision_id="d", asset="BTC-USDT", action=action, side=side,
-        target_size=size, reference_price=ref, confidence=conf, bars_held=3,
-        order_type="LIMIT" if limit is not None else "MARKET", limit_price=limit,
+        timestamp=ts,
+        trade_id="t",
+        decision_id="d",
+        asset="BTC-USDT",
+        action=action,
+        side=side,
+        target_size=size,
+        reference_price=ref,
+        confidence=conf,
+        bars_held=3,
+        order_type="LIMIT" if limit is not None else "MARKET",
+        limit_price=limit,
     )
     k = to_kernel_intent(legacy, slot_id=1)
     # each float comes back as exactly the same float

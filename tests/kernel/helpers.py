@@ -45,12 +45,12 @@ def enter(
     trade: str = "t1",
     asset: str = "BTC-USDT",
     side: Side | None = Side.LONG,
-    size: Any = D("1"),
+    size: Any = Decimal("1"),
     order_type: OrderType = OrderType.LIMIT,
-    price: Any = D("50000"),
-    legs: tuple[Any, ...] = (D("0.5"), D("0.5")),
+    price: Any = Decimal("50000"),
+    legs: tuple[Any, ...] = (Decimal("0.5"), Decimal("0.5")),
     ref: Any = None,
-    leverage: Any = D(1),
+    leverage: Any = Decimal(1),
     intent_id: str | None = None,
     ts: int = 1_000,
 ) -> KernelIntent:
@@ -107,7 +107,11 @@ def order_of(outcome: KernelOutcome) -> Order:
 
 def ack(order: Order, venue_id: str = "", *, event_id: str | None = None) -> VenueEvent:
     return VenueEvent(
-        event_id or nid("e"), 10, EventKind.ACK, order.client_order_id, venue_id or f"v{order.client_order_id}"
+        event_id or nid("e"),
+        10,
+        EventKind.ACK,
+        order.client_order_id,
+        venue_id or f"v{order.client_order_id}",
     )
 
 
@@ -117,7 +121,7 @@ def fill(
     price: Any,
     cum: Any,
     *,
-    fee: Any = D(0),
+    fee: Any = Decimal(0),
     kind: EventKind = EventKind.PARTIAL_FILL,
     event_id: str | None = None,
     ts: int = 20,
@@ -135,7 +139,9 @@ def fill(
     )
 
 
-def simple(kind: EventKind, order: Order, *, event_id: str | None = None, cum: Any = None) -> VenueEvent:
+def simple(
+    kind: EventKind, order: Order, *, event_id: str | None = None, cum: Any = None
+) -> VenueEvent:
     return VenueEvent(event_id or nid("e"), 30, kind, order.client_order_id, "", cum_qty=cum)
 
 

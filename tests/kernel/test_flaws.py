@@ -7,6 +7,7 @@ got wrong, so that it would have failed there.
 
 from __future__ import annotations
 
+import itertools
 import json
 from decimal import Decimal
 
@@ -46,7 +47,9 @@ from tests.kernel.helpers import (
 OK = KernelDiagnosticCode.OK
 
 
-def _open_position(k: Kernel, slot: int = 0, *, size: str = "1", price: str = "50000", trade: str = "t1") -> None:
+def _open_position(
+    k: Kernel, slot: int = 0, *, size: str = "1", price: str = "50000", trade: str = "t1"
+) -> None:
     o = k.process_intent(enter(slot, trade=trade, size=D(size), price=D(price)))
     entry = order_of(o)
     assert k.on_venue_event(ack(entry)).accepted
@@ -231,7 +234,9 @@ def test_flaw_08_prices_and_quantities_are_on_the_instrument_grid() -> None:
     # No price formatter existed: TRX limit prices went out with the wrong
     # precision and BingX rejected them. Every command here is on the grid.
     k = make_kernel()
-    buy = order_of(k.process_intent(enter(asset="TRX-USDT", size=D("1500.7"), price=D("0.0834567"))))
+    buy = order_of(
+        k.process_intent(enter(asset="TRX-USDT", size=D("1500.7"), price=D("0.0834567")))
+    )
     assert buy.limit_price == D("0.08345") and buy.quantity == D("1500")
     assert buy.limit_price % TRX.tick_size == 0 and buy.quantity % TRX.step_size == 0
     k.on_venue_event(fill(buy, "1500", "0.08345", "1500", kind=EventKind.FILL))
@@ -254,14 +259,28 @@ def test_flaw_09_cancel_is_routed_by_the_orders_own_instrument() -> None:
     # ("CANCEL-IDLE-1712345678-USDT"). Here the cancel command carries the
     # order's own asset and venue ids, whatever the trade id looks like.
     k = make_kernel(slots=2)
-    eth = order_of(k.process_intent(enter(0, trade="cancel-idle-1712345678", asset="ETH-USDT", size=D("2"), price=D("3000"))))
-    btc = order_of(k.process_intent(enter(1, trade="CANCEL-IDLE-USDT", asset="BTC-USDT", price=D("50000"))))
+    eth = order_of(
+        k.process_intent(
+            enter(0, trade="cancel-idle-1712345678", asset="ETH-USDT", size=D("2"), price=D("3000"))
+        )
+    )
+    btc = order_of(
+        k.process_intent(enter(1, trade="CANCEL-IDLE-USDT", asset="BTC-USDT", price=D("50000")))
+    )
     k.on_venue_event(ack(eth, "111"))
     k.on_venue_event(ack(btc, "222"))
     c0 = order_of(k.process_intent(cancel(0)))
     c1 = order_of(k.process_intent(cancel(1)))
-    assert (c0.asset, c0.venue_order_id, c0.client_order_id) == ("ETH-USDT", "111", eth.client_order_id)
-    assert (c1.asset, c1.venue_order_id, c1.client_order_id) == ("BTC-USDT", "222", btc.client_order_id)
+    assert (c0.asset, c0.venue_order_id, c0.client_order_id) == (
+        "ETH-USDT",
+        "111",
+        eth.client_order_id,
+    )
+    assert (c1.asset, c1.venue_order_id, c1.client_order_id) == (
+        "BTC-USDT",
+        "222",
+        btc.client_order_id,
+    )
 
 
 def test_flaw_10_dedup_memory_is_not_a_window_that_can_be_overrun() -> None:
@@ -271,7 +290,8 @@ def test_flaw_10_dedup_memory_is_not_a_window_that_can_be_overrun() -> None:
     entry = order_of(k.process_intent(enter(size=D("1"), price=D("50000"))))
     step = D("0.001")
     events = [
-        fill(entry, step, "50000", step * (i + 1), fee="0.01", event_id=f"f{i}") for i in range(1000)
+        fill(entry, step, "50000", step * (i + 1), fee="0.01", event_id=f"f{i}")
+        for i in range(1000)
     ]
     for e in events:
         assert k.on_venue_event(e).accepted
@@ -379,7 +399,7 @@ def test_flaw_12_transitions_are_complete_over_a_whole_trade() -> None:
         (S.EXIT_WORKING, S.CLOSED),
     ]
     # every stage change the slot went through appears, in order
-    changes = [(a, b) for a, b in zip(stages, stages[1:], strict=False) if a is not b]
+    changes = [(a, b) for a, b in itertools.pairwise(stages) if a is not b]
     assert changes == path
 
 
@@ -419,7 +439,15 @@ def test_commands_are_submit_or_cancel_with_the_full_order() -> None:
     (cmd,) = out.commands
     assert isinstance(cmd, SubmitOrder)
     o = cmd.order
-    assert (o.asset, o.side.value, o.quantity, o.order_type, o.limit_price, o.reduce_only, o.purpose.value) == (
+    assert (
+        o.asset,
+        o.side.value,
+        o.quantity,
+        o.order_type,
+        o.limit_price,
+        o.reduce_only,
+        o.purpose.value,
+    ) == (
         "ETH-USDT",
         "BUY",
         D("2"),

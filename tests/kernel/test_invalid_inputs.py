@@ -52,14 +52,39 @@ INVALID_INTENTS: list[tuple[str, str, Callable[[], KernelIntent], KernelDiagnost
     ("EXIT with no position", "IDLE", lambda: exit_(0), C.NO_POSITION),
     ("EXIT while entry works", "ENTRY_WORKING", lambda: exit_(0), C.ENTRY_STILL_WORKING),
     ("EXIT while exit works", "EXIT_WORKING", lambda: exit_(0), C.EXIT_ALREADY_WORKING),
-    ("EXIT beyond the position", "POSITION_OPEN", lambda: exit_(0, size=D("2")), C.EXIT_SIZE_EXCEEDS_POSITION),
-    ("EXIT of another trade", "POSITION_OPEN", lambda: exit_(0, trade="other"), C.TRADE_ID_MISMATCH),
+    (
+        "EXIT beyond the position",
+        "POSITION_OPEN",
+        lambda: exit_(0, size=D("2")),
+        C.EXIT_SIZE_EXCEEDS_POSITION,
+    ),
+    (
+        "EXIT of another trade",
+        "POSITION_OPEN",
+        lambda: exit_(0, trade="other"),
+        C.TRADE_ID_MISMATCH,
+    ),
     ("CANCEL with nothing working", "POSITION_OPEN", lambda: cancel(0), C.NOTHING_TO_CANCEL),
     ("CANCEL on an idle slot", "IDLE", lambda: cancel(0), C.NOTHING_TO_CANCEL),
     ("LIMIT without a price", "IDLE", lambda: enter(0, price=None), C.LIMIT_PRICE_REQUIRED),
-    ("LIMIT EXIT without a price", "POSITION_OPEN", lambda: exit_(0, order_type=OrderType.LIMIT), C.LIMIT_PRICE_REQUIRED),
-    ("MARKET with a limit price", "POSITION_OPEN", lambda: exit_(0, price=D("1")), C.LIMIT_PRICE_NOT_ALLOWED),
-    ("MARKET entry without reference price", "IDLE", lambda: enter(0, order_type=OrderType.MARKET), C.REFERENCE_PRICE_REQUIRED),
+    (
+        "LIMIT EXIT without a price",
+        "POSITION_OPEN",
+        lambda: exit_(0, order_type=OrderType.LIMIT),
+        C.LIMIT_PRICE_REQUIRED,
+    ),
+    (
+        "MARKET with a limit price",
+        "POSITION_OPEN",
+        lambda: exit_(0, price=D("1")),
+        C.LIMIT_PRICE_NOT_ALLOWED,
+    ),
+    (
+        "MARKET entry without reference price",
+        "IDLE",
+        lambda: enter(0, order_type=OrderType.MARKET),
+        C.REFERENCE_PRICE_REQUIRED,
+    ),
     ("size zero", "IDLE", lambda: enter(0, size=D(0)), C.INVALID_SIZE),
     ("size negative", "IDLE", lambda: enter(0, size=D(-1)), C.INVALID_SIZE),
     ("size NaN", "IDLE", lambda: enter(0, size=Decimal("NaN")), C.INVALID_SIZE),
@@ -69,28 +94,65 @@ INVALID_INTENTS: list[tuple[str, str, Callable[[], KernelIntent], KernelDiagnost
     ("EXIT size zero", "POSITION_OPEN", lambda: exit_(0, size=D(0)), C.INVALID_SIZE),
     ("price NaN", "IDLE", lambda: enter(0, price=Decimal("NaN")), C.INVALID_PRICE),
     ("price negative", "IDLE", lambda: enter(0, price=D("-5")), C.INVALID_PRICE),
-    ("reference price zero", "IDLE", lambda: enter(0, order_type=OrderType.MARKET, ref=D(0)), C.INVALID_PRICE),
+    (
+        "reference price zero",
+        "IDLE",
+        lambda: enter(0, order_type=OrderType.MARKET, ref=D(0)),
+        C.INVALID_PRICE,
+    ),
     ("unknown instrument", "IDLE", lambda: enter(0, asset="DOGE-USDT"), C.UNKNOWN_INSTRUMENT),
     ("no side", "IDLE", lambda: enter(0, side=None), C.INVALID_SIDE),
     ("no trade id", "IDLE", lambda: enter(0, trade=""), C.INVALID_TRADE_ID),
     ("leverage zero", "IDLE", lambda: enter(0, leverage=D(0)), C.INVALID_LEVERAGE),
     ("leverage NaN", "IDLE", lambda: enter(0, leverage=Decimal("NaN")), C.INVALID_LEVERAGE),
-    ("leg ratios not summing to 1", "IDLE", lambda: enter(0, legs=(D("0.5"), D("0.4"))), C.INVALID_LEG_RATIOS),
+    (
+        "leg ratios not summing to 1",
+        "IDLE",
+        lambda: enter(0, legs=(D("0.5"), D("0.4"))),
+        C.INVALID_LEG_RATIOS,
+    ),
     ("leg ratio zero", "IDLE", lambda: enter(0, legs=(D("1"), D("0"))), C.INVALID_LEG_RATIOS),
     ("no leg ratios", "IDLE", lambda: enter(0, legs=()), C.INVALID_LEG_RATIOS),
     ("below minimum quantity", "IDLE", lambda: enter(0, size=D("0.0005")), C.BELOW_MIN_QUANTITY),
-    ("below minimum notional", "IDLE", lambda: enter(0, asset="TRX-USDT", size=D("10"), price=D("0.08")), C.BELOW_MIN_NOTIONAL),
-    ("more margin than capital", "IDLE", lambda: enter(0, size=D("3"), price=D("50000")), C.INSUFFICIENT_MARGIN),
-    ("partial EXIT below minimum", "POSITION_OPEN", lambda: exit_(0, size=D("0.0004")), C.BELOW_MIN_QUANTITY),
-    ("duplicate intent id", "POSITION_OPEN", lambda: enter(1, intent_id="base-enter"), C.DUPLICATE_INTENT),
+    (
+        "below minimum notional",
+        "IDLE",
+        lambda: enter(0, asset="TRX-USDT", size=D("10"), price=D("0.08")),
+        C.BELOW_MIN_NOTIONAL,
+    ),
+    (
+        "more margin than capital",
+        "IDLE",
+        lambda: enter(0, size=D("3"), price=D("50000")),
+        C.INSUFFICIENT_MARGIN,
+    ),
+    (
+        "partial EXIT below minimum",
+        "POSITION_OPEN",
+        lambda: exit_(0, size=D("0.0004")),
+        C.BELOW_MIN_QUANTITY,
+    ),
+    (
+        "duplicate intent id",
+        "POSITION_OPEN",
+        lambda: enter(1, intent_id="base-enter"),
+        C.DUPLICATE_INTENT,
+    ),
     ("empty intent id", "IDLE", lambda: KernelIntent("", 1, 0, Action.CANCEL), C.INVALID_INTENT),
     ("non-integer ts", "IDLE", lambda: KernelIntent("x1", 1.5, 0, Action.CANCEL), C.INVALID_INTENT),  # type: ignore[arg-type]
     ("unknown action", "IDLE", lambda: KernelIntent("x2", 1, 0, "HOLD"), C.INVALID_INTENT),  # type: ignore[arg-type]
-    ("unknown order type", "IDLE", lambda: KernelIntent("x3", 1, 0, Action.ENTER, "t", "BTC-USDT", Side.LONG, D(1), "STOP"), C.INVALID_INTENT),  # type: ignore[arg-type]
+    (
+        "unknown order type",
+        "IDLE",
+        lambda: KernelIntent("x3", 1, 0, Action.ENTER, "t", "BTC-USDT", Side.LONG, D(1), "STOP"),
+        C.INVALID_INTENT,
+    ),  # type: ignore[arg-type]
 ]
 
 
-@pytest.mark.parametrize(("name", "stage", "make", "code"), INVALID_INTENTS, ids=[c[0] for c in INVALID_INTENTS])
+@pytest.mark.parametrize(
+    ("name", "stage", "make", "code"), INVALID_INTENTS, ids=[c[0] for c in INVALID_INTENTS]
+)
 def test_invalid_intent_is_refused_with_its_code_and_changes_nothing(
     name: str, stage: str, make: Callable[[], KernelIntent], code: KernelDiagnosticCode
 ) -> None:
@@ -147,12 +209,18 @@ INVALID_EVENTS: list[tuple[str, Callable[[Kernel], VenueEvent], KernelDiagnostic
     ("last_qty disagrees with cum_qty", _ev(last_qty=D("0.2")), C.FILL_QTY_MISMATCH),
     ("wrong venue order id", _ev(kind=EventKind.ACK, venue_order_id="other"), C.INVALID_EVENT),
     ("unknown kind", _ev(kind="TRADE"), C.INVALID_EVENT),
-    ("funding for unknown asset", _ev(kind=EventKind.FUNDING, asset="DOGE-USDT", amount=D(1)), C.UNKNOWN_INSTRUMENT),
+    (
+        "funding for unknown asset",
+        _ev(kind=EventKind.FUNDING, asset="DOGE-USDT", amount=D(1)),
+        C.UNKNOWN_INSTRUMENT,
+    ),
     ("funding without amount", _ev(kind=EventKind.FUNDING, asset="BTC-USDT"), C.INVALID_EVENT),
 ]
 
 
-@pytest.mark.parametrize(("name", "make", "code"), INVALID_EVENTS, ids=[c[0] for c in INVALID_EVENTS])
+@pytest.mark.parametrize(
+    ("name", "make", "code"), INVALID_EVENTS, ids=[c[0] for c in INVALID_EVENTS]
+)
 def test_invalid_event_is_refused_with_its_code_and_changes_nothing(
     name: str, make: Callable[[Kernel], VenueEvent], code: KernelDiagnosticCode
 ) -> None:

@@ -9,10 +9,37 @@ import dita.kernel
 
 KERNEL_DIR = Path(dita.kernel.__file__).parent
 FORBIDDEN = {
-    "asyncio", "time", "datetime", "random", "secrets", "uuid", "os", "sys", "io", "pathlib",
-    "socket", "ssl", "select", "selectors", "subprocess", "threading", "multiprocessing",
-    "sqlite3", "logging", "httpx", "aiohttp", "websockets", "requests", "urllib", "http",
-    "shutil", "tempfile", "signal", "builtins", "importlib", "ctypes",
+    "asyncio",
+    "time",
+    "datetime",
+    "random",
+    "secrets",
+    "uuid",
+    "os",
+    "sys",
+    "io",
+    "pathlib",
+    "socket",
+    "ssl",
+    "select",
+    "selectors",
+    "subprocess",
+    "threading",
+    "multiprocessing",
+    "sqlite3",
+    "logging",
+    "httpx",
+    "aiohttp",
+    "websockets",
+    "requests",
+    "urllib",
+    "http",
+    "shutil",
+    "tempfile",
+    "signal",
+    "builtins",
+    "importlib",
+    "ctypes",
 }
 FORBIDDEN_CALLS = {"open", "print", "input", "exec", "eval", "__import__"}
 
@@ -39,7 +66,11 @@ def kernel_violations(root: Path) -> list[str]:
             if top == "dita" and not name.startswith("dita.kernel"):
                 found.append(f"{path.name}: imports an edge module {name}")
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FORBIDDEN_CALLS:
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in FORBIDDEN_CALLS
+            ):
                 found.append(f"{path.name}:{node.lineno}: calls {node.func.id}()")
     return found
 

@@ -105,7 +105,9 @@ def test_late_fill_after_cancel_ack_of_an_unfilled_entry_reopens_the_trade() -> 
 
 def test_duplicate_and_replayed_events_change_nothing() -> None:
     k = make_kernel(capital="10000000")
-    venue = MockVenue(INSTRUMENTS, scripts={"entry": [Ack(), Duplicate(), Fill(D("0.5")), Duplicate(), Fill()]})
+    venue = MockVenue(
+        INSTRUMENTS, scripts={"entry": [Ack(), Duplicate(), Fill(D("0.5")), Duplicate(), Fill()]}
+    )
     outs = drive(k, venue, k.process_intent(enter(size=D("1"))))
     assert [(o.accepted, o.diagnostic_code) for o in outs] == [
         (True, C.OK),
@@ -171,7 +173,14 @@ def test_fill_whose_last_qty_disagrees_with_cum_qty_is_refused() -> None:
     assert not out.accepted and out.diagnostic_code is C.FILL_QTY_MISMATCH
     assert snap(k) == before
     # the cumulative quantity alone is authoritative when last_qty is absent
-    only_cum = VenueEvent("e-cum", 5, EventKind.PARTIAL_FILL, entry.client_order_id, last_price=D("50000"), cum_qty=D("0.6"))
+    only_cum = VenueEvent(
+        "e-cum",
+        5,
+        EventKind.PARTIAL_FILL,
+        entry.client_order_id,
+        last_price=D("50000"),
+        cum_qty=D("0.6"),
+    )
     assert k.on_venue_event(only_cum).accepted
     assert k.slot(0).size == D("0.6")
 
@@ -183,7 +192,9 @@ def test_reject_of_an_exit_returns_to_position_open_without_consuming_the_leg() 
     x = order_of(k.process_intent(exit_(ref=D("50000"))))
     out = k.on_venue_event(simple(EventKind.REJECT, x))
     assert out.accepted and out.state is S.POSITION_OPEN
-    assert [(t.from_stage, t.to_stage) for t in out.transitions] == [(S.EXIT_WORKING, S.POSITION_OPEN)]
+    assert [(t.from_stage, t.to_stage) for t in out.transitions] == [
+        (S.EXIT_WORKING, S.POSITION_OPEN)
+    ]
     s = k.slot(0)
     assert s.size == D("1") and s.active_leg_index == 0 and s.active_exit_order is None
     retry = order_of(k.process_intent(exit_(ref=D("50000"))))
@@ -211,7 +222,11 @@ def test_second_cancel_ack_is_no_news_and_exit_cancel_keeps_the_rest() -> None:
     first = k.on_venue_event(simple(EventKind.CANCEL_ACK, x))
     assert first.state is S.POSITION_OPEN and k.slot(0).size == D("0.9")
     second = k.on_venue_event(simple(EventKind.CANCEL_ACK, x))
-    assert second.accepted and second.diagnostic_code is C.REDUNDANT_CANCEL_ACK and second.transitions == ()
+    assert (
+        second.accepted
+        and second.diagnostic_code is C.REDUNDANT_CANCEL_ACK
+        and second.transitions == ()
+    )
     # the partly filled leg 0 was consumed: the next EXIT is the last leg, all that remains
     nxt = order_of(k.process_intent(exit_(ref=D("50000"))))
     assert nxt.first_leg == 1 and nxt.quantity == D("0.9")

@@ -28,13 +28,27 @@ from dita.kernel import (
     SubmitOrder,
     VenueEvent,
 )
-from dita.venues.mock import Ack, CancelAck, CancelReject, Duplicate, Expire, Fill, Hold, MockVenue, Reject
+from dita.venues.mock import (
+    Ack,
+    CancelAck,
+    CancelReject,
+    Duplicate,
+    Expire,
+    Fill,
+    Hold,
+    MockVenue,
+    Reject,
+)
 from tests.kernel.helpers import INSTRUMENTS
 
 D = Decimal
 SLOTS = 3
 PRICES = {"BTC-USDT": D("50000"), "ETH-USDT": D("3000"), "TRX-USDT": D("0.08")}
-SIZES = {"BTC-USDT": [D("0.001"), D("0.013"), D("0.5")], "ETH-USDT": [D("0.01"), D("1.37"), D("4")], "TRX-USDT": [D("25"), D("1000"), D("33333")]}
+SIZES = {
+    "BTC-USDT": [D("0.001"), D("0.013"), D("0.5")],
+    "ETH-USDT": [D("0.01"), D("1.37"), D("4")],
+    "TRX-USDT": [D("25"), D("1000"), D("33333")],
+}
 
 SCRIPTS = [
     [Ack(), Fill()],
@@ -93,7 +107,9 @@ class KernelMachine(RuleBasedStateMachine):
                     self.venue.set_script(o.client_order_id, data.draw(st.sampled_from(SCRIPTS)))
                     self.pending.extend(self.venue.on_submit(o))
                 case CancelOrder(order=o):
-                    self.venue.set_cancel_script(o.client_order_id, data.draw(st.sampled_from(CANCEL_SCRIPTS)))
+                    self.venue.set_cancel_script(
+                        o.client_order_id, data.draw(st.sampled_from(CANCEL_SCRIPTS))
+                    )
                     self.pending.extend(self.venue.on_cancel(o))
 
     @rule(
@@ -106,35 +122,65 @@ class KernelMachine(RuleBasedStateMachine):
         offset=st.sampled_from([D("-0.01"), D("0"), D("0.003")]),
         legs=st.sampled_from([(D(1),), (D("0.5"), D("0.5")), (D("0.3"), D("0.3"), D("0.4"))]),
     )
-    def enter(self, data: st.DataObject, slot: int, asset: str, side: Side, size_i: int, limit: bool,
-              offset: Decimal, legs: tuple[Decimal, ...]) -> None:
+    def enter(
+        self,
+        data: st.DataObject,
+        slot: int,
+        asset: str,
+        side: Side,
+        size_i: int,
+        limit: bool,
+        offset: Decimal,
+        legs: tuple[Decimal, ...],
+    ) -> None:
         price = PRICES[asset] * (1 + offset)
         intent = KernelIntent(
-            intent_id=self._id("i"), ts=self.n, slot_id=slot, action=Action.ENTER,
-            trade_id=self._id("t"), asset=asset, side=side, size=SIZES[asset][size_i],
+            intent_id=self._id("i"),
+            ts=self.n,
+            slot_id=slot,
+            action=Action.ENTER,
+            trade_id=self._id("t"),
+            asset=asset,
+            side=side,
+            size=SIZES[asset][size_i],
             order_type=OrderType.LIMIT if limit else OrderType.MARKET,
-            limit_price=price if limit else None, reference_price=None if limit else price,
+            limit_price=price if limit else None,
+            reference_price=None if limit else price,
             exit_leg_ratios=legs,
         )
         self._send(self._step(lambda: self.k.process_intent(intent)), data)
 
-    @rule(data=st.data(), slot=st.integers(0, SLOTS - 1), explicit=st.booleans(), limit=st.booleans(),
-          offset=st.sampled_from([D("-0.02"), D("0.01")]))
-    def exit(self, data: st.DataObject, slot: int, explicit: bool, limit: bool, offset: Decimal) -> None:
+    @rule(
+        data=st.data(),
+        slot=st.integers(0, SLOTS - 1),
+        explicit=st.booleans(),
+        limit=st.booleans(),
+        offset=st.sampled_from([D("-0.02"), D("0.01")]),
+    )
+    def exit(
+        self, data: st.DataObject, slot: int, explicit: bool, limit: bool, offset: Decimal
+    ) -> None:
         s = self.k.slot(slot)
         asset = s.asset or "BTC-USDT"
         price = PRICES[asset] * (1 + offset)
         size = (s.size / 2) if explicit and s.size else None
         intent = KernelIntent(
-            intent_id=self._id("i"), ts=self.n, slot_id=slot, action=Action.EXIT, size=size,
+            intent_id=self._id("i"),
+            ts=self.n,
+            slot_id=slot,
+            action=Action.EXIT,
+            size=size,
             order_type=OrderType.LIMIT if limit else OrderType.MARKET,
-            limit_price=price if limit else None, reference_price=price,
+            limit_price=price if limit else None,
+            reference_price=price,
         )
         self._send(self._step(lambda: self.k.process_intent(intent)), data)
 
     @rule(data=st.data(), slot=st.integers(0, SLOTS - 1))
     def cancel(self, data: st.DataObject, slot: int) -> None:
-        intent = KernelIntent(intent_id=self._id("i"), ts=self.n, slot_id=slot, action=Action.CANCEL)
+        intent = KernelIntent(
+            intent_id=self._id("i"), ts=self.n, slot_id=slot, action=Action.CANCEL
+        )
         self._send(self._step(lambda: self.k.process_intent(intent)), data)
 
     @precondition(lambda self: bool(self.pending))
@@ -163,15 +209,22 @@ class KernelMachine(RuleBasedStateMachine):
         PRICES_NOW = self.venue._marks
         self.venue.set_mark(asset, (PRICES_NOW[asset] * move).quantize(D("0.00001")))
 
-    @rule(asset=st.sampled_from(sorted(PRICES)), amount=st.sampled_from([D("-1.25"), D("0.5")]), back=st.booleans())
+    @rule(
+        asset=st.sampled_from(sorted(PRICES)),
+        amount=st.sampled_from([D("-1.25"), D("0.5")]),
+        back=st.booleans(),
+    )
     def funding(self, asset: str, amount: Decimal, back: bool) -> None:
         self.funding_ts += 1
         ts = self.funding_ts - (5 if back else 0)  # sometimes a stale one
         ev = VenueEvent(self._id("f"), ts, EventKind.FUNDING, asset=asset, amount=amount)
         self._step(lambda: self.k.on_venue_event(ev))
 
-    @rule(kind=st.sampled_from(list(EventKind)), cid=st.sampled_from(["", "dt-0000000000-0-e-0", "zz"]),
-          qty=st.sampled_from([None, D("-1"), D("0.001"), Decimal("NaN")]))
+    @rule(
+        kind=st.sampled_from(list(EventKind)),
+        cid=st.sampled_from(["", "dt-0000000000-0-e-0", "zz"]),
+        qty=st.sampled_from([None, D("-1"), D("0.001"), Decimal("NaN")]),
+    )
     def garbage(self, kind: EventKind, cid: str, qty: Decimal | None) -> None:
         ev = VenueEvent(self._id("g"), self.n, kind, cid, last_qty=qty, last_price=qty, cum_qty=qty)
         self._step(lambda: self.k.on_venue_event(ev))
@@ -193,7 +246,9 @@ class KernelMachine(RuleBasedStateMachine):
 
 
 KernelMachine.TestCase.settings = settings(
-    max_examples=150, stateful_step_count=60, deadline=None,
+    max_examples=150,
+    stateful_step_count=60,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 test_kernel_state_machine = KernelMachine.TestCase
