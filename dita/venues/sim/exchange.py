@@ -80,6 +80,13 @@ rests for later bars, so a large order fills over several bars
 ``FeeSchedule``), rounded half-up to ``FeeSchedule.quantum`` (default 1e-8);
 positive = paid, a negative rate is a rebate.
 
+*Positions and money.* One-way: a fill on the other side first closes
+(realising PnL), and any excess opens the other way. Entry cost is kept
+exactly (sum of qty x price); a partial close takes its share of the cost
+rounded to 1e-12, and the fill that closes the position takes the exact
+remainder, so over a round trip realised PnL = proceeds - cost exactly and
+``wallet = initial + realised PnL - fees + funding`` to the last digit.
+
 *Rejects* (checked when the order arrives, reason ``"<RejectCode>: detail"``):
 unknown symbol, quantity <= 0 or off the step grid, price missing/present on
 the wrong type, <= 0 or off the tick grid, below the minimum quantity or
@@ -136,6 +143,7 @@ _BPS = Decimal("0.0001")
 # Division (average entry cost of a partial close) is the only inexact step;
 # do it at a fixed, generous precision whatever the caller's decimal context is.
 _DIV = Context(prec=34)
+_COST_QUANTUM = Decimal("1e-12")
 
 
 class RejectCode(StrEnum):
@@ -879,7 +887,13 @@ class SimExchange:
         closing = min(abs(delta), size)
         # The fill that closes the position takes the exact remaining cost, so a
         # whole round trip realises exactly proceeds - cost.
-        part = pos.cost if closing == size else _DIV.divide(pos.cost * closing, size)
+        # Partial closes take a share of the cost rounded to ``_COST_QUANTUM``, which
+        # keeps every later sum short enough to stay exact in any decimal context.
+        part = (
+            pos.cost
+            if closing == size
+            else _DIV.divide(pos.cost * closing, size).quantize(_COST_QUANTUM)
+        )
         proceeds = closing * price
         realized = proceeds - part if pos.qty > 0 else part - proceeds
         pos.cost -= part
