@@ -1,0 +1,290 @@
+"""The ``dita`` command line: run, replay, report, emulate.
+
+Every failure caused by input (a data file, a policy, an intents file, a
+journal) ends with one line on stderr, ``dita <command>: error: <what and
+where>``, and exit code 1; nothing is left half-written.
+"""
+
+from __future__ import annotations
+
+import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from dita.journal import JournalError, ReplayMismatch, Synchronous
+
+
+def _fail(command: str, message: str) -> NoReturn:
+    first, _, rest = message.partition("\n")
+    click.echo(f"dita {command}: error: {first}", err=True)
+    if rest:
+        click.echo(rest, err=True)
+    sys.exit(1)
+
+
+if TYPE_CHECKING:
+    _ParamBase = click.ParamType[Decimal]
+else:  # click.ParamType is generic only from click 8.2 on
+    _ParamBase = click.ParamType
+
+
+class _DecimalType(_ParamBase):
+    name = "decimal"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Decimal:
+        if isinstance(value, Decimal):
+            return value
+        try:
+            d = Decimal(str(value))
+        except InvalidOperation:
+            self.fail(f"{value!r} is not a decimal number", param, ctx)
+        if not d.is_finite():
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return d
+
+
+DECIMAL = _DecimalType()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dita")
+def main() -> None:
+    """dita: an execution kernel for crypto perpetual futures.
+
+    `dita run` runs a policy against a simulated exchange and journals every
+    step; `dita replay` rebuilds and checks a run from its journal; `dita
+    report` draws it; `dita emulate bingx` serves a loopback BingX.
+    """
+
+
+def _default_journal(seed: int) -> Path:
+    from datetime import UTC, datetime
+
+    from dita.clock import LiveClock
+
+    stamp = datetime.fromtimestamp(LiveClock().now_ms() / 1000, tz=UTC).strftime("%Y%m%dT%H%M%SZ")
+    base = Path("runs") / f"{stamp}-seed{seed}"
+    candidate, n = base, 1
+    while candidate.exists():
+        n += 1
+        candidate = Path(f"{base}-{n}")
+    return candidate / "journal.sqlite"
+
+
+@main.command()
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="OHLCV CSV (Binance or BingX kline export; .zip ok). Default: bundled BTC-USDT 1m sample.",
+)
+@click.option("--symbol", default="BTC-USDT", show_default=True, help="Symbol the bars belong to.")
+@click.option(
+    "--policy",
+    "policy_spec",
+    default=None,
+    metavar="MODULE:ATTR",
+    help="Policy to run. Default: dita.policies.demo:DemoPolicy.",
+)
+@click.option(
+    "--intents",
+    default=None,
+    metavar="FILE|-",
+    help="Drive the kernel from JSONL intents (one per line, Decimals as strings); '-' = stdin.",
+)
+@click.option(
+    "--venue",
+    type=click.Choice(["sim"]),
+    default="sim",
+    show_default=True,
+    help="Execution venue (bingx and bingx-emulator are driven by the async engine; not yet wired here).",
+)
+@click.option(
+    "--capital",
+    type=DECIMAL,
+    default=Decimal(100_000),
+    show_default=True,
+    help="Initial capital (USDT).",
+)
+@click.option(
+    "--seed", type=int, default=7, show_default=True, help="Simulator seed (slippage draws)."
+)
+@click.option("--slots", type=int, default=2, show_default=True, help="Trade slots in the kernel.")
+@click.option(
+    "--participation",
+    type=DECIMAL,
+    default=Decimal("0.01"),
+    show_default=True,
+    help="Share of each bar's volume the simulator lets resting orders fill.",
+)
+@click.option(
+    "--journal",
+    "journal_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Journal file to create. Default: runs/<UTC time>-seed<seed>/journal.sqlite.",
+)
+@click.option(
+    "--no-journal", is_flag=True, help="Run without a journal (benchmarks; nothing to replay)."
+)
+@click.option(
+    "--sync",
+    "sync_mode",
+    type=click.Choice(["FULL", "NORMAL", "OFF"], case_sensitive=False),
+    default="FULL",
+    show_default=True,
+    help="SQLite synchronous mode of the journal.",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def run(
+    data: Path | None,
+    symbol: str,
+    policy_spec: str | None,
+    intents: str | None,
+    venue: str,
+    capital: Decimal,
+    seed: int,
+    slots: int,
+    participation: Decimal,
+    journal_path: Path | None,
+    no_journal: bool,
+    sync_mode: str,
+    quiet: bool,
+) -> None:
+    """Run a policy over market data on the simulated exchange and journal every step.
+
+    With no options: the demo policy over the bundled BTC-USDT sample, journaled
+    to a fresh directory under runs/.
+    """
+    from dita.engine import EngineError
+    from dita.runner import RunSetupError, SimSettings, execute, prepare_sim_run
+    from dita.summary import summary_table
+
+    console = Console()
+    if no_journal and journal_path is not None:
+        _fail("run", "--journal and --no-journal contradict each other")
+    target = None if no_journal else (journal_path or _default_journal(seed))
+    try:
+        prepared = prepare_sim_run(
+            data=data, policy=policy_spec, intents=intents, capital=capital, seed=seed, slots=slots,
+            journal=target, symbol=symbol, sim=SimSettings(participation=participation),
+            synchronous=Synchronous(sync_mode.upper()),
+        )  # fmt: skip
+    except RunSetupError as e:
+        _fail("run", str(e))
+
+    try:
+        if quiet:
+            result = execute(prepared)
+        else:
+            with Progress(
+                TextColumn("[bold]simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("bars"),
+                TimeElapsedColumn(), console=console, transient=False,
+            ) as progress:  # fmt: skip
+                task = progress.add_task("bars", total=prepared.bar_count)
+                result = execute(prepared, progress=lambda n: progress.update(task, completed=n))
+    except (RunSetupError, JournalError, EngineError) as e:
+        where = f" (journal so far: {target})" if target is not None and target.exists() else ""
+        _fail("run", f"{e}{where}")
+
+    console.print(summary_table(result.stats, f"dita run (sim, seed {seed})", caption=prepared.policy_name,
+                                open_slots=result.open_slots))  # fmt: skip
+    if target is not None:
+        console.print(f"journal: {target}", soft_wrap=True)
+        console.print(f"check it: dita replay {target}", soft_wrap=True)
+
+
+@main.command()
+@click.argument("journal", type=click.Path(path_type=Path))
+def replay(journal: Path) -> None:
+    """Rebuild the kernel from JOURNAL and check it against every stored outcome and snapshot.
+
+    Also checks the trades table and the capital identity. Prints the run
+    summary; exits 1 on any mismatch.
+    """
+    from dita.summary import summary_table
+    from dita.verify import verify_journal
+
+    console = Console()
+    try:
+        v = verify_journal(journal)
+    except ReplayMismatch as e:
+        _fail("replay", f"MISMATCH {e}")
+    except JournalError as e:
+        _fail("replay", str(e))
+    console.print(
+        summary_table(v.stats, "dita replay", caption=str(journal), open_slots=v.open_slots)
+    )
+    console.print(
+        f"[green]OK[/green]: {v.records:,} records replayed; every outcome, every snapshot "
+        f"(final included), {len(v.trades)} trade records and the capital identity match"
+    )
+
+
+@main.command()
+@click.argument("journal", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Directory for report.html and report.png. Default: the journal's directory.",
+)
+def report(journal: Path, out_dir: Path | None) -> None:
+    """Write an HTML report and a PNG chart (price with entry/exit fills, equity, trades) for JOURNAL."""
+    from dita.report import write_report
+    from dita.verify import open_journal
+
+    try:
+        with open_journal(journal) as j:
+            page, png = write_report(j, out_dir or journal.parent, journal)
+    except JournalError as e:
+        _fail("report", str(e))
+    except ImportError as e:
+        _fail("report", f"{e}: install matplotlib (pip install matplotlib)")
+    click.echo(f"wrote {page}")
+    click.echo(f"wrote {png}")
+
+
+@main.group()
+def emulate() -> None:
+    """Run a loopback emulator of a venue's wire protocol (for testing adapters offline)."""
+
+
+@emulate.command("bingx")
+@click.option("--port", type=int, default=8080, show_default=True, help="TCP port on 127.0.0.1.")
+@click.option("--api-key", default=None, help="API key clients must use (default: $BINGX_API_KEY).")
+@click.option(
+    "--api-secret", default=None, help="API secret (default: $BINGX_API_SECRET). Never printed."
+)
+@click.option("--hedge-mode", is_flag=True, help="Emulate hedge (two-way) position mode.")
+@click.option(
+    "--balance",
+    type=DECIMAL,
+    default=Decimal(10_000),
+    show_default=True,
+    help="Initial USDT balance.",
+)
+def emulate_bingx(
+    port: int, api_key: str | None, api_secret: str | None, hedge_mode: bool, balance: Decimal
+) -> None:
+    """Serve BingX's perpetual-swap REST and user-data WebSocket on 127.0.0.1 until interrupted."""
+    try:
+        from dita.venues.bingx_emulator import serve
+    except ImportError as e:
+        _fail("emulate bingx", f"the BingX emulator is not available: {e}")
+    try:
+        serve(port, api_key, api_secret, hedge_mode=hedge_mode, initial_balance=balance)
+    except (ValueError, OSError) as e:
+        _fail("emulate bingx", str(e))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,671 @@
+"""The engine: policy -> kernel -> journal -> venue, and venue -> journal -> kernel.
+
+Theory of operation
+-------------------
+Everything that reaches the kernel goes through one ``Pipeline``, a small
+synchronous object shared by both drivers below. One step is:
+
+1. append the input (intent or venue event) to the journal;
+2. run it through the kernel;
+3. append the outcome (its ``input_seq`` is the input's seq);
+4. hand the outcome to the policy, whose new intents are steps of their own,
+   in order, before anything else happens.
+
+Commands the kernel returns are *held* in the pipeline's outbox. ``flush()``
+commits the journal (one fsync for everything appended since the last one:
+group commit) and only then releases the commands. That is the write-ahead
+contract: **no command reaches a venue before the input that caused it is
+durable.** A venue event is appended before the kernel sees it; it becomes
+durable with the next commit, which always precedes any command it causes.
+
+Two drivers:
+
+* ``Backtest`` drives the synchronous sim core (``SimExchange``) from bars,
+  with a ``SimClock`` set from the market data: deterministic, so the same
+  data and seed give byte-identical journals and trade tables. With
+  ``journal=None`` it runs without a journal (benchmarks).
+* ``Engine`` drives any async ``Venue`` (sim wrapper, BingX, mock) under one
+  ``asyncio.TaskGroup``: a venue-event pump, a bar pump, the processor (the
+  only task that touches the kernel and the journal) and the command sender,
+  joined by bounded queues. Its lifecycle is an explicit ``EngineState``;
+  an illegal move raises ``EngineStateError`` naming the state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Literal, Protocol
+
+from dita.clock import Clock, SimClock
+from dita.journal import (
+    EngineNote,
+    JournalRecord,
+    OutcomeRecord,
+    RecordRejected,
+    RunMeta,
+    SnapshotRecord,
+    SqliteJournal,
+)
+from dita.kernel import (
+    CancelOrder,
+    Command,
+    EventKind,
+    Kernel,
+    KernelIntent,
+    KernelOutcome,
+    Order,
+    SubmitOrder,
+    TradeStage,
+    VenueEvent,
+)
+from dita.marketdata import Bar
+from dita.policy import Policy, PolicyView
+from dita.venues.base import NotSent, OutcomeUnknown, Venue, VenueError
+
+ZERO = Decimal(0)
+
+
+class EngineError(Exception):
+    """The engine cannot go on. The message names the state and the input."""
+
+
+class EngineStateError(EngineError):
+    """A lifecycle method was called in a state that does not allow it."""
+
+
+class PolicyFault(EngineError):
+    """The policy produced something the engine cannot journal faithfully, or raised."""
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+@dataclass
+class RunStats:
+    """Counters and money over a run, computed from kernel inputs and outcomes only.
+
+    ``Pipeline`` feeds it live; ``stats_from_journal`` feeds it from a
+    journal, so ``dita run`` and ``dita replay`` print the same summary.
+    """
+
+    initial_capital: Decimal
+    capital: Decimal = ZERO
+    peak: Decimal = ZERO
+    max_drawdown: Decimal = ZERO
+    bars: int = 0
+    intents: int = 0
+    refused_intents: int = 0
+    venue_events: int = 0
+    orders: int = 0
+    cancel_requests: int = 0
+    fills: int = 0
+    cancels: int = 0
+    rejects: int = 0
+    trades: int = 0
+    wins: int = 0
+    realized_pnl: Decimal = ZERO
+    fees: Decimal = ZERO
+    funding: Decimal = ZERO
+    trade_net_pnl: Decimal = ZERO
+    first_ts: int | None = None
+    last_ts: int | None = None
+    equity: list[tuple[int, Decimal]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.capital = self.initial_capital
+        self.peak = self.initial_capital
+
+    @property
+    def kernel_events(self) -> int:
+        return self.intents + self.venue_events
+
+    @property
+    def win_rate(self) -> Decimal | None:
+        return Decimal(self.wins) / Decimal(self.trades) if self.trades else None
+
+    def observe(self, body: KernelIntent | VenueEvent, outcome: KernelOutcome, ts: int) -> None:
+        if self.first_ts is None:
+            self.first_ts = ts
+        self.last_ts = ts
+        if isinstance(body, KernelIntent):
+            self.intents += 1
+            if not outcome.accepted:
+                self.refused_intents += 1
+        else:
+            self.venue_events += 1
+            if outcome.accepted:
+                match body.kind:
+                    case EventKind.PARTIAL_FILL | EventKind.FILL:
+                        self.fills += 1
+                    case EventKind.CANCEL_ACK:
+                        self.cancels += 1
+                    case EventKind.REJECT:
+                        self.rejects += 1
+                    case _:
+                        pass
+        for c in outcome.commands:
+            if isinstance(c, SubmitOrder):
+                self.orders += 1
+            else:
+                self.cancel_requests += 1
+        d = outcome.ledger
+        if d.realized_pnl or d.fees or d.funding:
+            self.realized_pnl += d.realized_pnl
+            self.fees += d.fees
+            self.funding += d.funding
+            self.capital += d.capital
+            self.equity.append((ts, self.capital))
+            if self.capital > self.peak:
+                self.peak = self.capital
+            dd = self.peak - self.capital
+            if dd > self.max_drawdown:
+                self.max_drawdown = dd
+        for t in outcome.trade_records:
+            self.trades += 1
+            self.trade_net_pnl += t.net_pnl
+            if t.net_pnl > 0:
+                self.wins += 1
+
+
+def stats_from_journal(journal: SqliteJournal) -> tuple[RunMeta, RunStats]:
+    """Recompute ``RunStats`` from a journal's inputs and outcome records."""
+    meta: RunMeta | None = None
+    stats: RunStats | None = None
+    inputs: dict[int, JournalRecord] = {}
+    for rec in journal.read_from(1):
+        body = rec.body
+        match body:
+            case RunMeta():
+                if meta is None:
+                    meta = body
+                    stats = RunStats(body.initial_capital)
+            case KernelIntent() | VenueEvent():
+                inputs[rec.seq] = rec
+            case OutcomeRecord():
+                src = inputs.pop(body.input_seq, None)
+                if stats is not None and src is not None:
+                    assert isinstance(src.body, KernelIntent | VenueEvent)
+                    stats.observe(src.body, body.outcome, src.ts)
+            case EngineNote(topic="end", data=data):
+                if stats is not None:
+                    stats.bars = int(data.get("bars", 0))
+            case _:
+                pass
+    if meta is None or stats is None:
+        raise EngineError(f"{journal.path}: no 'run' record; not a journal written by dita run")
+    return meta, stats
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+class Pipeline:
+    """The one path into the kernel: journal, kernel, outcome, policy; commands held for flush.
+
+    Not thread-safe and not async: exactly one task owns it.
+    """
+
+    def __init__(
+        self,
+        kernel: Kernel,
+        policy: Policy,
+        journal: SqliteJournal | None,
+        clock: Clock,
+        *,
+        snapshot_every: int = 50_000,
+    ) -> None:
+        self.kernel = kernel
+        self.policy = policy
+        self.journal = journal
+        self.clock = clock
+        self.view = PolicyView(kernel)
+        self.stats = RunStats(kernel.account.initial_capital)
+        self.snapshot_every = snapshot_every
+        self._outbox: list[Command] = []
+        self._since_snapshot = 0
+        self._last_input_seq = 0
+        self._queue: deque[KernelIntent] = deque()
+
+    # ------------------------------------------------------------------ journal helpers
+
+    def note(self, topic: str, message: str = "", **data: Any) -> None:
+        if self.journal is not None:
+            self.journal.append(EngineNote(topic, message, data), ts=self.clock.now_ms())
+
+    def snapshot(self) -> None:
+        if self.journal is not None:
+            self.journal.append(
+                SnapshotRecord(self._last_input_seq, self.kernel.snapshot()), ts=self.clock.now_ms()
+            )
+        self._since_snapshot = 0
+
+    def begin(self, meta: RunMeta) -> None:
+        """Journal the run record and the starting snapshot, durably."""
+        if self.journal is not None:
+            self.journal.append(meta, ts=self.clock.now_ms())
+            self.snapshot()
+            self.journal.commit()
+
+    # ------------------------------------------------------------------ steps
+
+    def on_bar(self, bar: Bar) -> None:
+        """Give a closed bar to the policy and run the intents it returns."""
+        self.view.now_ms = self.clock.now_ms()
+        self.stats.bars += 1
+        try:
+            intents = self.policy.on_bar(bar, self.view)
+        except Exception as e:
+            raise PolicyFault(
+                f"policy raised in on_bar (bar ts {bar.ts}): {type(e).__name__}: {e}"
+            ) from e
+        self._run_intents(intents)
+
+    def submit_intents(self, intents: Iterable[KernelIntent]) -> None:
+        self.view.now_ms = self.clock.now_ms()
+        self._run_intents(intents)
+
+    def on_event(self, event: VenueEvent) -> KernelOutcome:
+        """One venue event: journal, kernel, policy reaction."""
+        ts = self.clock.now_ms()
+        seq = self._append_input(event, ts)
+        outcome = self.kernel.on_venue_event(event)
+        self._after(event, outcome, seq, ts)
+        self._drain()
+        return outcome
+
+    def _run_intents(self, intents: Iterable[KernelIntent]) -> None:
+        self._queue.extend(intents)
+        self._drain()
+
+    def _drain(self) -> None:
+        q = self._queue
+        while q:
+            intent = q.popleft()
+            if not isinstance(intent, KernelIntent):
+                raise PolicyFault(
+                    f"policy returned {type(intent).__name__}, not a KernelIntent: {intent!r}"
+                )
+            ts = self.clock.now_ms()
+            seq = self._append_input(intent, ts)
+            outcome = self.kernel.process_intent(intent)
+            self._after(intent, outcome, seq, ts)
+
+    def _append_input(self, body: KernelIntent | VenueEvent, ts: int) -> int:
+        if self.journal is None:
+            self._last_input_seq += 1
+            return self._last_input_seq
+        try:
+            seq = self.journal.append(body, ts=ts)
+        except RecordRejected as e:
+            what = "intent" if isinstance(body, KernelIntent) else "venue event"
+            raise PolicyFault(
+                f"{what} cannot be journaled faithfully, so it was not applied: {e}"
+            ) from e
+        self._last_input_seq = seq
+        return seq
+
+    def _after(
+        self, body: KernelIntent | VenueEvent, outcome: KernelOutcome, seq: int, ts: int
+    ) -> None:
+        if self.journal is not None:
+            self.journal.append(OutcomeRecord(seq, outcome), ts=ts)
+        self.stats.observe(body, outcome, ts)
+        if outcome.commands:
+            self._outbox.extend(outcome.commands)
+        self._since_snapshot += 1
+        if self._since_snapshot >= self.snapshot_every:
+            self.snapshot()
+        self.view.now_ms = ts
+        try:
+            more = self.policy.on_outcome(outcome, self.view)
+        except Exception as e:
+            raise PolicyFault(
+                f"policy raised in on_outcome (input seq {seq}): {type(e).__name__}: {e}"
+            ) from e
+        if more:
+            self._queue.extend(more)
+
+    # ------------------------------------------------------------------ write-ahead
+
+    @property
+    def has_commands(self) -> bool:
+        return bool(self._outbox)
+
+    def flush(self) -> list[Command]:
+        """Commit everything appended, then release the held commands (write-ahead)."""
+        if self.journal is not None and self.journal.pending:
+            self.journal.commit()
+        out, self._outbox = self._outbox, []
+        return out
+
+    def take_commands_after(self, committed: int) -> list[Command]:
+        """Release held commands once an asynchronous commit up to ``committed`` returned."""
+        if self.journal is not None and self.journal.last_seq < committed:
+            raise EngineError(
+                f"write-ahead violated: commands requested before seq {committed} was durable "
+                f"(journal has {self.journal.last_seq})"
+            )
+        out, self._outbox = self._outbox, []
+        return out
+
+    def finish(self, **data: Any) -> None:
+        """Final snapshot and end note, committed."""
+        self.note("end", bars=self.stats.bars, **data)
+        self.snapshot()
+        if self.journal is not None:
+            self.journal.commit()
+
+
+# --------------------------------------------------------------------------- backtest driver
+
+
+class PriceTrail:
+    """A bounded, deterministic downsample of closes for reports (at most ``cap`` points)."""
+
+    def __init__(self, cap: int = 4000) -> None:
+        self.cap = cap
+        self.stride = 1
+        self._n = 0
+        self.ts: list[int] = []
+        self.close: list[str] = []
+
+    def add(self, bar: Bar) -> None:
+        if self._n % self.stride == 0:
+            self.ts.append(bar.close_ts)
+            self.close.append(str(bar.close))
+            if len(self.ts) >= self.cap:
+                self.ts = self.ts[::2]
+                self.close = self.close[::2]
+                self.stride *= 2
+        self._n += 1
+
+
+class SimCore(Protocol):
+    """What the backtest needs from a synchronous venue core (``SimExchange`` has it)."""
+
+    def submit(self, order: Order, now: int) -> list[VenueEvent]: ...
+
+    def cancel(self, order: Order, now: int) -> list[VenueEvent]: ...
+
+    def on_bar(self, bar: Bar) -> list[VenueEvent]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestResult:
+    stats: RunStats
+    kernel: Kernel
+    open_slots: int
+
+
+class Backtest:
+    """Deterministic driver: bars move the SimClock and the sim core; no asyncio, no wall time."""
+
+    def __init__(
+        self,
+        *,
+        kernel: Kernel,
+        venue: SimCore,
+        policy: Policy,
+        journal: SqliteJournal | None,
+        clock: SimClock | None = None,
+        snapshot_every: int = 50_000,
+        progress: Callable[[int], None] | None = None,
+        progress_every: int = 1000,
+    ) -> None:
+        self.clock = clock or SimClock()
+        self.venue = venue
+        self.pipeline = Pipeline(kernel, policy, journal, self.clock, snapshot_every=snapshot_every)
+        self.progress = progress
+        self.progress_every = progress_every
+        self.prices = PriceTrail()
+        self._symbol = ""
+
+    def run(self, meta: RunMeta, bars: Iterable[Bar]) -> BacktestResult:
+        p = self.pipeline
+        started = False
+        n = 0
+        for bar in bars:
+            if not started:
+                self.clock.set(bar.ts)
+                p.begin(meta)
+                self._symbol = bar.symbol
+                started = True
+            self._feed(self.venue.on_bar(bar))
+            self.clock.set(bar.close_ts)
+            self.prices.add(bar)
+            p.on_bar(bar)
+            self._send_all()
+            n += 1
+            if self.progress is not None and n % self.progress_every == 0:
+                self.progress(n)
+        if not started:
+            raise EngineError("no bars: nothing to run")
+        if self.progress is not None:
+            self.progress(n)
+        p.note("prices", symbol=self._symbol, ts=self.prices.ts, close=self.prices.close)
+        kernel = p.kernel
+        open_slots = sum(1 for i in range(kernel.slot_count) if kernel.slot(i).stage not in _FREE)
+        p.finish(open_slots=open_slots)
+        return BacktestResult(p.stats, kernel, open_slots)
+
+    def _feed(self, events: Sequence[VenueEvent]) -> None:
+        for ev in events:
+            if ev.ts > self.clock.now_ms():
+                self.clock.set(ev.ts)
+            self.pipeline.on_event(ev)
+
+    def _send_all(self) -> None:
+        p = self.pipeline
+        while p.has_commands:
+            for cmd in p.flush():
+                now = self.clock.now_ms()
+                match cmd:
+                    case SubmitOrder(order=o):
+                        events = self.venue.submit(o, now)
+                    case CancelOrder(order=o):
+                        events = self.venue.cancel(o, now)
+                self._feed(events)
+
+
+_FREE = (TradeStage.IDLE, TradeStage.CLOSED)
+
+
+# --------------------------------------------------------------------------- async engine
+
+
+class EngineState(StrEnum):
+    CREATED = "CREATED"
+    RUNNING = "RUNNING"
+    STOPPING = "STOPPING"
+    STOPPED = "STOPPED"
+    FAILED = "FAILED"
+
+
+_Item = (
+    tuple[Literal["bar"], Bar] | tuple[Literal["event"], VenueEvent] | tuple[Literal["end"], None]
+)
+
+
+class Engine:
+    """Drives a kernel against an async ``Venue``; one ``TaskGroup`` owns every task.
+
+    ``bars`` (optional) is the market data feed the policy's ``on_bar`` sees.
+    When it ends, the engine stops once no order is live (or after
+    ``drain_timeout`` seconds); ``stop()`` stops it at any time.
+    """
+
+    def __init__(
+        self,
+        *,
+        kernel: Kernel,
+        venue: Venue,
+        policy: Policy,
+        journal: SqliteJournal | None,
+        clock: Clock,
+        meta: RunMeta,
+        bars: AsyncIterator[Bar] | None = None,
+        queue_size: int = 1024,
+        drain_timeout: float = 5.0,
+        snapshot_every: int = 50_000,
+    ) -> None:
+        self.venue = venue
+        self.meta = meta
+        self.pipeline = Pipeline(kernel, policy, journal, clock, snapshot_every=snapshot_every)
+        self._bars = bars
+        self._inbox: asyncio.Queue[_Item] = asyncio.Queue(maxsize=queue_size)
+        self._commands: asyncio.Queue[Command] = asyncio.Queue(maxsize=queue_size)
+        self._state = EngineState.CREATED
+        self._drain_timeout = drain_timeout
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.unknown_outcomes: list[Command] = []
+
+    @property
+    def state(self) -> EngineState:
+        return self._state
+
+    @property
+    def kernel(self) -> Kernel:
+        return self.pipeline.kernel
+
+    @property
+    def stats(self) -> RunStats:
+        return self.pipeline.stats
+
+    def stop(self) -> None:
+        """Ask a running engine to stop after the input it is processing."""
+        if self._state is not EngineState.RUNNING:
+            raise EngineStateError(f"stop() not valid in {self._state}: the engine is not running")
+        self._state = EngineState.STOPPING
+        self._stop.set()
+
+    async def run(self) -> RunStats:
+        """Run until the bar feed ends and nothing is live, or ``stop()``. Runs once."""
+        if self._state is not EngineState.CREATED:
+            raise EngineStateError(f"run() not valid in {self._state}: an engine runs once")
+        self._state = EngineState.RUNNING
+        try:
+            await self.venue.start()
+            self.pipeline.begin(self.meta)
+            async with asyncio.TaskGroup() as tg:
+                self._tasks = [
+                    tg.create_task(self._pump_events(), name="venue-events"),
+                    tg.create_task(self._send_commands(), name="commands"),
+                ]
+                if self._bars is not None:
+                    self._tasks.append(tg.create_task(self._pump_bars(self._bars), name="bars"))
+                tg.create_task(self._process(), name="processor")
+            self.pipeline.finish(open_slots=self._open_slots())
+        except BaseException:
+            self._state = EngineState.FAILED
+            if self.pipeline.journal is not None:
+                # what was not committed never happened, exactly as in a crash
+                self.pipeline.journal.close(discard_pending=True)
+            raise
+        finally:
+            await self.venue.close()
+        self._state = EngineState.STOPPED
+        return self.pipeline.stats
+
+    def _open_slots(self) -> int:
+        k = self.kernel
+        return sum(1 for i in range(k.slot_count) if k.slot(i).stage not in _FREE)
+
+    async def _pump_events(self) -> None:
+        async for ev in self.venue.events():
+            await self._inbox.put(("event", ev))
+
+    async def _pump_bars(self, bars: AsyncIterator[Bar]) -> None:
+        async for bar in bars:
+            await self._inbox.put(("bar", bar))
+        await self._inbox.put(("end", None))
+
+    async def _process(self) -> None:
+        p = self.pipeline
+        ended = self._bars is None
+        deadline: float | None = None
+        loop = asyncio.get_running_loop()
+        stop_wait = asyncio.ensure_future(self._stop.wait())
+        try:
+            while not self._stop.is_set():
+                if ended and not self.kernel.live_orders() and self._commands.empty():
+                    break
+                get = asyncio.ensure_future(self._inbox.get())
+                timeout = None if deadline is None else max(0.0, deadline - loop.time())
+                done, _ = await asyncio.wait(
+                    {get, stop_wait}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+                if get not in done:
+                    get.cancel()
+                    break  # stopped, or drain timeout
+                item = get.result()
+                # group commit: take everything already waiting, then commit once
+                batch = [item]
+                while not self._inbox.empty() and len(batch) < 512:
+                    batch.append(self._inbox.get_nowait())
+                for kind, payload in batch:
+                    match kind:
+                        case "bar":
+                            assert isinstance(payload, Bar)
+                            if payload.close_ts > p.clock.now_ms() and isinstance(
+                                p.clock, SimClock
+                            ):
+                                p.clock.set(payload.close_ts)
+                            p.on_bar(payload)
+                        case "event":
+                            assert isinstance(payload, VenueEvent)
+                            p.on_event(payload)
+                        case "end":
+                            ended = True
+                            deadline = loop.time() + self._drain_timeout
+                await self._release()
+        finally:
+            stop_wait.cancel()
+            await self._release()
+            await self._commands.join()
+            for t in self._tasks:
+                t.cancel()
+
+    async def _release(self) -> None:
+        p = self.pipeline
+        if p.journal is not None and p.journal.pending:
+            committed = await p.journal.acommit()
+        else:
+            committed = p.journal.last_seq if p.journal is not None else 0
+        for cmd in p.take_commands_after(committed):
+            await self._commands.put(cmd)
+
+    async def _send_commands(self) -> None:
+        while True:
+            cmd = await self._commands.get()
+            try:
+                await self._send(cmd)
+            finally:
+                self._commands.task_done()
+
+    async def _send(self, cmd: Command) -> None:
+        for attempt in range(3):
+            try:
+                match cmd:
+                    case SubmitOrder(order=o):
+                        await self.venue.submit(o)
+                    case CancelOrder(order=o):
+                        await self.venue.cancel(o)
+                return
+            except NotSent:
+                if attempt == 2:
+                    self.unknown_outcomes.append(cmd)
+                continue  # certainly not sent: same client order id, safe to retry
+            except OutcomeUnknown:
+                # may have reached the venue: reconciliation (query by client order id)
+                # decides, never a blind resend
+                self.unknown_outcomes.append(cmd)
+                return
+            except VenueError:
+                self.unknown_outcomes.append(cmd)
+                return

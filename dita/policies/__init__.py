@@ -1,0 +1,1 @@
+"""Policies shipped with dita (examples; the alpha side is the user's)."""

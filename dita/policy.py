@@ -1,0 +1,203 @@
+"""The policy side: what drives the kernel.
+
+A policy is any object with two methods (``Policy``): ``on_bar`` is called once
+per closed bar, ``on_outcome`` once per kernel outcome (every accepted or
+refused intent and every venue event), and both return the intents to submit
+next. Policies see the kernel only through a read-only ``PolicyView``; they
+never perform I/O through dita and never read a clock (``view.now_ms`` is the
+engine's clock, which in a simulation is market-data time).
+
+Two ways to plug one in:
+
+* ``load_policy("package.module:attr")``: ``attr`` is a policy instance, a
+  class, or a zero-argument factory.
+* ``JsonlIntents``: a file (or stdin) of intents, one JSON object per line, so
+  a policy written in any language can drive dita. Each line is a
+  ``KernelIntent`` in dita's codec (Decimals as strings, enums by name)::
+
+      {"intent_id":"i1","ts":1704067260000,"slot_id":0,"action":"ENTER",
+       "trade_id":"t1","asset":"BTC-USDT","side":"LONG","size":"0.01",
+       "order_type":"LIMIT","limit_price":"42300.0","exit_leg_ratios":["0.5","0.5"]}
+
+  An intent is delivered at the first bar whose close time is at or after its
+  ``ts``; ``ts`` must not decrease from one line to the next.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, TextIO, runtime_checkable
+
+import msgspec
+
+from dita import codec
+from dita.kernel import AccountView, Instrument, Kernel, KernelIntent, KernelOutcome, TradeSlot
+from dita.marketdata import Bar
+
+
+class PolicyView:
+    """What a policy may look at: the kernel's read-only views and the engine's clock."""
+
+    __slots__ = ("_kernel", "now_ms")
+
+    def __init__(self, kernel: Kernel) -> None:
+        self._kernel = kernel
+        self.now_ms = 0
+
+    @property
+    def slot_count(self) -> int:
+        return self._kernel.slot_count
+
+    def slot(self, n: int) -> TradeSlot:
+        return self._kernel.slot(n)
+
+    @property
+    def account(self) -> AccountView:
+        return self._kernel.account
+
+    @property
+    def instruments(self) -> dict[str, Instrument]:
+        return self._kernel.instruments
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Called on each bar and on each kernel outcome; returns intents to submit next."""
+
+    def on_bar(self, bar: Bar, view: PolicyView) -> Sequence[KernelIntent]: ...
+
+    def on_outcome(self, outcome: KernelOutcome, view: PolicyView) -> Sequence[KernelIntent]: ...
+
+
+class PolicyError(ValueError):
+    """A policy cannot be loaded, or its intents cannot be read. One line, names where."""
+
+
+def load_policy(spec: str) -> Policy:
+    """The policy named by ``module:attr`` (an instance, a class, or a zero-argument factory)."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise PolicyError(
+            f"policy {spec!r}: expected 'module:attr', e.g. 'dita.policies.demo:DemoPolicy'"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        raise PolicyError(f"policy {spec!r}: no module named {e.name!r}") from None
+    except Exception as e:  # a policy module that fails on import: say so, in one line
+        raise PolicyError(
+            f"policy {spec!r}: importing {module_name} failed: {type(e).__name__}: {e}"
+        ) from None
+    obj: object = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise PolicyError(f"policy {spec!r}: module {module_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    if isinstance(obj, type) or (not isinstance(obj, Policy) and callable(obj)):
+        try:
+            obj = obj()
+        except Exception as e:
+            raise PolicyError(
+                f"policy {spec!r}: constructing it failed: {type(e).__name__}: {e}"
+            ) from None
+    if not isinstance(obj, Policy):
+        raise PolicyError(
+            f"policy {spec!r}: {type(obj).__name__} has no on_bar(bar, view) and on_outcome(outcome, view)"
+        )
+    return obj
+
+
+# --------------------------------------------------------------------------- JSONL intents
+
+
+class JsonlIntents:
+    """A policy that replays intents read from JSON lines, each at its timestamp.
+
+    All lines are read and validated when the source is built (a bad line
+    raises ``PolicyError`` naming the file and line), so a run never starts on
+    a file it would fail halfway through.
+    """
+
+    def __init__(self, intents: Iterable[KernelIntent]) -> None:
+        self._intents = list(intents)
+        self._next = 0
+
+    @classmethod
+    def read(cls, source: str | Path | TextIO, label: str | None = None) -> JsonlIntents:
+        if isinstance(source, str | Path):
+            path = Path(source)
+            name = label or str(path)
+            try:
+                with path.open("r", encoding="utf-8") as fh:
+                    return cls(parse_intent_lines(fh, name))
+            except FileNotFoundError:
+                raise PolicyError(f"{name}: no such intents file") from None
+            except (OSError, UnicodeDecodeError) as e:
+                raise PolicyError(f"{name}: cannot read intents: {e}") from None
+        return cls(parse_intent_lines(source, label or "<stdin>"))
+
+    def __len__(self) -> int:
+        return len(self._intents)
+
+    def on_bar(self, bar: Bar, view: PolicyView) -> Sequence[KernelIntent]:
+        start = self._next
+        while self._next < len(self._intents) and self._intents[self._next].ts <= bar.close_ts:
+            self._next += 1
+        return self._intents[start : self._next]
+
+    def on_outcome(self, outcome: KernelOutcome, view: PolicyView) -> Sequence[KernelIntent]:
+        return ()
+
+
+def parse_intent_lines(lines: Iterable[str], label: str) -> list[KernelIntent]:
+    """Decode JSONL intents; the first bad line raises ``PolicyError('<label>:<line>: ...')``."""
+    decoder = codec.decoder(KernelIntent)
+    out: list[KernelIntent] = []
+    last_ts: int | None = None
+    for lineno, line in enumerate(lines, start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        try:
+            json.loads(text, parse_float=_refuse_float)
+            intent = decoder.decode(text)
+        except _FloatInJson as e:
+            raise PolicyError(
+                f'{label}:{lineno}: number {e.args[0]} must be a string (Decimals travel as "{e.args[0]}")'
+            ) from None
+        except (ValueError, msgspec.DecodeError) as e:
+            raise PolicyError(f"{label}:{lineno}: bad intent: {_one_line(str(e))}") from None
+        if last_ts is not None and intent.ts < last_ts:
+            raise PolicyError(
+                f"{label}:{lineno}: ts {intent.ts} is before the previous line's {last_ts}"
+            )
+        last_ts = intent.ts
+        out.append(intent)
+    return out
+
+
+class _FloatInJson(ValueError):
+    pass
+
+
+def _refuse_float(text: str) -> float:
+    raise _FloatInJson(text)
+
+
+def _one_line(s: str) -> str:
+    return " ".join(s.split())
+
+
+@dataclass(frozen=True, slots=True)
+class NullPolicy:
+    """Does nothing; useful for replaying a venue's events alone."""
+
+    def on_bar(self, bar: Bar, view: PolicyView) -> Sequence[KernelIntent]:
+        return ()
+
+    def on_outcome(self, outcome: KernelOutcome, view: PolicyView) -> Sequence[KernelIntent]:
+        return ()

@@ -1,0 +1,50 @@
+"""The run summary table shared by ``dita run`` and ``dita replay`` (same numbers, same look)."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from rich.table import Table
+
+from dita.engine import RunStats
+
+_CENT = Decimal("0.01")
+
+
+def money(d: Decimal) -> str:
+    return f"{d.quantize(_CENT, rounding=ROUND_HALF_EVEN):,}"
+
+
+def summary_rows(stats: RunStats, *, open_slots: int | None = None) -> list[tuple[str, str]]:
+    win = stats.win_rate
+    rows = [
+        ("bars", f"{stats.bars:,}"),
+        ("trades", f"{stats.trades:,}"),
+        ("win rate", "-" if win is None else f"{(win * 100).quantize(Decimal('0.1'))}%"),
+        ("realized PnL", money(stats.realized_pnl)),
+        ("fees", money(stats.fees)),
+        ("funding", money(stats.funding)),
+        ("final capital", money(stats.capital)),
+        ("max drawdown", money(stats.max_drawdown)),
+        ("orders", f"{stats.orders:,}"),
+        ("fills", f"{stats.fills:,}"),
+        ("cancels", f"{stats.cancels:,}"),
+        ("rejects", f"{stats.rejects:,}"),
+        ("refused intents", f"{stats.refused_intents:,}"),
+        ("kernel events", f"{stats.kernel_events:,}"),
+    ]
+    if open_slots is not None:
+        rows.append(("open at end", f"{open_slots} slot(s)"))
+    return rows
+
+
+def summary_table(
+    stats: RunStats, title: str, *, caption: str = "", open_slots: int | None = None
+) -> Table:
+    table = Table(title=title, caption=caption or None, show_header=False, title_justify="left",
+                  caption_justify="left")  # fmt: skip
+    table.add_column("what", style="bold")
+    table.add_column("value", justify="right")
+    for k, v in summary_rows(stats, open_slots=open_slots):
+        table.add_row(k, v)
+    return table
