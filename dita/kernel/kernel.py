@@ -36,7 +36,7 @@ never by a fixed window that could be overrun (flaw 10).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Context, Decimal, localcontext
 from typing import Any
 
@@ -94,6 +94,8 @@ class _Refusal(Exception):
 
 def _finite(value: object) -> Decimal | None:
     """A finite Decimal from an outside value, or None. Floats and bools are refused."""
+    if type(value) is Decimal:
+        return value if value.is_finite() else None
     match value:
         case bool():
             return None
@@ -867,7 +869,7 @@ class Kernel:
         event: VenueEvent,
         order: _Order,
         code: KernelDiagnosticCode,
-        cause: str,
+        cause: str | Callable[[], str],
         old_stage: TradeStage,
         delta: LedgerDelta = NO_DELTA,
         message: str = "",
@@ -1007,7 +1009,7 @@ class Kernel:
             ev,
             order,
             code,
-            f"event {ev.event_id}: {kind} {delta}@{price}",
+            lambda: f"event {ev.event_id}: {kind} {delta}@{price}",
             old,
             LedgerDelta(realized_pnl=realized, fees=fee),
         )
@@ -1105,7 +1107,7 @@ class Kernel:
     def _settle_stage(
         self,
         slot: _Slot,
-        cause: str,
+        cause: str | Callable[[], str],
         transitions: list[Transition],
         old: TradeStage,
         ts: int,
@@ -1121,7 +1123,8 @@ class Kernel:
             slot.ended = trade
         slot.stage = new
         if new is not old:
-            transitions.append(Transition(slot.slot_id, old, new, cause))
+            text = cause if isinstance(cause, str) else cause()
+            transitions.append(Transition(slot.slot_id, old, new, text))
 
     def _close_trade(self, slot: _Slot, trade: _Trade, ts: int) -> TradeRecord:
         """The only place a trade becomes CLOSED: write its record, free the slot."""
