@@ -68,6 +68,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from itertools import chain, islice
 from pathlib import Path
 from typing import TextIO
 
@@ -291,28 +292,11 @@ def _bars(path: Path, symbol: str, interval_ms: int | None) -> Iterator[Bar]:
             raise MarketDataError(label, None, "empty file: no bars")
         layout = _bar_layout(rows, first[0], first[1])
         body = it if layout.has_header else _chain(first, it)
-        prev: Bar | None = None
-        pending: tuple[int, list[str]] | None = None
         if "close_time" not in layout.columns and interval_ms is None:
-            # Infer the interval from the first two rows, then replay them.
-            head = [r for _, r in zip(range(2), body, strict=False)]
-            if len(head) < 2:
-                if head:
-                    raise rows.error(
-                        head[0][0], "cannot infer the bar interval from one row: pass interval_ms"
-                    )
-                raise MarketDataError(label, None, "empty file: no bars")
-            t0 = _parse_ms(
-                rows, head[0][0], "time", _cell(rows, head[0][0], head[0][1], layout, "time")
-            )
-            t1 = _parse_ms(
-                rows, head[1][0], "time", _cell(rows, head[1][0], head[1][1], layout, "time")
-            )
-            if t1 <= t0:
-                raise rows.error(head[1][0], f"bar time {t1} is not after the previous bar's {t0}")
-            interval_ms = t1 - t0
-            pending = head[1]
-            body = _chain(head[0], _chain(pending, body))
+            head = list(islice(body, 2))
+            interval_ms = _infer_interval(rows, layout, head)
+            body = chain(head, body)
+        prev: Bar | None = None
         count = 0
         for line, row in body:
             bar = _parse_bar(rows, line, row, layout, symbol, interval_ms)
@@ -325,6 +309,21 @@ def _bars(path: Path, symbol: str, interval_ms: int | None) -> Iterator[Bar]:
             yield bar
         if count == 0:
             raise MarketDataError(label, None, "empty file: header but no bars")
+
+
+def _infer_interval(rows: _Rows, layout: _Layout, head: list[tuple[int, list[str]]]) -> int:
+    """The bar interval of a layout without close times: the gap between the first two rows."""
+    match head:
+        case []:
+            raise MarketDataError(rows.label, None, "empty file: header but no bars")
+        case [(line, _)]:
+            raise rows.error(line, "cannot infer the bar interval from one row: pass interval_ms")
+    (l0, r0), (l1, r1) = head
+    t0 = _parse_ms(rows, l0, "open time", _cell(rows, l0, r0, layout, "time"))
+    t1 = _parse_ms(rows, l1, "open time", _cell(rows, l1, r1, layout, "time"))
+    if t1 <= t0:
+        raise rows.error(l1, f"bar time {t1} is not after the previous bar's {t0}")
+    return t1 - t0
 
 
 def _chain(
