@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from dita.kernel.model import Order, VenueEvent
 from dita.marketdata.model import Bar, Trade
-from dita.venues.base import BalanceReport, NotSent, OrderReport, PositionReport
+from dita.venues.base import BalanceReport, NotSent, OrderReport, PositionReport, Venue
 from dita.venues.sim.exchange import DEFAULT_ACCOUNT, SimExchange
 
 
@@ -130,3 +131,9 @@ class SimVenue:
         for e in mine:
             await self._queue.put(e)
         return mine
+
+
+if TYPE_CHECKING:
+
+    def _speaks_the_venue_protocol(v: SimVenue) -> Venue:
+        return v  # mypy proves SimVenue satisfies Venue
