@@ -97,6 +97,10 @@ class OrderTracker:
             if not t.terminal
         ]
 
+    def knows(self, cid: str) -> bool:
+        """True while we follow ``cid`` (submitted here and not yet finished)."""
+        return cid.lower() in self._tracks
+
     def venue_order_id(self, cid: str) -> str:
         t = self._tracks.get(cid.lower())
         return t.venue_order_id if t is not None else ""
@@ -195,20 +199,55 @@ class OrderTracker:
         t = self._track(cid.lower(), symbol)
         return self._terminal(t, EventKind.REJECT, ts, str(err))
 
-    def on_cancel_reject(self, cid: str, symbol: str, reason: str, ts: int) -> list[VenueEvent]:
-        t = self._track(cid.lower(), symbol)
-        t.cancel_rejects += 1
+    def on_cancel_reject(
+        self, cid: str, reason: str, ts: int, rest: wire.RestOrder | None = None
+    ) -> list[VenueEvent]:
+        """The venue refused a cancel. Does not start following an order we had let go."""
+        t = self._tracks.get(cid.lower())
+        if t is not None:
+            t.cancel_rejects += 1
+            oid, cum, seq = t.venue_order_id, t.cum_qty, str(t.cancel_rejects)
+        else:
+            oid = str(rest.order_id) if rest is not None else ""
+            cum = parse.dec_or(rest.executed_qty, _ZERO, "executedQty") if rest is not None else None
+            seq = f"t{ts}"
         ev = VenueEvent(
-            event_id=f"bingx:{t.venue_order_id or cid}:cancel-reject:{t.cancel_rejects}",
+            event_id=f"bingx:{oid or cid.lower()}:cancel-reject:{seq}",
             ts=ts,
             kind=EventKind.CANCEL_REJECT,
-            client_order_id=t.client_order_id,
-            venue_order_id=t.venue_order_id,
-            cum_qty=t.cum_qty,
+            client_order_id=cid.lower(),
+            venue_order_id=oid,
+            cum_qty=cum,
             reason=reason,
         )
-        self._maybe_forget(t)
+        if t is not None:
+            self._maybe_forget(t)
         return [ev]
+
+    def untracked_end(self, o: wire.RestOrder) -> list[VenueEvent]:
+        """The terminal event of an order we do not follow (e.g. cancelled after a restart).
+
+        No fills: we cannot know which of them the consumer already has; its
+        reconciliation works from the report.
+        """
+        match parse.order_status(o.status):
+            case OrderStatus.CANCELED:
+                kind = EventKind.CANCEL_ACK
+            case OrderStatus.EXPIRED:
+                kind = EventKind.EXPIRED
+            case _:
+                return []
+        oid = str(o.order_id)
+        return [
+            VenueEvent(
+                event_id=f"bingx:{oid}:{kind.value.lower()}",
+                ts=o.update_time or o.time,
+                kind=kind,
+                client_order_id=o.client_order_id.lower(),
+                venue_order_id=oid,
+                cum_qty=parse.dec_or(o.executed_qty, _ZERO, "executedQty"),
+            )
+        ]
 
     def forget_unseen(self, cid: str) -> None:
         """Drop the state of an order the venue never saw (e.g. a submit that was NotSent)."""

@@ -40,6 +40,14 @@ class ListenKey(msgspec.Struct, frozen=True, rename="camel"):
     listen_key: str
 
 
+class ListenKeyAnswer(msgspec.Struct, frozen=True, rename="camel"):
+    """A listen-key POST answer: bare ``listenKey`` on success, an error envelope otherwise."""
+
+    listen_key: str = ""
+    code: int = 0
+    msg: str = ""
+
+
 class Contract(msgspec.Struct, frozen=True, rename="camel"):
     """One row of ``GET /openApi/swap/v2/quote/contracts`` (PROTOCOL.md §3.1)."""
 

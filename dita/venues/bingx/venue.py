@@ -1,0 +1,610 @@
+"""``BingxVenue``: dita's Venue protocol over BingX's USDT-M perpetual swap API.
+
+Theory of operation
+-------------------
+Commands go out over REST (httpx, client injected); facts come back on three
+channels that race: the REST answer, the user-data WebSocket and follow-up
+REST queries. All three feed one ``OrderTracker``, which emits each fact once,
+in a sensible order, on ``events()`` (see tracker.py).
+
+Transport errors are translated once, in ``_call``:
+
+* could not connect (or no pooled connection)      -> ``NotSent`` (retry as is)
+* timeout / broken connection after sending, 5xx,
+  and BingX "busy" codes on a mutation              -> ``OutcomeUnknown``
+  (query by client order id before anything else)
+* HTTP 401/403 and auth codes                       -> ``VenueFatal``
+* HTTP 429/418 and rate-limit codes (100410 ...)    -> back off and retry; after
+  ``rate_limit_retries`` attempts ``RateLimited`` (a ``NotSent``)
+
+Business answers are events, never exceptions: a refused order is a REJECT, a
+refused cancel is a CANCEL_REJECT (after a query, because BingX's codes do not
+tell "filled" from "cancelled" from "never existed", PROTOCOL.md §3.4), and a
+duplicate client order id (our earlier attempt did reach the venue) is
+answered by querying that order.
+
+The stream task keeps a listen key alive (PUT every ``listen_key_refresh_s``),
+reconnects with exponential backoff, answers ``Ping`` with ``Pong``, renews
+the key on ``listenKeyExpired``, and after every (re)connect queries open
+orders, and each tracked order that is no longer open, to fill any gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx
+import msgspec
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from dita.kernel.instruments import on_grid
+from dita.kernel.model import EventKind, Instrument, Order, OrderSide, OrderType, VenueEvent
+from dita.venues.base import (
+    BalanceReport,
+    NotSent,
+    OrderReport,
+    OutcomeUnknown,
+    PositionReport,
+    VenueError,
+    VenueFatal,
+)
+from dita.venues.bingx import parse, wire
+from dita.venues.bingx.clock import Clock, wall_clock_ms
+from dita.venues.bingx.errors import BingxError, ErrorClass
+from dita.venues.bingx.parse import PositionMode
+from dita.venues.bingx.signing import (
+    API_KEY_HEADER,
+    Credentials,
+    ParamValue,
+    public_query,
+    signed_query,
+)
+from dita.venues.bingx.tracker import OrderTracker
+
+log = logging.getLogger("dita.venues.bingx")
+
+V2 = "/openApi/swap/v2"
+ORDER = f"{V2}/trade/order"
+OPEN_ORDERS = f"{V2}/trade/openOrders"
+POSITIONS = f"{V2}/user/positions"
+BALANCE_V3 = "/openApi/swap/v3/user/balance"
+LEVERAGE = f"{V2}/trade/leverage"
+CONTRACTS = f"{V2}/quote/contracts"
+SERVER_TIME = f"{V2}/server/time"
+LISTEN_KEY = "/openApi/user/auth/userDataStream"
+
+# Requests per second per endpoint (PROTOCOL.md §6.3; the lower figure where sources conflict).
+DEFAULT_RATE_LIMITS: Mapping[str, float] = {
+    ORDER: 5.0,  # place is 10/s but cancel and query share the path at 5/s
+    OPEN_ORDERS: 5.0,
+    POSITIONS: 5.0,
+    BALANCE_V3: 5.0,
+    LEVERAGE: 5.0,
+    LISTEN_KEY: 2.0,
+    CONTRACTS: 1.0,
+}
+
+
+class RateLimited(NotSent):
+    """BingX kept answering "too many requests" after every backoff: nothing was done."""
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Where to talk to: REST base URL and the swap WebSocket URL (PROTOCOL.md §1)."""
+
+    rest: str
+    ws: str
+
+    @classmethod
+    def live(cls) -> Endpoints:
+        return cls("https://open-api.bingx.com", "wss://open-api-swap.bingx.com/swap-market")
+
+    @classmethod
+    def vst(cls) -> Endpoints:
+        """BingX's demo ("virtual USDT") environment."""
+        return cls("https://open-api-vst.bingx.com", "wss://vst-open-api-ws.bingx.com/swap-market")
+
+    @classmethod
+    def loopback(cls, port: int, host: str = "127.0.0.1") -> Endpoints:
+        """The emulator in ``dita.venues.bingx_emulator``."""
+        return cls(f"http://{host}:{port}", f"ws://{host}:{port}/swap-market")
+
+
+@dataclass(frozen=True, slots=True)
+class BingxConfig:
+    endpoints: Endpoints
+    position_mode: PositionMode = PositionMode.ONE_WAY
+    time_in_force: Literal["GTC", "IOC", "FOK", "PostOnly"] = "GTC"  # for LIMIT orders
+    recv_window: int | None = 5000
+    settle_asset: str = "USDT"
+    listen_key_refresh_s: float = 30 * 60  # BingX: keys live 60 min, PUT every 30 (§3.12)
+    reconnect_initial_s: float = 0.1
+    reconnect_max_s: float = 30.0
+    rate_limit_retries: int = 5
+    rate_limit_backoff_s: float = 0.2  # doubled per attempt
+    rate_limits: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
+    start_timeout_s: float = 10.0
+    event_queue_size: int = 10_000
+
+
+class _Business(Exception):
+    """Internal: BingX answered with a business error we must turn into an event."""
+
+    def __init__(self, err: BingxError) -> None:
+        super().__init__(str(err))
+        self.err = err
+
+
+class _Limiter:
+    """Spaces calls to one endpoint at least ``1/rate`` seconds apart (by the injected clock)."""
+
+    def __init__(self, rate: float) -> None:
+        self._interval_ms = 1000.0 / rate
+        self._next_ms = 0.0
+
+    def delay_s(self, now_ms: int) -> float:
+        start = max(float(now_ms), self._next_ms)
+        self._next_ms = start + self._interval_ms
+        return (start - now_ms) / 1000.0
+
+
+Connect = Callable[[str], Any]  # websockets.connect-like: returns an async context manager
+
+
+class BingxVenue:
+    """The BingX venue. Construct, ``await start()``, then submit/cancel and read ``events()``."""
+
+    name = "bingx"
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        credentials: Credentials,
+        config: BingxConfig,
+        *,
+        clock: Clock = wall_clock_ms,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        connect: Connect | None = None,
+    ) -> None:
+        self._client = client
+        self._creds = credentials
+        self.config = config
+        self._clock = clock
+        self._sleep = sleep
+        self._connect: Connect = connect or (lambda url: websockets.connect(url, max_size=2**22))
+        self._tracker = OrderTracker()
+        self._queue: asyncio.Queue[VenueEvent | None] = asyncio.Queue(config.event_queue_size)
+        self._limiters = {path: _Limiter(rate) for path, rate in config.rate_limits.items()}
+        self._instruments: dict[str, Instrument] = {}
+        self._listen_key: str | None = None
+        self._ws: ClientConnection | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stream_ready = asyncio.Event()
+        self._closing = False
+        self._fatal: VenueFatal | None = None
+        self.reconnects = 0  # completed stream (re)connections, for tests and metrics
+        self.account_positions: dict[tuple[str, str], PositionReport | None] = {}
+        self.account_balance: BalanceReport | None = None
+
+    def __repr__(self) -> str:
+        return f"BingxVenue(rest={self.config.endpoints.rest!r}, mode={self.config.position_mode})"
+
+    # -- lifecycle ---------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load instruments, open the user-data stream, and wait until it is connected."""
+        await self.load_instruments()
+        self._tasks.append(asyncio.create_task(self._stream_loop(), name="bingx-stream"))
+        self._tasks.append(asyncio.create_task(self._keepalive_loop(), name="bingx-keepalive"))
+        try:
+            await asyncio.wait_for(self._stream_ready.wait(), self.config.start_timeout_s)
+        except TimeoutError:
+            await self.close()
+            raise NotSent("BingX user-data stream did not connect in time") from None
+        if self._fatal is not None:
+            fatal = self._fatal
+            await self.close()
+            raise fatal
+
+    async def close(self) -> None:
+        self._closing = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if self._listen_key is not None:
+            with contextlib.suppress(VenueError, _Business, wire.WireError):
+                await self._call("DELETE", LISTEN_KEY, {"listenKey": self._listen_key})
+            self._listen_key = None
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait(None)
+
+    # -- instruments -----------------------------------------------------------
+
+    async def load_instruments(self) -> dict[str, Instrument]:
+        """Instruments from ``/quote/contracts`` (tick, step, minimum quantity and notional)."""
+        raw = await self._call("GET", CONTRACTS, {}, signed=False)
+        rows = wire.decode(raw, list[wire.Contract])
+        self._instruments = {c.symbol: parse.instrument(c) for c in rows if parse.tradable(c)}
+        return dict(self._instruments)
+
+    @property
+    def instruments(self) -> dict[str, Instrument]:
+        return dict(self._instruments)
+
+    # -- commands --------------------------------------------------------------
+
+    async def submit(self, order: Order) -> None:
+        cid = order.client_order_id
+        problem = self._grid_problem(order)
+        if problem:
+            await self._emit(self._tracker.on_reject(cid, order.asset, BingxError(0, problem), self._clock()))
+            return
+        self._tracker.begin_call(cid, order.asset, order.quantity)
+        try:
+            raw = await self._call("POST", ORDER, self._order_params(order))
+        except NotSent:
+            self._tracker.forget_unseen(cid)
+            raise
+        except _Business as b:
+            await self._on_submit_error(order, b.err)
+        else:
+            placed = wire.decode(raw, wire.PlacedOrderData).order
+            await self._emit(self._tracker.on_placed(cid, placed, self._clock()))
+        finally:
+            self._tracker.end_call(cid)
+
+    async def cancel(self, order: Order) -> None:
+        cid = order.client_order_id
+        followed = self._tracker.knows(cid)
+        if followed:
+            self._tracker.begin_call(cid, order.asset)
+        try:
+            raw = await self._call("DELETE", ORDER, self._id_params(order))
+        except _Business as b:
+            await self._on_cancel_error(order, b.err, followed)
+        else:
+            rest = wire.decode(raw, wire.OrderData).order
+            await self._emit(
+                self._tracker.on_rest(rest) if followed else self._tracker.untracked_end(rest)
+            )
+        finally:
+            if followed:
+                self._tracker.end_call(cid)
+
+    async def query_order(self, order: Order) -> OrderReport | None:
+        """BingX's view of ``order`` by client order id; None if BingX never saw it.
+
+        If the order is one this adapter is following, anything the report shows
+        that ``events()`` has not (an ack, fills, the end) is emitted too.
+        """
+        rest = await self._query(order.asset, order.client_order_id)
+        if rest is None:
+            self._tracker.forget_unseen(order.client_order_id)
+            return None
+        if self._tracker.knows(order.client_order_id):
+            await self._emit(self._tracker.on_rest(rest))
+        return parse.order_report(rest)
+
+    async def open_orders(self) -> list[OrderReport]:
+        raw = await self._call("GET", OPEN_ORDERS, {})
+        orders = wire.decode(raw, wire.OrdersData).orders or []
+        return [parse.order_report(o) for o in orders if o.type in ("MARKET", "LIMIT")]
+
+    async def positions(self) -> list[PositionReport]:
+        raw = await self._call("GET", POSITIONS, {})
+        reports = [parse.position(p) for p in wire.decode(raw, list[wire.Position])]
+        return [r for r in reports if r is not None]
+
+    async def balance(self) -> BalanceReport:
+        raw = await self._call("GET", BALANCE_V3, {})
+        return parse.balance_v3(wire.decode(raw, list[wire.Balance]), self.config.settle_asset)
+
+    async def set_leverage(self, symbol: str, leverage: int) -> None:
+        """Set leverage for ``symbol`` (both sides in hedge mode). Raises ``VenueError`` if refused."""
+        sides = ["BOTH"] if self.config.position_mode is PositionMode.ONE_WAY else ["LONG", "SHORT"]
+        for side in sides:
+            try:
+                await self._call("POST", LEVERAGE, {"symbol": symbol, "side": side, "leverage": leverage})
+            except _Business as b:
+                raise VenueError(f"set leverage {symbol} {side} x{leverage} refused: {b.err}") from None
+
+    async def server_time(self) -> int:
+        raw = await self._call("GET", SERVER_TIME, {}, signed=False)
+        return wire.decode(raw, wire.ServerTime).server_time
+
+    def events(self) -> AsyncIterator[VenueEvent]:
+        return self._drain()
+
+    async def _drain(self) -> AsyncIterator[VenueEvent]:
+        while True:
+            event = await self._queue.get()
+            if event is None:
+                return
+            yield event
+
+    # -- command helpers -------------------------------------------------------
+
+    def _grid_problem(self, order: Order) -> str:
+        inst = self._instruments.get(order.asset)
+        if inst is None:
+            return f"dita: {order.asset} is not a tradable BingX contract (not sent)"
+        if not on_grid(order.quantity, inst.step_size):
+            return f"dita: quantity {order.quantity} is not a multiple of {inst.step_size} (not sent)"
+        if order.limit_price is not None and not on_grid(order.limit_price, inst.tick_size):
+            return f"dita: price {order.limit_price} is not a multiple of {inst.tick_size} (not sent)"
+        return ""
+
+    def _order_params(self, order: Order) -> dict[str, ParamValue]:
+        params: dict[str, ParamValue] = {
+            "symbol": order.asset,
+            "side": order.side.value,
+            "type": order.order_type.value,
+            "quantity": order.quantity,
+            "clientOrderId": order.client_order_id,
+        }
+        if order.order_type is OrderType.LIMIT:
+            if order.limit_price is None:
+                raise ValueError(f"LIMIT order {order.client_order_id} without a price")
+            params["price"] = order.limit_price
+            params["timeInForce"] = self.config.time_in_force
+        match self.config.position_mode:
+            case PositionMode.ONE_WAY:
+                params["positionSide"] = "BOTH"
+                if order.reduce_only:
+                    params["reduceOnly"] = True
+            case PositionMode.HEDGE:
+                # Hedge mode takes no reduceOnly: a close is SELL+LONG / BUY+SHORT (§3.3).
+                buying = order.side is OrderSide.BUY
+                params["positionSide"] = ("SHORT" if buying else "LONG") if order.reduce_only else (
+                    "LONG" if buying else "SHORT"
+                )
+        return params
+
+    def _id_params(self, order: Order) -> dict[str, ParamValue]:
+        return {"symbol": order.asset, "clientOrderId": order.client_order_id}
+
+    async def _query(self, symbol: str, cid: str) -> wire.RestOrder | None:
+        try:
+            raw = await self._call("GET", ORDER, {"symbol": symbol, "clientOrderId": cid})
+        except _Business as b:
+            if b.err.error_class in (ErrorClass.ORDER_GONE, ErrorClass.ALREADY_FILLED):
+                return None
+            raise VenueError(f"query {symbol} {cid}: {b.err}") from None
+        return wire.decode(raw, wire.OrderData).order
+
+    async def _on_submit_error(self, order: Order, err: BingxError) -> None:
+        cid = order.client_order_id
+        match err.error_class:
+            case ErrorClass.DUPLICATE:
+                # Our earlier attempt reached BingX (e.g. a 504 that had placed it): follow that order.
+                rest = await self._query(order.asset, cid)
+                if rest is None:
+                    raise OutcomeUnknown(f"submit {cid}: {err}, but the order is not visible yet")
+                await self._emit(self._tracker.on_rest(rest))
+            case ErrorClass.FATAL:
+                raise VenueFatal(f"submit {cid}: {err}")
+            case _:
+                await self._emit(self._tracker.on_reject(cid, order.asset, err, self._clock()))
+
+    async def _on_cancel_error(self, order: Order, err: BingxError, followed: bool) -> None:
+        cid = order.client_order_id
+        if err.error_class is ErrorClass.FATAL:
+            raise VenueFatal(f"cancel {cid}: {err}")
+        # "already filled", "not found" and "already cancelled" look alike (§3.4): ask.
+        rest = None
+        if err.error_class in (ErrorClass.ORDER_GONE, ErrorClass.ALREADY_FILLED):
+            rest = await self._query(order.asset, cid)
+        events: list[VenueEvent] = []
+        reason = str(err)
+        if rest is not None:
+            if followed:
+                events += self._tracker.on_rest(rest)
+            reason = f"{err}; order is {rest.status}"
+        if not any(e.kind is EventKind.CANCEL_ACK for e in events):
+            events += self._tracker.on_cancel_reject(cid, reason, self._clock(), rest)
+        await self._emit(events)
+
+    async def _emit(self, events: list[VenueEvent]) -> None:
+        for event in events:
+            await self._queue.put(event)
+
+    # -- the one place transport errors are mapped -------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, ParamValue],
+        *,
+        signed: bool = True,
+    ) -> msgspec.Raw:
+        what = f"{method} {path}"
+        attempts = self.config.rate_limit_retries + 1
+        backoff = self.config.rate_limit_backoff_s
+        for attempt in range(attempts):
+            limiter = self._limiters.get(path)
+            if limiter is not None:
+                wait = limiter.delay_s(self._clock())
+                if wait > 0:
+                    await self._sleep(wait)
+            if signed:
+                query = signed_query(params, self._creds.secret, self._clock(), self.config.recv_window)
+            else:
+                query = public_query(params)
+            url = f"{self.config.endpoints.rest}{path}" + (f"?{query}" if query else "")
+            headers = {API_KEY_HEADER: self._creds.api_key} if signed or path == LISTEN_KEY else {}
+            try:
+                resp = await self._client.request(method, url, headers=headers)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                raise NotSent(f"{what}: could not connect ({type(exc).__name__})") from None
+            except httpx.TimeoutException as exc:
+                raise OutcomeUnknown(f"{what}: no answer in time ({type(exc).__name__})") from None
+            except httpx.TransportError as exc:
+                raise OutcomeUnknown(f"{what}: connection failed after sending ({type(exc).__name__})") from None
+            status = resp.status_code
+            if status in (429, 418):
+                log.warning("%s: HTTP %d, backing off %.3fs (attempt %d)", what, status, backoff, attempt + 1)
+                await self._sleep(backoff)
+                backoff *= 2
+                continue
+            if status in (401, 403):
+                raise VenueFatal(f"{what}: HTTP {status} (credentials or permissions)")
+            if status >= 500:
+                # 504 explicitly means "may or may not have executed" (PROTOCOL.md §6.1).
+                raise OutcomeUnknown(f"{what}: HTTP {status}")
+            try:
+                if path == LISTEN_KEY and method == "POST":
+                    # The one answer without an envelope: {"listenKey": ...} (PROTOCOL.md §3.12).
+                    lk = wire.decode(resp.content, wire.ListenKeyAnswer)
+                    env = wire.Envelope(lk.code, lk.msg, msgspec.Raw(resp.content))
+                else:
+                    env = wire.decode(resp.content, wire.Envelope)
+            except wire.WireError:
+                if status >= 400:
+                    raise VenueFatal(f"{what}: HTTP {status} with no BingX body") from None
+                raise OutcomeUnknown(f"{what}: unreadable answer (HTTP {status})") from None
+            if env.code == 0 and status < 400:
+                return env.data
+            err = BingxError(env.code, env.msg)
+            match err.error_class:
+                case ErrorClass.RETRY_LATER | ErrorClass.TIMESTAMP:
+                    log.warning("%s: %s, backing off %.3fs (attempt %d)", what, err, backoff, attempt + 1)
+                    await self._sleep(backoff)
+                    backoff *= 2
+                    continue
+                case ErrorClass.FATAL:
+                    raise VenueFatal(f"{what}: {err}")
+                case ErrorClass.UNAVAILABLE if method != "GET":
+                    raise OutcomeUnknown(f"{what}: {err}")
+                case ErrorClass.UNAVAILABLE:
+                    raise NotSent(f"{what}: {err}")
+                case _:
+                    raise _Business(err)
+        raise RateLimited(f"{what}: still rate limited after {attempts} attempts")
+
+    # -- user-data stream ----------------------------------------------------------
+
+    async def _ensure_listen_key(self) -> str:
+        if self._listen_key is None:
+            raw = await self._call("POST", LISTEN_KEY, {})
+            self._listen_key = wire.decode(raw, wire.ListenKey).listen_key
+        return self._listen_key
+
+    async def _keepalive_loop(self) -> None:
+        while True:
+            await self._sleep(self.config.listen_key_refresh_s)
+            key = self._listen_key
+            if key is None:
+                continue
+            try:
+                await self._call("PUT", LISTEN_KEY, {"listenKey": key})
+            except (VenueError, _Business) as exc:
+                log.warning("listen key refresh failed (%s); renewing", type(exc).__name__)
+                await self._renew_listen_key()
+
+    async def _renew_listen_key(self) -> None:
+        self._listen_key = None
+        ws = self._ws
+        if ws is not None:
+            await ws.close()
+
+    async def _stream_loop(self) -> None:
+        delay = self.config.reconnect_initial_s
+        while not self._closing:
+            try:
+                key = await self._ensure_listen_key()
+                async with self._connect(f"{self.config.endpoints.ws}?listenKey={key}") as ws:
+                    self._ws = ws
+                    self.reconnects += 1
+                    delay = self.config.reconnect_initial_s
+                    await self._fill_gap()
+                    self._stream_ready.set()
+                    async for frame in ws:
+                        await self._on_frame(ws, frame)
+            except asyncio.CancelledError:
+                raise
+            except VenueFatal as exc:
+                log.error("BingX user-data stream stopped: %s", exc)
+                self._fatal = exc
+                self._stream_ready.set()
+                return
+            except (OSError, websockets.WebSocketException, VenueError, _Business, wire.WireError) as exc:
+                if isinstance(exc, websockets.InvalidStatus):
+                    self._listen_key = None  # the server refused the key: get a new one
+                log.warning("BingX user-data stream lost (%s); reconnecting in %.2fs", type(exc).__name__, delay)
+            finally:
+                self._ws = None
+            if self._closing:
+                return
+            if self._listen_key is not None:
+                await self._sleep(delay)
+                delay = min(delay * 2, self.config.reconnect_max_s)
+
+    async def _on_frame(self, ws: ClientConnection, frame: str | bytes) -> None:
+        text = gzip.decompress(frame).decode("utf-8") if isinstance(frame, bytes) else frame
+        if text == "Ping":
+            await ws.send("Pong")
+            return
+        try:
+            head = wire.decode(text, wire.StreamHead)
+            match head.e:
+                case "ORDER_TRADE_UPDATE":
+                    await self._emit(self._tracker.on_stream(wire.decode(text, wire.OrderTradeUpdate)))
+                case "ACCOUNT_UPDATE":
+                    await self._on_account(wire.decode(text, wire.AccountUpdate))
+                case "listenKeyExpired":
+                    log.info("BingX listen key expired; renewing")
+                    await self._renew_listen_key()
+                case "":
+                    if head.code:
+                        log.warning("BingX stream error %s: %s", head.code, head.msg)
+                case _:
+                    pass  # ACCOUNT_CONFIG_UPDATE, SNAPSHOT, ...: not ours to act on
+        except wire.WireError as exc:
+            log.error("unreadable BingX stream frame ignored: %s", exc)
+
+    async def _on_account(self, ev: wire.AccountUpdate) -> None:
+        for p in ev.account.positions:
+            self.account_positions[(p.symbol, p.position_side)] = parse.account_position(p)
+        for b in ev.account.balances:
+            if b.asset == self.config.settle_asset:
+                self.account_balance = BalanceReport(b.asset, b.wallet_balance, b.cross_wallet_balance)
+            if ev.account.reason == "FUNDING_FEE" and b.balance_change:
+                symbols = [p.symbol for p in ev.account.positions]
+                await self._emit(
+                    [
+                        VenueEvent(
+                            event_id=f"bingx:funding:{ev.event_time}:{b.asset}",
+                            ts=ev.event_time,
+                            kind=EventKind.FUNDING,
+                            asset=symbols[0] if len(symbols) == 1 else "",
+                            amount=b.balance_change,
+                        )
+                    ]
+                )
+
+    async def _fill_gap(self) -> None:
+        """After a (re)connect: whatever happened to our live orders while we were away."""
+        live = self._tracker.live()
+        if not live:
+            return
+        raw = await self._call("GET", OPEN_ORDERS, {})
+        open_now = {o.client_order_id.lower(): o for o in wire.decode(raw, wire.OrdersData).orders or []}
+        for lo in live:
+            rest = open_now.get(lo.client_order_id)
+            if rest is None:
+                rest = await self._query(lo.symbol, lo.client_order_id)
+            if rest is not None:
+                await self._emit(self._tracker.on_rest(rest))
+

@@ -1,0 +1,579 @@
+"""The loopback BingX server: REST under ``/openApi/...`` and the user-data
+WebSocket at ``/swap-market?listenKey=...``, on one port (aiohttp).
+
+It speaks BingX's wire protocol (PROTOCOL.md §2-§6, §9) so that any BingX
+client works against it unchanged apart from the base URL. The trading itself
+is ``exchange.Exchange``; this module is the protocol around it: parameter
+parsing, signature/timestamp verification with BingX's error codes, the JSON
+envelope, listen keys, gzipped frames and Ping, and fault injection.
+
+Fault injection is configured per test through methods on ``BingxEmulator``
+(``fail_next``, ``rate_limit_next``, ``delay_next``, ``drop_stream_events``,
+``duplicate_stream_events``, ``stream_before_rest``, ``disconnect_streams``,
+``expire_listen_keys``); each one-shot fault is consumed by the first request
+that matches it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from urllib.parse import unquote
+
+import msgspec
+from aiohttp import WSMsgType, web
+
+from dita.venues.bingx.clock import wall_clock_ms
+from dita.venues.bingx_emulator.exchange import ApiError, Exchange, Mode
+
+log = logging.getLogger("dita.bingx_emulator")
+
+_ENCODER = msgspec.json.Encoder(decimal_format="number")
+OPEN_API = "/openApi"
+STREAM_PATH = "/swap-market"
+LISTEN_KEY_PATH = "/openApi/user/auth/userDataStream"
+
+
+@dataclass
+class HttpFault:
+    """One injected fault. ``path``/``method`` None match every request."""
+
+    path: str | None
+    method: str | None = None
+    status: int | None = None  # answer with this HTTP status (e.g. 504, 500)
+    code: int | None = None  # or with HTTP 200 and this BingX code
+    msg: str = ""
+    after_execute: bool = False  # perform the request first, then answer with the fault
+    delay: float = 0.0  # seconds to wait before handling
+    times: int = 1
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.path is None or self.path == path) and (
+            self.method is None or self.method == method
+        )
+
+
+@dataclass
+class _Conn:
+    ws: web.WebSocketResponse
+    listen_key: str
+    queue: asyncio.Queue[tuple[bytes, asyncio.Future[None] | None]] = field(
+        default_factory=lambda: asyncio.Queue(maxsize=10_000)
+    )
+    pongs: int = 0
+    pings: int = 0
+
+
+@dataclass
+class RequestRecord:
+    method: str
+    path: str
+    params: dict[str, str]
+
+
+Handler = Callable[[dict[str, str]], Any]
+
+
+class BingxEmulator:
+    """A BingX USDT-M perpetual swap endpoint on 127.0.0.1. Use as an async context manager."""
+
+    def __init__(
+        self,
+        api_key: str,
+        api_secret: str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Callable[[], int] | None = None,
+        exchange: Exchange | None = None,
+        mode: Mode = Mode.ONE_WAY,
+        initial_balance: Decimal = Decimal(10_000),
+        recv_window_default: int = 5000,
+        recv_window_max: int | None = None,  # PROTOCOL.md §2.1 CONFLICT: SKILL says 5000
+        future_tolerance_ms: int = 1000,  # §2.4 UNCONFIRMED
+        ping_interval: float = 5.0,
+        missed_pongs_allowed: int = 3,
+        listen_key_ttl_ms: int = 3_600_000,
+        stream_before_rest_delay: float = 0.05,
+    ) -> None:
+        self._api_key = api_key
+        self._secret = api_secret
+        self.host = host
+        self._port = port
+        self.clock = clock or wall_clock_ms
+        self.exchange = exchange or Exchange(
+            clock=self.clock, mode=mode, initial_balance=initial_balance
+        )
+        self.recv_window_default = recv_window_default
+        self.recv_window_max = recv_window_max
+        self.future_tolerance_ms = future_tolerance_ms
+        self.ping_interval = ping_interval
+        self.missed_pongs_allowed = missed_pongs_allowed
+        self.listen_key_ttl_ms = listen_key_ttl_ms
+        self.stream_before_rest_delay = stream_before_rest_delay
+        # fault injection
+        self.faults: list[HttpFault] = []
+        self.drop_next_events = 0
+        self.duplicate_next_events = 0
+        self.stream_before_rest = False
+        # state
+        self.requests: list[RequestRecord] = []
+        self.listen_keys: dict[str, int] = {}  # key -> expires at (ms)
+        self._key_seq = 0
+        self._conns: list[_Conn] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._runner: web.AppRunner | None = None
+        self._routes: dict[tuple[str, str], tuple[Handler, bool]] = self._route_table()
+
+    # -- lifecycle ---------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get(STREAM_PATH, self._stream)
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self._port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        sockets = getattr(server, "sockets", None) or []
+        self._port = sockets[0].getsockname()[1]
+        self._spawn(self._expiry_loop())
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for conn in list(self._conns):
+            await conn.ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def __aenter__(self) -> BingxEmulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.host}:{self._port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self._port}{STREAM_PATH}"
+
+    # -- test control: the market --------------------------------------------
+
+    async def set_price(self, symbol: str, price: Decimal) -> None:
+        self.exchange.set_price(symbol, price)
+        await self._flush()
+
+    async def trade(self, symbol: str, price: Decimal, volume: Decimal) -> None:
+        """A print that fills crossing resting LIMIT orders up to ``volume``."""
+        self.exchange.trade(symbol, price, volume)
+        await self._flush()
+
+    # -- test control: faults ----------------------------------------------------
+
+    def fail_next(
+        self,
+        path: str | None,
+        *,
+        status: int = 504,
+        method: str | None = None,
+        after_execute: bool = False,
+        times: int = 1,
+    ) -> None:
+        """Answer the next matching request(s) with HTTP ``status``; with
+        ``after_execute`` the request is carried out first (504 after the order was placed)."""
+        self.faults.append(HttpFault(path, method, status=status, after_execute=after_execute, times=times))
+
+    def error_next(self, path: str | None, code: int, msg: str = "", *, method: str | None = None, times: int = 1) -> None:
+        """Answer HTTP 200 with BingX ``code`` without executing the request."""
+        self.faults.append(HttpFault(path, method, code=code, msg=msg or f"injected {code}", times=times))
+
+    def rate_limit_next(self, path: str | None, *, method: str | None = None, times: int = 1) -> None:
+        self.faults.append(
+            HttpFault(
+                path, method, code=100410,
+                msg="The endpoint trigger frequency limit rule is currently in the disabled period and will be unblocked after 1000",
+                times=times,
+            )
+        )  # fmt: skip
+
+    def delay_next(self, path: str | None, seconds: float, *, method: str | None = None, times: int = 1) -> None:
+        self.faults.append(HttpFault(path, method, delay=seconds, times=times))
+
+    def drop_stream_events(self, n: int) -> None:
+        """Lose the next ``n`` user-data events (pings are not counted)."""
+        self.drop_next_events += n
+
+    def duplicate_stream_events(self, n: int) -> None:
+        """Send each of the next ``n`` user-data events twice."""
+        self.duplicate_next_events += n
+
+    async def disconnect_streams(self) -> None:
+        """Close every user-data WebSocket abruptly (events until reconnect are lost)."""
+        for conn in list(self._conns):
+            self._conns.remove(conn)
+            await conn.ws.close(code=1011, message=b"emulated disconnect")
+
+    async def expire_listen_keys(self) -> None:
+        """Expire every listen key now: pushes ``listenKeyExpired`` and stops user data."""
+        for key in list(self.listen_keys):
+            self.listen_keys[key] = self.clock() - 1
+        await self._expire_due()
+
+    @property
+    def stream_connections(self) -> int:
+        return len(self._conns)
+
+    def request_count(self, method: str, path: str) -> int:
+        return sum(1 for r in self.requests if r.method == method and r.path == path)
+
+    # -- REST ----------------------------------------------------------------------
+
+    def _route_table(self) -> dict[tuple[str, str], tuple[Handler, bool]]:
+        ex = self.exchange
+        v2, v1, v3 = "/openApi/swap/v2", "/openApi/swap/v1", "/openApi/swap/v3"
+        return {
+            ("GET", f"{v2}/server/time"): (lambda p: {"serverTime": self.clock()}, False),
+            ("GET", f"{v2}/quote/contracts"): (lambda p: ex.contracts_data(p.get("symbol")), False),
+            ("GET", f"{v1}/ticker/price"): (lambda p: ex.price_data(p.get("symbol")), False),
+            ("GET", f"{v2}/quote/price"): (lambda p: ex.price_data(p.get("symbol")), False),
+            ("GET", f"{v2}/quote/ticker"): (lambda p: ex.ticker_data(p.get("symbol")), False),
+            ("POST", f"{v2}/trade/order"): (ex.place, True),
+            ("POST", f"{v2}/trade/order/test"): (lambda p: {"order": {}}, True),
+            ("DELETE", f"{v2}/trade/order"): (ex.cancel, True),
+            ("GET", f"{v2}/trade/order"): (ex.query, True),
+            ("GET", f"{v2}/trade/openOrders"): (ex.open_orders, True),
+            ("DELETE", f"{v2}/trade/allOpenOrders"): (ex.cancel_all, True),
+            ("GET", f"{v2}/user/positions"): (ex.positions_data, True),
+            ("GET", f"{v2}/user/balance"): (lambda p: {"balance": ex.balance_row()}, True),
+            ("GET", f"{v3}/user/balance"): (lambda p: [ex.balance_row()], True),
+            ("POST", f"{v2}/trade/leverage"): (ex.set_leverage, True),
+            ("GET", f"{v2}/trade/leverage"): (ex.get_leverage, True),
+            ("GET", f"{v1}/positionSide/dual"): (
+                lambda p: {"dualSidePosition": "true" if ex.mode is Mode.HEDGE else "false"},
+                True,
+            ),
+            ("POST", f"{v1}/positionSide/dual"): (
+                lambda p: ex.set_mode(p.get("dualSidePosition", "false").lower() == "true"),
+                True,
+            ),
+        }
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        method, path = request.method, request.path
+        pairs, body_pairs, is_json = await self._params(request)
+        params = dict(body_pairs)
+        params.update(pairs)  # the query wins on duplicates (PROTOCOL.md §3.0)
+        self.requests.append(RequestRecord(method, path, params))
+        fault = self._take_fault(method, path)
+        if fault is not None and fault.delay:
+            await asyncio.sleep(fault.delay)
+        if fault is not None and not fault.after_execute and (fault.status or fault.code):
+            return self._fault_response(fault)
+
+        if path == LISTEN_KEY_PATH:
+            response = await self._listen_key(method, request, pairs + body_pairs, is_json)
+        else:
+            route = self._routes.get((method, path))
+            if route is None:
+                return _envelope(100400, f"{method} {path} is not a BingX endpoint", status=404)
+            handler, signed = route
+            if signed:
+                problem = self._authenticate(request, pairs, body_pairs, is_json)
+                if problem is not None:
+                    return problem
+            try:
+                data = handler(params)
+            except ApiError as err:
+                response = _envelope(err.code, err.msg)
+            else:
+                response = _envelope(0, "", data)
+            await self._flush(wait=self.stream_before_rest)
+        if fault is not None and fault.after_execute and (fault.status or fault.code):
+            return self._fault_response(fault)
+        return response
+
+    async def _params(
+        self, request: web.Request
+    ) -> tuple[list[tuple[str, str]], list[tuple[str, str]], bool]:
+        """Query pairs and body pairs, values URL-decoded, in the order received."""
+        query = _pairs(request.query_string)
+        body: list[tuple[str, str]] = []
+        is_json = False
+        if request.can_read_body:
+            raw = await request.text()
+            if request.content_type == "application/json" and raw.strip():
+                is_json = True
+                try:
+                    obj = json.loads(raw, parse_float=str, parse_int=str)
+                except ValueError:
+                    obj = {}
+                if isinstance(obj, dict):
+                    body = sorted((str(k), _json_text(v)) for k, v in obj.items())
+            elif raw:
+                body = _pairs(raw)
+        return query, body, is_json
+
+    def _authenticate(
+        self,
+        request: web.Request,
+        query: list[tuple[str, str]],
+        body: list[tuple[str, str]],
+        is_json: bool,
+    ) -> web.Response | None:
+        """PROTOCOL.md §2.6: key, signature over the received order, timestamp window."""
+        key = request.headers.get("X-BX-APIKEY", "")
+        if not key:
+            return _envelope(100413, "Null apiKey")
+        if not hmac.compare_digest(key, self._api_key):
+            return _envelope(100413, "Incorrect apiKey")
+        pairs = query + body
+        sig = next((v for k, v in pairs if k == "signature"), "")
+        if not sig:
+            return _envelope(100412, "Null signature")
+        signed = [(k, v) for k, v in pairs if k != "signature"]
+        if is_json and not query:
+            signed = sorted(signed)
+        payload = "&".join(f"{k}={v}" for k, v in signed)
+        expected = hmac.new(self._secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, sig.lower()):
+            return _envelope(100001, "Signature verification failed due to signature mismatch")
+        params = dict(signed)
+        try:
+            ts = int(params.get("timestamp", ""))
+        except ValueError:
+            return _envelope(100421, "Null timestamp or timestamp mismatch")
+        try:
+            window = int(params.get("recvWindow", self.recv_window_default))
+        except ValueError:
+            return _envelope(80014, "Invalid parameters, recvWindow")
+        if self.recv_window_max is not None:
+            window = min(window, self.recv_window_max)
+        now = self.clock()
+        if now - ts > window or ts - now > self.future_tolerance_ms:
+            return _envelope(100421, "Null timestamp or timestamp mismatch")
+        return None
+
+    def _take_fault(self, method: str, path: str) -> HttpFault | None:
+        for fault in self.faults:
+            if fault.matches(method, path):
+                fault.times -= 1
+                if fault.times <= 0:
+                    self.faults.remove(fault)
+                return fault
+        return None
+
+    def _fault_response(self, fault: HttpFault) -> web.Response:
+        if fault.status is not None:
+            return web.Response(status=fault.status, text=f"<html>{fault.status} injected</html>")
+        assert fault.code is not None
+        return _envelope(fault.code, fault.msg)
+
+    # -- listen keys ------------------------------------------------------------------
+
+    async def _listen_key(
+        self, method: str, request: web.Request, pairs: list[tuple[str, str]], is_json: bool
+    ) -> web.Response:
+        # DOC23/JKorf send only the key header, ccxt/SKILL sign: accept both (PROTOCOL.md §3.12).
+        key = request.headers.get("X-BX-APIKEY", "")
+        if key != self._api_key:
+            return _envelope(100413, "Incorrect apiKey" if key else "Null apiKey")
+        if any(k == "signature" for k, _ in pairs):
+            problem = self._authenticate(request, [p for p in pairs], [], is_json)
+            if problem is not None:
+                return problem
+        now = self.clock()
+        if method == "POST":
+            self._key_seq += 1
+            listen_key = hashlib.sha256(f"dita-emulator-listen-key-{self._key_seq}".encode()).hexdigest()
+            self.listen_keys[listen_key] = now + self.listen_key_ttl_ms
+            return web.json_response({"listenKey": listen_key})
+        listen_key = dict(pairs).get("listenKey", "")
+        if not listen_key:
+            return web.Response(status=204)
+        expires = self.listen_keys.get(listen_key)
+        if expires is None or expires < now:
+            return _envelope(100400, "listenKey does not exist", status=404)
+        if method == "PUT":
+            self.listen_keys[listen_key] = now + self.listen_key_ttl_ms
+        elif method == "DELETE":
+            del self.listen_keys[listen_key]
+            for conn in [c for c in self._conns if c.listen_key == listen_key]:
+                self._conns.remove(conn)
+                await conn.ws.close()
+        else:
+            return _envelope(100400, f"{method} not allowed", status=405)
+        return _envelope(0, "", None)
+
+    def _key_valid(self, listen_key: str) -> bool:
+        expires = self.listen_keys.get(listen_key)
+        return expires is not None and expires >= self.clock()
+
+    async def _expiry_loop(self) -> None:
+        while True:
+            await asyncio.sleep(0.2)
+            await self._expire_due()
+
+    async def _expire_due(self) -> None:
+        now = self.clock()
+        for key, expires in list(self.listen_keys.items()):
+            if expires < now:
+                del self.listen_keys[key]
+                frame = _ENCODER.encode({"e": "listenKeyExpired", "E": now, "listenKey": key})
+                for conn in self._conns:
+                    if conn.listen_key == key:
+                        _offer(conn, frame, None)
+
+    # -- user-data stream ---------------------------------------------------------
+
+    async def _stream(self, request: web.Request) -> web.StreamResponse:
+        listen_key = request.query.get("listenKey", "")
+        if not self._key_valid(listen_key):
+            return _envelope(100400, "listenKey is invalid or expired", status=401)
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        conn = _Conn(ws, listen_key)
+        self._conns.append(conn)
+        writer = asyncio.create_task(self._writer(conn))
+        pinger = asyncio.create_task(self._pinger(conn))
+        now = self.clock()
+        for spec in self.exchange.contracts[:1]:
+            lev = self.exchange.get_leverage({"symbol": spec.symbol})
+            _offer(
+                conn,
+                _ENCODER.encode(
+                    {
+                        "e": "ACCOUNT_CONFIG_UPDATE", "E": now,
+                        "ac": {"s": spec.symbol, "l": lev["longLeverage"], "S": lev["shortLeverage"], "mt": "cross"},
+                    }
+                ),
+                None,
+            )  # fmt: skip
+        try:
+            async for msg in ws:
+                if msg.type is WSMsgType.TEXT and msg.data == "Pong":
+                    conn.pongs += 1
+        finally:
+            writer.cancel()
+            pinger.cancel()
+            if conn in self._conns:
+                self._conns.remove(conn)
+            for task in (writer, pinger):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        return ws
+
+    async def _writer(self, conn: _Conn) -> None:
+        while True:
+            frame, done = await conn.queue.get()
+            try:
+                if not conn.ws.closed:
+                    await conn.ws.send_bytes(gzip.compress(frame, mtime=0))
+            except (ConnectionError, RuntimeError):
+                pass
+            finally:
+                if done is not None and not done.done():
+                    done.set_result(None)
+
+    async def _pinger(self, conn: _Conn) -> None:
+        while True:
+            await asyncio.sleep(self.ping_interval)
+            if conn.pings - conn.pongs > self.missed_pongs_allowed:
+                await conn.ws.close(code=1008, message=b"no Pong")
+                return
+            conn.pings += 1
+            _offer(conn, b"Ping", None)
+
+    async def _flush(self, wait: bool = False) -> None:
+        """Move the exchange's pending events onto the streams (with injected faults)."""
+        outbox = self.exchange.outbox
+        pending: list[asyncio.Future[None]] = []
+        loop = asyncio.get_running_loop()
+        while outbox:
+            event = outbox.pop(0)
+            if self.drop_next_events > 0:
+                self.drop_next_events -= 1
+                continue
+            copies = 1
+            if self.duplicate_next_events > 0:
+                self.duplicate_next_events -= 1
+                copies = 2
+            frame = _ENCODER.encode(event)
+            for conn in self._conns:
+                if not self._key_valid(conn.listen_key):
+                    continue
+                for _ in range(copies):
+                    fut: asyncio.Future[None] | None = loop.create_future() if wait else None
+                    _offer(conn, frame, fut)
+                    if fut is not None:
+                        pending.append(fut)
+        if wait:
+            if pending:
+                await asyncio.wait(pending, timeout=2.0)
+            await asyncio.sleep(self.stream_before_rest_delay)
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _offer(conn: _Conn, frame: bytes, done: asyncio.Future[None] | None) -> None:
+    try:
+        conn.queue.put_nowait((frame, done))
+    except asyncio.QueueFull:  # a client that stopped reading loses frames, like a real server
+        log.warning("user-data stream queue full; dropping a frame")
+        if done is not None and not done.done():
+            done.set_result(None)
+
+
+def _envelope(code: int, msg: str, data: Any = None, status: int = 200) -> web.Response:
+    body: dict[str, Any] = {"code": code, "msg": msg}
+    if code == 0:
+        body["data"] = data
+    else:
+        body["data"] = {}
+    return web.Response(status=status, body=_ENCODER.encode(body), content_type="application/json")
+
+
+def _pairs(raw: str) -> list[tuple[str, str]]:
+    out = []
+    for part in raw.split("&"):
+        if not part:
+            continue
+        k, _, v = part.partition("=")
+        out.append((unquote(k), unquote(v)))
+    return out
+
+
+def _json_text(value: Any) -> str:
+    match value:
+        case bool():
+            return "true" if value else "false"
+        case str():
+            return value
+        case _:
+            return json.dumps(value, separators=(",", ":"))
