@@ -1,0 +1,239 @@
+"""Reconciliation: compare the venue's reports with what the kernel believes, and say what to do.
+
+Pure functions, no I/O: the engine queries the venue, hands the reports in,
+journals the synthetic events this module returns, and feeds them to the
+kernel like any other venue event. Nothing here edits kernel state directly.
+
+Per order the kernel believes may be live (REQUESTED, WORKING, PENDING_CANCEL):
+
+=====================  ===========================  ==========================================
+kernel says            venue says                   verdict
+=====================  ===========================  ==========================================
+any                    cum_qty above what we have   FILL/PARTIAL_FILL for the *difference*
+                                                    (never the cumulative number as a new fill)
+REQUESTED              order is live                ACK
+PENDING_CANCEL         order is live                RESEND_CANCEL (our cancel never arrived)
+any                    CANCELED / EXPIRED /         CANCEL_ACK / EXPIRED / REJECT
+                       REJECTED
+REQUESTED              no such order                RESUBMIT with the same client order id
+                                                    (or REJECT when resubmission is off)
+WORKING, nothing       no such order                REJECT
+filled
+WORKING, partly        no such order                CANCEL_ACK, fills kept
+filled
+PENDING_CANCEL         no such order                REQUERY: ask again, never guess
+any                    cum_qty below what we have   CONFLICT: stop and tell a human
+=====================  ===========================  ==========================================
+
+Synthetic events have deterministic ids (``rc:<client order id>:<kind>:<cum>``),
+so reconciling twice feeds the kernel nothing new the second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+from dita.kernel.model import EventKind, Order, OrderStatus, Side, VenueEvent
+from dita.venues.base import OrderReport, PositionReport
+
+ZERO = Decimal(0)
+
+
+class Action(StrEnum):
+    NONE = "NONE"  # venue and kernel agree
+    EVENTS = "EVENTS"  # feed ``events`` to the kernel
+    RESUBMIT = "RESUBMIT"  # send the same order (same client order id) again
+    RESEND_CANCEL = "RESEND_CANCEL"
+    REQUERY = "REQUERY"  # the answer is not conclusive yet; query again
+    CONFLICT = "CONFLICT"  # the venue contradicts the journal: a human must look
+
+
+@dataclass(frozen=True, slots=True)
+class OrderVerdict:
+    order: Order
+    action: Action
+    events: tuple[VenueEvent, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PositionDiff:
+    asset: str
+    kernel_qty: Decimal  # signed: long > 0, short < 0
+    venue_qty: Decimal
+
+    @property
+    def difference(self) -> Decimal:
+        return self.venue_qty - self.kernel_qty
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    verdicts: tuple[OrderVerdict, ...]
+    position_diffs: tuple[PositionDiff, ...] = field(default=())
+
+    @property
+    def events(self) -> list[VenueEvent]:
+        return [e for v in self.verdicts for e in v.events]
+
+    @property
+    def clean(self) -> bool:
+        return all(v.action is Action.NONE for v in self.verdicts) and not self.position_diffs
+
+
+def synthetic_id(cid: str, kind: EventKind, cum: Decimal) -> str:
+    return f"rc:{cid}:{kind.value}:{cum}"
+
+
+def _event(
+    order: Order, report: OrderReport | None, kind: EventKind, ts: int, **kw: object
+) -> VenueEvent:
+    cum = kw.get("cum_qty")
+    cum_d = cum if isinstance(cum, Decimal) else order.filled_qty
+    return VenueEvent(
+        event_id=synthetic_id(order.client_order_id, kind, cum_d),
+        ts=ts,
+        kind=kind,
+        client_order_id=order.client_order_id,
+        venue_order_id=(report.venue_order_id if report else "") or order.venue_order_id,
+        reason=str(kw.pop("reason", "reconciliation")),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def reconcile_order(
+    order: Order, report: OrderReport | None, *, ts: int, resubmit_unsent: bool = True
+) -> OrderVerdict:
+    """The verdict for one order the kernel believes may be live (see the module table)."""
+    if report is None:
+        match order.status:
+            case OrderStatus.PENDING_CANCEL:
+                return OrderVerdict(
+                    order, Action.REQUERY, note="cancel pending and the venue has no such order"
+                )
+            case OrderStatus.REQUESTED if not order.acked and order.filled_qty == 0:
+                if resubmit_unsent:
+                    return OrderVerdict(
+                        order, Action.RESUBMIT, note="the venue never received the order"
+                    )
+                ev = _event(order, None, EventKind.REJECT, ts, reason="never reached the venue")
+                return OrderVerdict(
+                    order, Action.EVENTS, (ev,), "the venue never received the order"
+                )
+            case _ if order.filled_qty == 0:
+                ev = _event(order, None, EventKind.REJECT, ts, reason="venue has no such order")
+                return OrderVerdict(order, Action.EVENTS, (ev,), "acknowledged, unfilled and gone")
+            case _:
+                ev = _event(order, None, EventKind.CANCEL_ACK, ts, reason="venue has no such order")
+                return OrderVerdict(
+                    order, Action.EVENTS, (ev,), "partly filled and gone: fills kept"
+                )
+    if (
+        order.venue_order_id
+        and report.venue_order_id
+        and order.venue_order_id != report.venue_order_id
+    ):
+        return OrderVerdict(
+            order,
+            Action.CONFLICT,
+            note=f"venue order id {report.venue_order_id} differs from the journal's {order.venue_order_id}",
+        )
+    if report.cum_qty < order.filled_qty:
+        return OrderVerdict(
+            order,
+            Action.CONFLICT,
+            note=f"venue reports cum_qty {report.cum_qty} below the {order.filled_qty} already applied",
+        )
+    if report.cum_qty > order.quantity:
+        return OrderVerdict(
+            order,
+            Action.CONFLICT,
+            note=f"venue reports cum_qty {report.cum_qty} above the quantity {order.quantity}",
+        )
+    events: list[VenueEvent] = []
+    if (
+        report.status is OrderStatus.WORKING
+        and not order.acked
+        and report.cum_qty == order.filled_qty
+    ):
+        events.append(_event(order, report, EventKind.ACK, report.ts))
+    missed = report.cum_qty - order.filled_qty
+    if missed > 0:
+        if report.avg_price is None:
+            return OrderVerdict(order, Action.REQUERY, note="fills without an average price")
+        value = report.cum_qty * report.avg_price - order.filled_cost
+        events.append(
+            _event(
+                order,
+                report,
+                EventKind.FILL if report.cum_qty == order.quantity else EventKind.PARTIAL_FILL,
+                report.ts,
+                last_qty=missed,
+                last_price=value / missed,
+                cum_qty=report.cum_qty,
+                fee=report.fees - order.fees,
+            )
+        )
+    match report.status:
+        case OrderStatus.CANCELED:
+            events.append(
+                _event(order, report, EventKind.CANCEL_ACK, report.ts, cum_qty=report.cum_qty)
+            )
+        case OrderStatus.EXPIRED:
+            events.append(
+                _event(order, report, EventKind.EXPIRED, report.ts, cum_qty=report.cum_qty)
+            )
+        case OrderStatus.REJECTED:
+            events.append(
+                _event(order, report, EventKind.REJECT, report.ts, cum_qty=report.cum_qty)
+            )
+        case OrderStatus.WORKING if order.status is OrderStatus.PENDING_CANCEL:
+            return OrderVerdict(
+                order, Action.RESEND_CANCEL, tuple(events), "our cancel never reached the venue"
+            )
+        case _:
+            pass
+    if not events:
+        return OrderVerdict(order, Action.NONE)
+    return OrderVerdict(order, Action.EVENTS, tuple(events))
+
+
+def reconcile(
+    live_orders: Sequence[Order],
+    reports: dict[str, OrderReport | None],
+    *,
+    ts: int,
+    resubmit_unsent: bool = True,
+) -> Reconciliation:
+    """Verdicts for every live order; ``reports`` maps client order id to the venue's answer."""
+    return Reconciliation(
+        tuple(
+            reconcile_order(
+                o, reports.get(o.client_order_id), ts=ts, resubmit_unsent=resubmit_unsent
+            )
+            for o in live_orders
+        )
+    )
+
+
+def position_diffs(
+    kernel_positions: Iterable[tuple[str, Side, Decimal]], venue_positions: Iterable[PositionReport]
+) -> tuple[PositionDiff, ...]:
+    """Net position per asset, kernel versus venue; only the assets that differ."""
+    mine: dict[str, Decimal] = {}
+    theirs: dict[str, Decimal] = {}
+    for asset, side, qty in kernel_positions:
+        mine[asset] = mine.get(asset, ZERO) + (qty if side is Side.LONG else -qty)
+    for p in venue_positions:
+        theirs[p.asset] = theirs.get(p.asset, ZERO) + (
+            p.quantity if p.side is Side.LONG else -p.quantity
+        )
+    out = []
+    for asset in sorted(set(mine) | set(theirs)):
+        a, b = mine.get(asset, ZERO), theirs.get(asset, ZERO)
+        if a != b:
+            out.append(PositionDiff(asset, a, b))
+    return tuple(out)
