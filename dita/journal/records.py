@@ -228,43 +228,48 @@ _BODY_TYPES: dict[RecordKind, type[Any]] = {
 }
 
 
+_KIND_BY_TYPE: dict[type[Any], RecordKind] = {
+    RunMeta: RecordKind.RUN,
+    KernelIntent: RecordKind.INTENT,
+    VenueEvent: RecordKind.VENUE_EVENT,
+    OutcomeRecord: RecordKind.OUTCOME,
+    SnapshotRecord: RecordKind.SNAPSHOT,
+    EngineNote: RecordKind.NOTE,
+    Adjustment: RecordKind.ADJUSTMENT,
+}
+
+# Outcomes and snapshots are the kernel's own facts and are not re-checked;
+# inputs come from outside and free-form dicts from anywhere.
+_CHECKED = frozenset(_KIND_BY_TYPE.values()) - {RecordKind.OUTCOME, RecordKind.SNAPSHOT}
+
+
 def kind_of(body: RecordBody) -> RecordKind:
-    match body:
-        case RunMeta():
-            return RecordKind.RUN
-        case KernelIntent():
-            return RecordKind.INTENT
-        case VenueEvent():
-            return RecordKind.VENUE_EVENT
-        case OutcomeRecord():
-            return RecordKind.OUTCOME
-        case SnapshotRecord():
-            return RecordKind.SNAPSHOT
-        case EngineNote():
-            return RecordKind.NOTE
-        case Adjustment():
-            return RecordKind.ADJUSTMENT
-    raise RecordRejected(f"not a journal record body: {type(body).__name__}")
+    kind = _KIND_BY_TYPE.get(type(body))
+    if kind is None:
+        raise RecordRejected(f"not a journal record body: {type(body).__name__}")
+    return kind
 
 
 def encode_body(body: RecordBody, *, check: bool = True) -> tuple[RecordKind, bytes]:
     """(kind, JSON payload) for a body.
 
-    With ``check`` the payload is decoded and re-encoded; if that does not give
-    the same bytes and an equal value (a float or str where a Decimal belongs,
-    an enum value that does not exist, a Decimal or tuple inside ``metadata``),
-    the body is refused with ``RecordRejected``: replay must feed the kernel
-    exactly what it saw live.
+    With ``check``, an input or free-form body (every kind but outcome and
+    snapshot) is decoded and re-encoded; if that does not give the same bytes
+    and an equal value (a float or str where a Decimal belongs, an enum value
+    that does not exist, a Decimal or tuple inside ``metadata``), the body is
+    refused with ``RecordRejected``: replay must feed the kernel exactly what
+    it saw live.
     """
     kind = kind_of(body)
     wire: Any = body
-    if isinstance(body, OutcomeRecord):
+    if isinstance(body, OutcomeRecord) and body.outcome.commands:
+        # Without commands the outcome's JSON already is the wire form.
         wire = _OutcomeRecordWire(body.input_seq, outcome_to_wire(body.outcome))
     try:
         payload = codec.encode(wire)
     except (TypeError, ValueError, OverflowError) as e:
         raise RecordRejected(f"{kind} record cannot be encoded: {e}") from e
-    if check:
+    if check and kind in _CHECKED:
         try:
             decoded = codec.decode(payload, _BODY_TYPES[kind])
             again = codec.encode(decoded)

@@ -213,8 +213,17 @@ def _commit_crc(first: int, last: int) -> int:
     return zlib.crc32(f"{first}|{last}".encode())
 
 
-def _ro_uri(path: Path) -> str:
-    return f"file:{quote(str(path.resolve()))}?mode=ro"
+def _ro_uri(path: Path, *, inspect: bool = False) -> str:
+    """URI for a read-only connection.
+
+    For inspecting a file we may refuse: if no WAL file exists (no writer has
+    it open, nothing un-checkpointed), open it ``immutable`` so that SQLite
+    creates no -wal/-shm files beside it and the directory stays as it was.
+    """
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    if inspect and not Path(f"{path}-wal").exists():
+        uri += "&immutable=1"
+    return uri
 
 
 # --------------------------------------------------------------------------- identification
@@ -238,7 +247,7 @@ def _inspect(path: Path) -> None:
             f"{int.from_bytes(header[68:72], 'big'):#x}, expected {APPLICATION_ID:#x}"
         )
     try:
-        conn = sqlite3.connect(_ro_uri(path), uri=True)
+        conn = sqlite3.connect(_ro_uri(path, inspect=True), uri=True)
     except sqlite3.Error as e:
         raise JournalError(f"{path}: cannot open read-only: {e}") from e
     try:
@@ -433,7 +442,7 @@ class SqliteJournal:
 
     @staticmethod
     def _scan_readonly(p: Path, mode: Verify) -> _ScanResult:
-        conn = sqlite3.connect(_ro_uri(p), uri=True)
+        conn = sqlite3.connect(_ro_uri(p, inspect=True), uri=True)
         try:
             return _scan(conn, p, mode)
         finally:
@@ -525,9 +534,7 @@ class SqliteJournal:
             seq = self._next_seq
             if isinstance(body, OutcomeRecord) and body.outcome.trade_records:
                 trades, exits = _trade_rows(seq, body.outcome.trade_records)
-            self._records.append(
-                (seq, kind.value, ts, text, record_crc(seq, kind.value, ts, payload))
-            )
+            self._records.append((seq, kind, ts, text, record_crc(seq, kind, ts, payload)))
             self._trades.extend(trades)
             self._exits.extend(exits)
             self._next_seq = seq + 1

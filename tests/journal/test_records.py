@@ -188,8 +188,13 @@ decimals = st.one_of(
 )
 opt_decimals = st.none() | decimals
 text = st.text(max_size=20)
-json_scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | text
-json_scalars |= st.floats(allow_nan=False, allow_infinity=False)
+json_scalars: st.SearchStrategy[Any] = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    text,
+)
 metadata = st.dictionaries(text, st.recursive(json_scalars, lambda c: st.lists(c, max_size=3) | st.dictionaries(text, c, max_size=3), max_leaves=6), max_size=4)  # fmt: skip
 ts = st.integers(0, 2**53)
 
