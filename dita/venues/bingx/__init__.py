@@ -16,7 +16,13 @@ Modules: ``signing`` (HMAC, credentials), ``wire`` (JSON shapes), ``parse``
 from dita.venues.bingx.errors import BingxError, ErrorClass, classify
 from dita.venues.bingx.parse import PositionMode
 from dita.venues.bingx.signing import Credentials, CredentialsError
-from dita.venues.bingx.venue import BingxConfig, BingxVenue, Endpoints, RateLimited
+from dita.venues.bingx.venue import (
+    BingxConfig,
+    BingxVenue,
+    DuplicateClientOrderId,
+    Endpoints,
+    RateLimited,
+)
 
 __all__ = [
     "BingxConfig",
@@ -24,6 +30,7 @@ __all__ = [
     "BingxVenue",
     "Credentials",
     "CredentialsError",
+    "DuplicateClientOrderId",
     "Endpoints",
     "ErrorClass",
     "PositionMode",

@@ -92,6 +92,14 @@ DEFAULT_RATE_LIMITS: Mapping[str, float] = {
 }
 
 
+class DuplicateClientOrderId(VenueError):
+    """BingX already has an order with this client order id (101481): nothing new was placed.
+
+    Neither ``NotSent`` nor ``OutcomeUnknown``: retrying cannot help, and the
+    existing order is followed as before (``query_order`` shows it).
+    """
+
+
 class RateLimited(NotSent):
     """BingX kept answering "too many requests" after every backoff: nothing was done."""
 
@@ -245,11 +253,15 @@ class BingxVenue:
     # -- commands --------------------------------------------------------------
 
     async def submit(self, order: Order) -> None:
+        """Place ``order``. Raises ``NotSent``/``OutcomeUnknown`` on transport trouble and
+        ``DuplicateClientOrderId`` if BingX already has an order with this client order id
+        (after a 504 that had placed it, say): no event is emitted for the duplicate."""
         cid = order.client_order_id
         problem = self._grid_problem(order)
         if problem:
             await self._emit(self._tracker.on_reject(cid, order.asset, BingxError(0, problem), self._clock()))
             return
+        followed = self._tracker.knows(cid)
         self._tracker.begin_call(cid, order.asset, order.quantity)
         try:
             raw = await self._call("POST", ORDER, self._order_params(order))
@@ -257,7 +269,7 @@ class BingxVenue:
             self._tracker.forget_unseen(cid)
             raise
         except _Business as b:
-            await self._on_submit_error(order, b.err)
+            await self._on_submit_error(order, b.err, followed)
         else:
             placed = wire.decode(raw, wire.PlacedOrderData).order
             await self._emit(self._tracker.on_placed(cid, placed, self._clock()))
@@ -383,15 +395,20 @@ class BingxVenue:
             raise VenueError(f"query {symbol} {cid}: {b.err}") from None
         return wire.decode(raw, wire.OrderData).order
 
-    async def _on_submit_error(self, order: Order, err: BingxError) -> None:
+    async def _on_submit_error(self, order: Order, err: BingxError, followed: bool) -> None:
         cid = order.client_order_id
         match err.error_class:
             case ErrorClass.DUPLICATE:
-                # Our earlier attempt reached BingX (e.g. a 504 that had placed it): follow that order.
-                rest = await self._query(order.asset, cid)
-                if rest is None:
-                    raise OutcomeUnknown(f"submit {cid}: {err}, but the order is not visible yet")
-                await self._emit(self._tracker.on_rest(rest))
+                # BingX already has this id: our earlier attempt reached it (a 504 that had
+                # placed it), or the id was reused. Nothing new was placed. If we follow that
+                # order, catch up on anything the report shows; either way the caller learns it.
+                if followed:
+                    rest = await self._query(order.asset, cid)
+                    if rest is not None:
+                        await self._emit(self._tracker.on_rest(rest))
+                else:
+                    self._tracker.forget_unseen(cid)
+                raise DuplicateClientOrderId(f"submit {cid}: {err}; the existing order is unchanged")
             case ErrorClass.FATAL:
                 raise VenueFatal(f"submit {cid}: {err}")
             case _:

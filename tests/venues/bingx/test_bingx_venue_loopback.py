@@ -9,7 +9,7 @@ import pytest
 
 from dita.kernel.model import EventKind, OrderSide, OrderStatus, OrderType, Side
 from dita.venues.base import NotSent, OutcomeUnknown, Venue, VenueFatal
-from dita.venues.bingx import PositionMode, RateLimited
+from dita.venues.bingx import DuplicateClientOrderId, PositionMode, RateLimited
 from dita.venues.bingx.venue import LISTEN_KEY, ORDER
 from dita.venues.bingx_emulator import Mode
 from tests.venues.bingx.conftest import API_KEY, API_SECRET, Session, make_order
@@ -137,7 +137,9 @@ async def test_504_after_placement_then_query_by_client_id_recovers_exactly_one_
     assert report is not None and report.status is OrderStatus.WORKING
     (ack,) = await session.expect(EventKind.ACK)
     # a blind resubmit with the same id cannot open a second order
-    await session.venue.submit(order)
+    with pytest.raises(DuplicateClientOrderId) as dup:
+        await session.venue.submit(order)
+    assert not isinstance(dup.value, NotSent | OutcomeUnknown)
     assert session.emu.exchange.order_count() == 1
     await session.emu.trade("BTC-USDT", D("59000"), D("1"))
     (fill,) = await session.expect(EventKind.FILL)
