@@ -418,3 +418,12 @@ def test_bad_config_is_refused() -> None:
         make(participation=D(0))
     with pytest.raises(ValueError, match="duplicate instrument"):
         make(instruments=(BTC, BTC))
+
+
+def test_fee_is_rounded_half_up_to_the_quantum() -> None:
+    fees = FeeSchedule(maker=D("-0.000005"), taker=D("0.000005"))
+    assert fees.fee(D("0.001"), D("1"), maker=False) == D("0.00000001")  # 0.000000005 -> up
+    assert fees.fee(D("0.001"), D("1"), maker=True) == D(
+        "-0.00000001"
+    )  # rebates round away from zero too
+    assert fees.fee(D("0.001"), D("0.9"), maker=False) == D("0.00000000")  # 0.0000000045 -> down
