@@ -523,6 +523,9 @@ class Engine:
         self._drain_timeout = drain_timeout
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._progress = asyncio.Condition()
+        self._released = 0
+        self._sent = 0
         self.unknown_outcomes: list[Command] = []
 
     @property
@@ -536,6 +539,22 @@ class Engine:
     @property
     def stats(self) -> RunStats:
         return self.pipeline.stats
+
+    async def wait_settled(self, bars: int) -> None:
+        """Wait until ``bars`` bars were processed and every command they caused was sent.
+
+        For feeds that replay recorded data into a simulated venue: pacing the
+        feed on this keeps the venue's market from running ahead of the policy,
+        as real time would.
+        """
+        async with self._progress:
+            await self._progress.wait_for(
+                lambda: self.stats.bars >= bars and self._sent == self._released
+            )
+
+    async def _notify(self) -> None:
+        async with self._progress:
+            self._progress.notify_all()
 
     def stop(self) -> None:
         """Ask a running engine to stop after the input it is processing."""
@@ -638,7 +657,9 @@ class Engine:
         else:
             committed = p.journal.last_seq if p.journal is not None else 0
         for cmd in p.take_commands_after(committed):
+            self._released += 1
             await self._commands.put(cmd)
+        await self._notify()
 
     async def _send_commands(self) -> None:
         while True:
@@ -646,7 +667,9 @@ class Engine:
             try:
                 await self._send(cmd)
             finally:
+                self._sent += 1
                 self._commands.task_done()
+                await self._notify()
 
     async def _send(self, cmd: Command) -> None:
         for attempt in range(3):

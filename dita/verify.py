@@ -50,7 +50,17 @@ def open_journal(path: Path) -> SqliteJournal:
         raise JournalError(f"{path}: no such journal")
     if path.is_dir():
         raise JournalError(f"{path}: is a directory, not a journal file")
-    return SqliteJournal.open(path, readonly=True, create=False)
+    side = [Path(f"{path}-wal"), Path(f"{path}-shm")]
+    existed = [p.exists() for p in side]
+    try:
+        return SqliteJournal.open(path, readonly=True, create=False)
+    except JournalError:
+        # SQLite may leave an empty -wal (and an -shm index) next to a WAL-mode
+        # file it read and refused; a refused journal must be left as it was.
+        for p, was_there in zip(side, existed, strict=True):
+            if not was_there and p.exists() and (p.name.endswith("-shm") or p.stat().st_size == 0):
+                p.unlink()
+        raise
 
 
 def verify_journal(path: Path) -> Verified:
