@@ -49,6 +49,8 @@ floating point. Sum in Python (``trade_totals()``), or use the
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
 import threading
 import zlib
@@ -231,8 +233,11 @@ def _ro_uri(path: Path, *, inspect: bool = False) -> str:
 
 def _inspect(path: Path) -> None:
     """Refuse a file that is not a dita journal of a schema we read. Never writes to it."""
-    with path.open("rb") as f:
-        header = f.read(100)
+    try:
+        with path.open("rb") as f:
+            header = f.read(100)
+    except OSError as e:
+        raise JournalError(f"cannot read journal {path}: {e}") from e
     wal = Path(f"{path}-wal")
     if not header and wal.exists() and wal.stat().st_size > 0:
         header = b""  # created but never checkpointed: only SQLite can tell
@@ -287,6 +292,7 @@ class _ScanResult:
 def _scan(conn: sqlite3.Connection, path: Path, mode: Verify) -> _ScanResult:
     """Check checksums and sequence continuity; raise JournalCorrupted before the tail."""
     try:
+        conn.execute("BEGIN")  # one read snapshot for the whole scan, even beside a writer
         commits = conn.execute(
             "SELECT first_seq, last_seq, crc FROM commits ORDER BY first_seq DESC LIMIT 2"
         ).fetchall()
@@ -343,6 +349,49 @@ def _scan(conn: sqlite3.Connection, path: Path, mode: Verify) -> _ScanResult:
     return _ScanResult(max_seq, first_bad)
 
 
+# --------------------------------------------------------------------------- writer lock
+
+
+class _WriterLock:
+    """One writer per journal: an advisory ``flock`` on ``<journal>.lock``.
+
+    Two writers would hand out the same seqs. The lock dies with its process
+    (a SIGKILLed engine does not block its successor). The lock file is left
+    in place; it holds nothing.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+
+    @classmethod
+    def acquire(cls, journal: Path) -> _WriterLock:
+        lock_path = Path(f"{journal}.lock")
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise JournalError(f"cannot create the writer lock {lock_path}: {e}") from e
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            os.close(fd)
+            raise JournalError(
+                f"{journal} is open for writing by another process (lock {lock_path} is held); "
+                f"stop it first, or open the journal with readonly=True"
+            ) from e
+        return cls(fd)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+    def __enter__(self) -> _WriterLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 # --------------------------------------------------------------------------- the journal
 
 
@@ -357,9 +406,11 @@ class SqliteJournal:
         *,
         readonly: bool,
         check_roundtrip: bool,
+        lock: _WriterLock | None = None,
     ) -> None:
         # Use SqliteJournal.open(); this constructor trusts its arguments.
         self.path = path
+        self._lock = lock
         self.readonly = readonly
         self._conn: sqlite3.Connection | None = conn
         self._check = check_roundtrip
@@ -399,10 +450,26 @@ class SqliteJournal:
         mode = Verify(verify)
         wal = Path(f"{p}-wal")
         exists = p.exists() and (p.stat().st_size > 0 or (wal.exists() and wal.stat().st_size > 0))
+        if p.is_dir():
+            raise JournalError(f"{p} is a directory, not a journal file")
+        lock = None
         if exists:
             _inspect(p)
-            scan = cls._scan_readonly(p, mode)
+            if not readonly:
+                lock = _WriterLock.acquire(p)
+            try:
+                # Without a WAL file nobody is writing, so the scan reads the file
+                # immutable and leaves no -wal/-shm beside a file it may refuse. (For
+                # a reader, a writer starting mid-scan could at worst cause a false
+                # alarm, never a write.)
+                scan = cls._scan_readonly(p, mode, immutable=True)
+            except BaseException:
+                if lock is not None:
+                    lock.release()
+                raise
             if scan.torn_first is not None and not (repair_torn_tail and not readonly):
+                if lock is not None:
+                    lock.release()
                 raise TornTail(
                     f"{p}: the last commit group is torn from seq {scan.torn_first} to "
                     f"{scan.last_seq}; these records were never durable. Reopen with "
@@ -412,8 +479,10 @@ class SqliteJournal:
                 )
         elif not create or readonly:
             raise JournalError(f"no journal at {p}")
-        elif p.parent and not p.parent.is_dir():
+        elif not p.parent.is_dir():
             raise JournalError(f"cannot create journal {p}: directory {p.parent} does not exist")
+        else:
+            lock = _WriterLock.acquire(p)
 
         try:
             if readonly:
@@ -425,24 +494,26 @@ class SqliteJournal:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute(f"PRAGMA synchronous={sync.value}")
         except sqlite3.Error as e:
+            if lock is not None:
+                lock.release()
             raise JournalError(f"cannot open journal {p}: {e}") from e
 
         try:
             if not exists:
                 cls._create_schema(conn)
-                last_seq = 0
-            else:
-                last_seq = scan.last_seq
-                if scan.torn_first is not None:
-                    last_seq = cls._repair(conn, scan.torn_first)
+            elif scan.torn_first is not None:
+                cls._repair(conn, scan.torn_first)
+            last_seq = conn.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()[0]
         except BaseException:
             conn.close()
+            if lock is not None:
+                lock.release()
             raise
-        return cls(p, conn, last_seq, readonly=readonly, check_roundtrip=check_roundtrip)
+        return cls(p, conn, last_seq, readonly=readonly, check_roundtrip=check_roundtrip, lock=lock)
 
     @staticmethod
-    def _scan_readonly(p: Path, mode: Verify) -> _ScanResult:
-        conn = sqlite3.connect(_ro_uri(p, inspect=True), uri=True)
+    def _scan_readonly(p: Path, mode: Verify, *, immutable: bool) -> _ScanResult:
+        conn = sqlite3.connect(_ro_uri(p, inspect=immutable), uri=True, isolation_level=None)
         try:
             return _scan(conn, p, mode)
         finally:
@@ -688,6 +759,9 @@ class SqliteJournal:
             self._records, self._trades, self._exits = [], [], []
         if conn is not None:
             conn.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> SqliteJournal:
         return self
@@ -767,7 +841,8 @@ def repair(path: str | Path) -> RepairReport:
     if not p.exists():
         raise JournalError(f"no journal at {p}")
     _inspect(p)
-    scan = SqliteJournal._scan_readonly(p, Verify.FULL)
+    with _WriterLock.acquire(p) as _:
+        scan = SqliteJournal._scan_readonly(p, Verify.FULL, immutable=True)
     with SqliteJournal.open(p, repair_torn_tail=True) as j:
         return RepairReport(
             p, scan.torn_first, scan.last_seq if scan.torn_first else None, j.last_seq

@@ -175,6 +175,7 @@ def test_corruption_before_the_last_group_names_the_seq_and_writes_nothing(tmp_p
     for attempt in (
         lambda: SqliteJournal.open(path),
         lambda: SqliteJournal.open(path, repair_torn_tail=True),
+        lambda: SqliteJournal.open(path, readonly=True),
         lambda: repair(path),
     ):
         with pytest.raises(JournalCorrupted) as err:

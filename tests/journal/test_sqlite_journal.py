@@ -222,3 +222,20 @@ def test_latest_and_first_by_kind(jpath: Path) -> None:
     assert snap is not None and snap.seq == j.last_seq
     assert intent is not None and isinstance(intent.body, KernelIntent)
     assert intent.body.size == D("1.000")
+
+
+def test_a_second_writer_is_refused_until_the_first_closes(jpath: Path) -> None:
+    # Two writers would hand out the same seqs.
+    first = SqliteJournal.open(jpath)
+    with pytest.raises(JournalError, match="open for writing by another process"):
+        SqliteJournal.open(jpath)
+    with SqliteJournal.open(jpath, readonly=True) as reader:  # readers are always welcome
+        assert reader.last_seq == 0
+    first.close()
+    with SqliteJournal.open(jpath) as second:
+        assert second.append(note(0), ts=0) == 1
+
+
+def test_a_directory_is_not_a_journal(tmp_path: Path) -> None:
+    with pytest.raises(JournalError, match="is a directory"):
+        SqliteJournal.open(tmp_path)
