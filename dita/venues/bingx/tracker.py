@@ -206,7 +206,8 @@ class OrderTracker:
         t = self._tracks.get(cid.lower())
         if t is not None:
             t.cancel_rejects += 1
-            oid, cum, seq = t.venue_order_id, t.cum_qty, str(t.cancel_rejects)
+            oid, seq = t.venue_order_id, str(t.cancel_rejects)
+            cum: Decimal | None = t.cum_qty
         else:
             oid = str(rest.order_id) if rest is not None else ""
             cum = parse.dec_or(rest.executed_qty, _ZERO, "executedQty") if rest is not None else None

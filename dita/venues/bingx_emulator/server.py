@@ -26,14 +26,16 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote
 
 import msgspec
 from aiohttp import WSMsgType, web
 
 from dita.venues.bingx.clock import wall_clock_ms
+from dita.venues.bingx_emulator.engine import Engine
 from dita.venues.bingx_emulator.exchange import ApiError, Exchange, Mode
+from dita.venues.bingx_emulator.sim_engine import SimEngine
 
 log = logging.getLogger("dita.bingx_emulator")
 
@@ -94,9 +96,11 @@ class BingxEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Callable[[], int] | None = None,
-        exchange: Exchange | None = None,
+        exchange: Engine | None = None,
         mode: Mode = Mode.ONE_WAY,
         initial_balance: Decimal = Decimal(10_000),
+        engine: Literal["sim", "builtin"] = "sim",
+        immediate_fills: bool = True,
         recv_window_default: int = 5000,
         recv_window_max: int | None = None,  # PROTOCOL.md §2.1 CONFLICT: SKILL says 5000
         future_tolerance_ms: int = 1000,  # §2.4 UNCONFIRMED
@@ -110,9 +114,14 @@ class BingxEmulator:
         self.host = host
         self._port = port
         self.clock = clock or wall_clock_ms
-        self.exchange = exchange or Exchange(
-            clock=self.clock, mode=mode, initial_balance=initial_balance
-        )
+        if exchange is not None:
+            self.exchange: Engine = exchange
+        elif engine == "sim" and mode is Mode.ONE_WAY:
+            self.exchange = SimEngine(
+                self.clock, initial_balance=initial_balance, immediate_fills=immediate_fills
+            )
+        else:
+            self.exchange = Exchange(clock=self.clock, mode=mode, initial_balance=initial_balance)
         self.recv_window_default = recv_window_default
         self.recv_window_max = recv_window_max
         self.future_tolerance_ms = future_tolerance_ms

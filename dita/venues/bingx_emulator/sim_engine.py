@@ -1,0 +1,484 @@
+"""The emulator's default engine: BingX's wire protocol in front of ``dita.venues.sim``.
+
+``SimEngine`` offers the same methods as ``exchange.Exchange`` (the server
+calls either through ``Engine``), but the matching, margin, reduce-only,
+minimum and money rules are the sim matching engine's, so the BingX adapter is
+tested against exactly the market model the backtests use. What this module
+adds is BingX's behaviour around it:
+
+* parameters as BingX takes them (``positionSide``, ``reduceOnly`` strings,
+  ``clientOrderId``/``clientOrderID``, lower-cased ids, 19-digit order ids),
+  excess decimals truncated (or refused with 110425), and the sim's reject
+  codes translated into BingX's (PROTOCOL.md §6.2);
+* MARKET and marketable LIMIT orders fill at once at the last price, as on
+  BingX (``immediate_fills``); with ``immediate_fills=False`` they wait for
+  the next print, as in the sim (the venue contract's model);
+* IOC/FOK remainders expire, PostOnly that would cross is refused (101215);
+* every sim event becomes an ``ORDER_TRADE_UPDATE`` (plus ``ACCOUNT_UPDATE``
+  after fills and funding) in ``outbox``.
+
+One-way position mode only: the sim keeps one signed position per symbol.
+Hedge mode is served by ``exchange.Exchange``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from dita.kernel.model import EventKind, Instrument, OrderSide, OrderStatus, OrderType, VenueEvent
+from dita.marketdata.model import Trade
+from dita.venues.base import OrderReport
+from dita.venues.bingx_emulator.exchange import (
+    DEFAULT_CONTRACTS,
+    ORDER_ID_BASE,
+    ApiError,
+    ContractSpec,
+    Exchange,
+    Mode,
+    _bool,
+    _decimal,
+    _no_symbol,
+    _required,
+    s,
+)
+from dita.venues.sim import FeeSchedule, SimConfig, SimExchange
+from dita.venues.sim.exchange import DuplicateOrderError, OrderRequest, RejectCode, reject_code
+
+_ZERO = Decimal(0)
+
+_REJECT_CODES: dict[RejectCode, int] = {
+    RejectCode.UNKNOWN_SYMBOL: 109400,
+    RejectCode.INVALID_QUANTITY: 80014,
+    RejectCode.INVALID_PRICE: 80014,
+    RejectCode.NO_MARKET_PRICE: 80014,
+    RejectCode.INVALID_PRECISION: 110425,
+    RejectCode.BELOW_MIN_QUANTITY: 101400,
+    RejectCode.BELOW_MIN_NOTIONAL: 101400,
+    RejectCode.REDUCE_ONLY: 101290,
+    RejectCode.INSUFFICIENT_MARGIN: 101204,
+}
+
+
+class SimEngine:
+    """One BingX account (one-way mode) on a ``SimExchange``. See the module docstring."""
+
+    def __init__(
+        self,
+        clock: Callable[[], int],
+        contracts: tuple[ContractSpec, ...] = DEFAULT_CONTRACTS,
+        *,
+        initial_balance: Decimal = Decimal(10_000),
+        default_leverage: int = 5,
+        immediate_fills: bool = True,
+        reject_excess_precision: bool = False,
+        open_status: str = "NEW",
+        funding_rate: Decimal = _ZERO,
+        maker_fee: Decimal = Decimal("0.0002"),
+        taker_fee: Decimal = Decimal("0.0005"),
+    ) -> None:
+        self.clock = clock
+        self.contracts = contracts
+        self.mode = Mode.ONE_WAY
+        self.immediate_fills = immediate_fills
+        self.reject_excess_precision = reject_excess_precision
+        self.open_status = open_status
+        self.outbox: list[dict[str, Any]] = []
+        self._specs = {c.symbol: c for c in contracts}
+        self.sim = SimExchange(
+            SimConfig(
+                instruments=tuple(
+                    Instrument(c.symbol, c.tick, c.step, c.min_qty, c.min_usdt) for c in contracts
+                ),
+                initial_balance=initial_balance,
+                leverage=Decimal(default_leverage),
+                fees=FeeSchedule(maker=maker_fee, taker=taker_fee),
+                participation=Decimal(1),
+                funding_rate=funding_rate,
+                id_prefix="bingx-emu",
+                first_order_id=ORDER_ID_BASE + 1,
+            )
+        )
+        self._now = 0
+        self._wire_cid: dict[str, str] = {}  # sim cid -> cid as BingX shows it ("" if none)
+        self._sim_cid: dict[str, str] = {}  # lower-cased wire cid -> sim cid of its live order
+        self._created: dict[str, int] = {}  # venue order id -> creation time
+        self._cost: dict[str, Decimal] = {}  # venue order id -> sum of qty * price of fills
+        self._expire_on_cancel: set[str] = set()  # IOC/FOK remainders: report as EXPIRED
+        self._anon = 0
+        for c in contracts:  # a zero-volume print gives every market a last price
+            self._frames(self.sim.on_trade(Trade(c.symbol, self._tick(), c.price, _ZERO)))
+
+    # -- market control -------------------------------------------------------
+
+    def set_price(self, symbol: str, price: Decimal) -> None:
+        """Move the last price (a zero-volume print: resting LIMIT orders do not fill)."""
+        self._spec(symbol)
+        self._frames(self.sim.on_trade(Trade(symbol, self._tick(), price, _ZERO)))
+
+    def trade(self, symbol: str, price: Decimal, volume: Decimal) -> None:
+        self._spec(symbol)
+        self._frames(self.sim.on_trade(Trade(symbol, self._tick(), price, volume)))
+
+    def price(self, symbol: str) -> Decimal:
+        last = self.sim.last_price(self._spec(symbol).symbol)
+        assert last is not None
+        return last
+
+    def order_count(self) -> int:
+        """Orders BingX would show (rejected attempts leave nothing behind)."""
+        return len(self._created)
+
+    # -- market data ------------------------------------------------------------
+
+    def contracts_data(self, symbol: str | None) -> list[dict[str, Any]]:
+        return self._view().contracts_data(symbol)
+
+    def price_data(self, symbol: str | None) -> dict[str, Any] | list[dict[str, Any]]:
+        return self._view().price_data(symbol)
+
+    def ticker_data(self, symbol: str | None) -> dict[str, Any] | list[dict[str, Any]]:
+        return self._view().ticker_data(symbol)
+
+    def _view(self) -> Exchange:
+        # The built-in exchange renders market data; give it our prices first.
+        view = Exchange(clock=self.clock, contracts=self.contracts)
+        for c in self.contracts:
+            view.set_price(c.symbol, self.price(c.symbol))
+        return view
+
+    # -- trading ------------------------------------------------------------------
+
+    def place(self, p: dict[str, str]) -> dict[str, Any]:
+        spec = self._spec(_required(p, "symbol"))
+        side = _required(p, "side").upper()
+        if side not in ("BUY", "SELL"):
+            raise ApiError(80014, f"Invalid parameters, side: {side} is not BUY or SELL")
+        otype = _required(p, "type").upper()
+        if otype not in ("MARKET", "LIMIT"):
+            raise ApiError(80014, f"Invalid parameters, type {otype} is not supported by the emulator")
+        if p.get("positionSide", "LONG").upper() != "BOTH":
+            raise ApiError(109400, "In the One-way mode, the 'PositionSide' field can only be set to BOTH.")
+        reduce_only = _bool(p.get("reduceOnly", "false"), "reduceOnly")
+        if "quantity" not in p:
+            raise ApiError(80014, "parameter quantity is must")
+        qty = self._grid(_decimal(p["quantity"], "quantity"), spec.step, "quantity")
+        price: Decimal | None = None
+        if otype == "LIMIT":
+            if "price" not in p:
+                raise ApiError(80014, "parameter price is must")
+            price = self._grid(_decimal(p["price"], "price"), spec.tick, "price")
+        tif = p.get("timeInForce", "GTC")
+        if tif not in ("GTC", "IOC", "FOK", "PostOnly"):
+            raise ApiError(80014, f"Invalid parameters, timeInForce {tif}")
+        cid = p.get("clientOrderId", p.get("clientOrderID", "")).lower()
+        if len(cid) > 40:
+            raise ApiError(80014, "Invalid parameters, clientOrderId: length must be 1-40")
+        last = self.price(spec.symbol)
+        marketable = price is None or (price >= last if side == "BUY" else price <= last)
+        if tif == "PostOnly" and marketable:
+            raise ApiError(101215, "The order would immediately match and take, PostOnly order rejected")
+
+        sim_cid = self._new_sim_cid(cid)
+        request = OrderRequest(
+            client_order_id=sim_cid,
+            symbol=spec.symbol,
+            side=OrderSide(side),
+            order_type=OrderType(otype),
+            quantity=qty,
+            limit_price=price,
+            reduce_only=reduce_only,
+        )
+        self._wire_cid[sim_cid] = cid
+        try:
+            events = self.sim.submit(request, self._tick())
+        except DuplicateOrderError:
+            raise ApiError(101481, "clientOrderID cannot be repeated") from None
+        rejected = next((e for e in events if e.kind is EventKind.REJECT and e.client_order_id == sim_cid), None)
+        self._frames([e for e in events if e is not rejected])
+        if rejected is not None:
+            raise _translate_reject(rejected)
+        report = self.sim.order(sim_cid)
+        assert report is not None
+        if cid:
+            self._sim_cid[cid] = sim_cid
+        self._created[report.venue_order_id] = self._now
+        if marketable and self.immediate_fills:
+            # BingX takes liquidity at once; a print of exactly this size at the last
+            # price fills this order and nothing else (nothing else rests across it).
+            self._frames(self.sim.on_trade(Trade(spec.symbol, self._tick(), last, qty)))
+        if tif in ("IOC", "FOK"):
+            now = self.sim.order(sim_cid)
+            if now is not None and now.status is OrderStatus.WORKING:
+                self._expire_on_cancel.add(now.venue_order_id)
+                self._frames(self.sim.cancel(sim_cid, self._tick()))
+        return {"order": self._echo(report, tif)}
+
+    def cancel(self, p: dict[str, str]) -> dict[str, Any]:
+        report = self._find(p, not_found=(109421, "order not exist"))
+        sim_cid = report.client_order_id
+        events = self.sim.cancel(sim_cid, self._tick())
+        self._frames(events)
+        after = self.sim.order(sim_cid)
+        assert after is not None
+        if any(e.kind is EventKind.CANCEL_ACK for e in events):
+            return {"order": self._rest_order(after)}
+        if after.status is OrderStatus.FILLED:
+            raise ApiError(80018, "order is already filled, The order doesn't exist")
+        raise ApiError(109421, "order not exist")
+
+    def cancel_all(self, p: dict[str, str]) -> dict[str, Any]:
+        symbol = p.get("symbol") or None
+        if symbol:
+            self._spec(symbol)
+        done = []
+        for r in self.sim.open_orders(symbol=symbol):
+            self._frames(self.sim.cancel(r.client_order_id, self._tick()))
+            after = self.sim.order(r.client_order_id)
+            assert after is not None
+            done.append(self._rest_order(after))
+        return {"success": done, "failed": None}
+
+    def query(self, p: dict[str, str]) -> dict[str, Any]:
+        return {"order": self._rest_order(self._find(p, not_found=(80016, "order does not exist")))}
+
+    def open_orders(self, p: dict[str, str]) -> dict[str, Any]:
+        symbol = p.get("symbol") or None
+        if symbol:
+            self._spec(symbol)
+        return {"orders": [self._rest_order(r) for r in self.sim.open_orders(symbol=symbol)]}
+
+    def positions_data(self, p: dict[str, str]) -> list[dict[str, Any]]:
+        symbol = p.get("symbol") or None
+        rows: list[dict[str, Any]] = []
+        for pos in self.sim.positions():
+            if symbol and pos.asset != symbol:
+                continue
+            mark = self.price(pos.asset)
+            long = pos.side.value == "LONG"
+            upnl = pos.quantity * (mark - pos.entry_price) * (1 if long else -1)
+            lev = self.sim.leverage(pos.asset)
+            rows.append(
+                {
+                    "positionId": str(ORDER_ID_BASE // 10 + len(rows)),
+                    "symbol": pos.asset, "currency": "USDT", "positionAmt": s(pos.quantity),
+                    "availableAmt": s(pos.quantity), "positionSide": pos.side.value,
+                    "isolated": False, "avgPrice": s(pos.entry_price),
+                    "initialMargin": s(pos.quantity * pos.entry_price / lev), "leverage": int(lev),
+                    "unrealizedProfit": s(upnl), "realisedProfit": "0", "liquidationPrice": 0,
+                    "markPrice": s(mark), "positionValue": s(pos.quantity * mark),
+                    "onlyOnePosition": True, "updateTime": self._now,
+                }
+            )  # fmt: skip
+        return rows
+
+    def balance_row(self) -> dict[str, Any]:
+        bal = self.sim.balance()
+        upnl = _ZERO
+        for pos in self.sim.positions():
+            sign = 1 if pos.side.value == "LONG" else -1
+            upnl += pos.quantity * (self.price(pos.asset) - pos.entry_price) * sign
+        return {
+            "userId": "1000001", "asset": bal.asset, "balance": s(bal.wallet),
+            "equity": s(bal.wallet + upnl), "unrealizedProfit": s(upnl), "realisedProfit": "0",
+            "availableMargin": s(bal.available), "usedMargin": s(bal.wallet - bal.available),
+            "freezedMargin": "0", "shortUid": "1000001",
+        }  # fmt: skip
+
+    def set_leverage(self, p: dict[str, str]) -> dict[str, Any]:
+        spec = self._spec(_required(p, "symbol"))
+        if _required(p, "side").upper() != "BOTH":
+            raise ApiError(109400, "In the One-way mode, the 'side' field can only be set to BOTH.")
+        try:
+            lev = int(_required(p, "leverage"))
+        except ValueError:
+            raise ApiError(80014, "Invalid parameters, leverage must be an integer") from None
+        if lev < 1 or lev > spec.max_leverage:
+            raise ApiError(101414, f"leverage must be between 1 and {spec.max_leverage}")
+        self.sim.set_leverage(spec.symbol, Decimal(lev))
+        return {"leverage": lev, "symbol": spec.symbol}
+
+    def get_leverage(self, p: dict[str, str]) -> dict[str, Any]:
+        spec = self._spec(_required(p, "symbol"))
+        lev = int(self.sim.leverage(spec.symbol))
+        return {
+            "longLeverage": lev, "shortLeverage": lev,
+            "maxLongLeverage": spec.max_leverage, "maxShortLeverage": spec.max_leverage,
+        }  # fmt: skip
+
+    def set_mode(self, dual: bool) -> dict[str, Any]:
+        if dual:
+            raise ApiError(109400, "the sim-backed emulator supports one-way mode only")
+        return {"dualSidePosition": "false"}
+
+    # -- internals ------------------------------------------------------------------
+
+    def _tick(self) -> int:
+        self._now = max(self._now, self.clock())
+        return self._now
+
+    def _spec(self, symbol: str) -> ContractSpec:
+        spec = self._specs.get(symbol)
+        if spec is None:
+            raise _no_symbol(symbol)
+        return spec
+
+    def _grid(self, value: Decimal, unit: Decimal, what: str) -> Decimal:
+        floored = (value // unit) * unit
+        if floored == value:
+            return value
+        if self.reject_excess_precision:
+            raise ApiError(110425, f"Order size does not meet the contract precision or step size requirement ({what})")
+        return floored.quantize(unit)  # DOC25: excess decimals are truncated
+
+    def _new_sim_cid(self, cid: str) -> str:
+        if cid:
+            existing = self._sim_cid.get(cid)
+            if existing is not None:
+                raise ApiError(101481, "clientOrderID cannot be repeated")
+            # A rejected attempt left its id in the sim; BingX keeps no trace of it.
+            base, n = cid, 0
+            while self.sim.order(base if n == 0 else f"{base}#{n}") is not None:
+                n += 1
+            return base if n == 0 else f"{base}#{n}"
+        self._anon += 1
+        return f"#anon-{self._anon}"
+
+    def _find(self, p: dict[str, str], not_found: tuple[int, str]) -> OrderReport:
+        symbol = _required(p, "symbol")
+        self._spec(symbol)
+        oid = p.get("orderId", "")
+        cid = p.get("clientOrderId", p.get("clientOrderID", "")).lower()
+        if not oid and not cid:
+            raise ApiError(80001, "orderId and clientOrderId are both empty")
+        report: OrderReport | None = None
+        if oid:
+            report = self.sim.order_by_venue_id(oid) if oid in self._created else None
+        elif cid in self._sim_cid:
+            report = self.sim.order(self._sim_cid[cid])
+        if report is None or report.asset != symbol:
+            raise ApiError(*not_found)
+        return report
+
+    def _status(self, r: OrderReport) -> str:
+        match r.status:
+            case OrderStatus.WORKING:
+                return "PARTIALLY_FILLED" if r.cum_qty else self.open_status
+            case OrderStatus.FILLED:
+                return "FILLED"
+            case OrderStatus.CANCELED:
+                return "EXPIRED" if r.venue_order_id in self._expire_on_cancel else "CANCELLED"
+            case OrderStatus.EXPIRED:
+                return "EXPIRED"
+            case _:
+                return "FAILED"
+
+    def _echo(self, r: OrderReport, tif: str) -> dict[str, Any]:
+        return {
+            "symbol": r.asset, "orderId": int(r.venue_order_id), "side": r.side.value,
+            "positionSide": "BOTH", "type": r.order_type.value, "price": s(r.limit_price or _ZERO),
+            "quantity": s(r.quantity), "stopPrice": "0", "workingType": "MARK_PRICE",
+            "clientOrderID": self._wire_cid.get(r.client_order_id, ""), "timeInForce": tif,
+            "priceRate": "0", "stopLoss": "", "takeProfit": "", "reduceOnly": r.reduce_only,
+            "activationPrice": "0", "closePosition": "", "stopGuaranteed": "",
+        }  # fmt: skip
+
+    def _rest_order(self, r: OrderReport) -> dict[str, Any]:
+        created = self._created.get(r.venue_order_id, r.ts)
+        return {
+            "symbol": r.asset, "orderId": int(r.venue_order_id), "side": r.side.value,
+            "positionSide": "BOTH", "type": r.order_type.value, "origQty": s(r.quantity),
+            "price": s(r.limit_price or _ZERO), "executedQty": s(r.cum_qty),
+            "avgPrice": s(self._avg(r.venue_order_id, r.cum_qty)),
+            "cumQuote": s(self._cost.get(r.venue_order_id, _ZERO)), "stopPrice": "",
+            "profit": "0", "commission": s(-r.fees), "status": self._status(r), "time": created,
+            "updateTime": r.ts, "clientOrderId": self._wire_cid.get(r.client_order_id, ""),
+            "leverage": f"{int(self.sim.leverage(r.asset))}X", "workingType": "MARK_PRICE",
+            "onlyOnePosition": True, "reduceOnly": r.reduce_only, "postOnly": False,
+            "stopGuaranteed": "false", "triggerOrderId": 0,
+        }  # fmt: skip
+
+    def _avg(self, voi: str, cum: Decimal) -> Decimal:
+        return self._cost.get(voi, _ZERO) / cum if cum else _ZERO
+
+    def _frames(self, events: list[VenueEvent]) -> None:
+        """Sim events -> BingX stream frames in ``outbox`` (REJECTs are REST answers, not frames)."""
+        touched: list[str] = []
+        for ev in events:
+            match ev.kind:
+                case EventKind.FUNDING:
+                    if ev.amount:
+                        self._account_update("FUNDING_FEE", ev.asset, ev.amount)
+                    continue
+                case EventKind.REJECT | EventKind.CANCEL_REJECT:
+                    continue
+                case EventKind.ACK:
+                    x, status = "NEW", "NEW"
+                case EventKind.PARTIAL_FILL:
+                    x, status = "TRADE", "PARTIALLY_FILLED"
+                case EventKind.FILL:
+                    x, status = "TRADE", "FILLED"
+                case EventKind.CANCEL_ACK:
+                    expired = ev.venue_order_id in self._expire_on_cancel
+                    x = status = "EXPIRED" if expired else "CANCELED"
+                case EventKind.EXPIRED:
+                    x, status = "EXPIRED", "EXPIRED"
+            r = self.sim.order_by_venue_id(ev.venue_order_id)
+            if r is None:
+                continue
+            last_qty = ev.last_qty or _ZERO
+            last_price = ev.last_price or _ZERO
+            if x == "TRADE":
+                self._cost[r.venue_order_id] = self._cost.get(r.venue_order_id, _ZERO) + last_qty * last_price
+                if r.asset not in touched:
+                    touched.append(r.asset)
+            cum = ev.cum_qty or _ZERO
+            self.outbox.append(
+                {
+                    "e": "ORDER_TRADE_UPDATE", "E": ev.ts, "T": ev.ts,
+                    "o": {
+                        "s": r.asset, "c": self._wire_cid.get(r.client_order_id, ""),
+                        "i": int(r.venue_order_id), "S": r.side.value, "o": r.order_type.value,
+                        "q": s(r.quantity), "p": s(r.limit_price or _ZERO),
+                        "ap": s(self._avg(r.venue_order_id, cum)), "x": x, "X": status,
+                        "l": s(last_qty), "L": s(last_price), "z": s(cum), "n": s(-ev.fee),
+                        "N": "USDT", "T": ev.ts, "wt": "MARK_PRICE", "ps": "BOTH", "rp": "0",
+                        "sp": "0", "ro": r.reduce_only,
+                        "Z": s(self._cost.get(r.venue_order_id, _ZERO)),
+                    },
+                }
+            )  # fmt: skip
+        for symbol in touched:
+            self._account_update("ORDER", symbol, _ZERO)
+
+    def _account_update(self, reason: str, symbol: str, change: Decimal) -> None:
+        bal = self.sim.balance()
+        positions = [
+            {
+                "s": p.asset, "pa": s(p.quantity), "ep": s(p.entry_price), "up": "0",
+                "mt": "cross", "iw": "0", "ps": p.side.value,
+            }
+            for p in self.sim.positions()
+            if p.asset == symbol
+        ]
+        if not positions and symbol:
+            positions = [{"s": symbol, "pa": "0", "ep": "0", "up": "0", "mt": "cross", "iw": "0", "ps": "LONG"}]
+        self.outbox.append(
+            {
+                "e": "ACCOUNT_UPDATE", "E": self._now, "T": self._now,
+                "a": {"m": reason, "B": [{"a": bal.asset, "wb": s(bal.wallet), "cw": s(bal.wallet), "bc": s(change)}], "P": positions},
+            }
+        )  # fmt: skip
+
+
+def _translate_reject(ev: VenueEvent) -> ApiError:
+    code = reject_code(ev)
+    detail = ev.reason.split(":", 1)[-1].strip()
+    if code is RejectCode.REDUCE_ONLY and "no position" in detail:
+        return ApiError(101205, f"No position to close ({detail})")
+    if code is RejectCode.BELOW_MIN_NOTIONAL:
+        return ApiError(101400, f"Please ensure that the minimum nominal value of the order placed must be greater than 2u ({detail})")
+    if code is None:
+        return ApiError(80014, ev.reason)
+    return ApiError(_REJECT_CODES[code], detail)
