@@ -650,14 +650,17 @@ class SqliteJournal:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
-            except sqlite3.Error as e:
+            except BaseException as e:
                 with self._buf_lock:
                     self._records = records + self._records
                     self._trades = trades + self._trades
                     self._exits = exits + self._exits
-                raise JournalError(
-                    f"{self.path}: commit of seq {first}..{last} failed, nothing of it is durable: {e}"
-                ) from e
+                if isinstance(e, sqlite3.Error):
+                    raise JournalError(
+                        f"{self.path}: commit of seq {first}..{last} failed, nothing of it is "
+                        f"durable: {e}"
+                    ) from e
+                raise
             self._last_seq = last
             return last
 
