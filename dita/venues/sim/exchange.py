@@ -341,7 +341,8 @@ class _Position:
 class _Account:
     name: str
     wallet: Decimal
-    orders: dict[str, _Order] = field(default_factory=dict)
+    orders: dict[str, _Order] = field(default_factory=dict)  # every order the venue saw
+    working: dict[str, _Order] = field(default_factory=dict)  # the live ones, in arrival order
     positions: dict[str, _Position] = field(default_factory=dict)
     leverage: dict[str, Decimal] = field(default_factory=dict)
 
@@ -508,8 +509,8 @@ class SimExchange:
     ) -> list[OrderReport]:
         return [
             o.report()
-            for o in self._account(account).orders.values()
-            if o.status is OrderStatus.WORKING and (symbol is None or o.req.symbol == symbol)
+            for o in self._account(account).working.values()
+            if symbol is None or o.req.symbol == symbol
         ]
 
     def positions(self, account: str = DEFAULT_ACCOUNT) -> list[PositionReport]:
@@ -664,6 +665,7 @@ class SimExchange:
                 assert last is not None
                 o.margin_price = last
         self._books[req.symbol].append(o)
+        acct.working[req.client_order_id] = o
         self._emit(ts, EventKind.ACK, o)
 
     def _validate(self, acct: _Account, req: OrderRequest) -> tuple[RejectCode, str] | None:
@@ -743,8 +745,8 @@ class SimExchange:
         for symbol, p in acct.positions.items():
             if p.qty:
                 used += _DIV.divide(p.cost, self.leverage(symbol, acct.name))
-        for o in acct.orders.values():
-            if o.status is OrderStatus.WORKING and not o.req.reduce_only:
+        for o in acct.working.values():
+            if not o.req.reduce_only:
                 used += _DIV.divide(
                     o.remaining * o.margin_price, self.leverage(o.req.symbol, acct.name)
                 )
@@ -776,6 +778,7 @@ class SimExchange:
         o.status = status
         o.ts = ts
         self._books[o.req.symbol].remove(o)
+        del self._accounts[o.account].working[o.req.client_order_id]
 
     # -------------------------------------------------------------- matching
 
