@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import platform
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -84,6 +85,9 @@ def main() -> None:
     )
     ap.add_argument("--groups", type=int, nargs="+", default=[1, 100, 1000])
     ap.add_argument(
+        "--repeat", type=int, default=3, help="runs per configuration (best and median shown)"
+    )
+    ap.add_argument(
         "--sync", nargs="+", default=["FULL", "OFF"], choices=[s.value for s in Synchronous]
     )
     ap.add_argument(
@@ -103,16 +107,20 @@ def main() -> None:
     print(
         f"journal directory: {directory} ({fs[-1].split()[1] if len(fs) > 1 else '?'} filesystem)"
     )
-    print(f"{'synchronous':<12}{'group':>7}{'records':>10}{'records/s':>14}{'commits/s':>12}")
+    print(f"best of {args.repeat} runs (median in brackets)")
+    print(f"{'synchronous':<26}{'group':>6}{'records':>9}{'records/s':>22}{'commits/s':>11}")
+
+    def row(label: str, sync: Synchronous, group: int, n: int, check: bool) -> None:
+        rates = sorted(run(directory, sync, group, n, check) for _ in range(args.repeat))
+        best, median = rates[-1], statistics.median(rates)
+        shown = f"{best:,.0f} ({median:,.0f})"
+        print(f"{label:<26}{group:>6}{n:>9}{shown:>22}{best / group:>11,.0f}")
+
     for sync in (Synchronous(s) for s in args.sync):
         for group in args.groups:
             n = args.records_fsync if (group == 1 and sync is not Synchronous.OFF) else args.records
-            n = max(n - n % 2, 2)
-            rate = run(directory, sync, group, n, check=True)
-            print(f"{sync.value:<12}{group:>7}{n:>10}{rate:>14,.0f}{rate / group:>12,.0f}")
-    n = args.records
-    rate = run(directory, Synchronous.OFF, 1000, n, check=False)
-    print(f"{'OFF, no round-trip check':<19}{1000:>7}{n:>10}{rate:>14,.0f}{rate / 1000:>12,.0f}")
+            row(sync.value, sync, group, max(n - n % 2, 2), True)
+    row("OFF, no round-trip check", Synchronous.OFF, 1000, args.records, False)
 
 
 if __name__ == "__main__":
