@@ -23,6 +23,11 @@ threads behind a lock; commits are serialized, in sequence order.
 ``synchronous=NORMAL`` survives a process crash but may lose the last commits
 on power loss; ``OFF`` is for benchmarks only.
 
+One writer per journal: a writer holds an advisory ``flock`` on
+``<journal>.lock`` (released on close, or by the OS when the process dies); a
+second writer gets ``JournalError``. Readers (``readonly=True``, e.g. the
+ClickHouse sink) may be open beside it and see each commit as it lands.
+
 Integrity: every record carries a CRC32 over its seq, kind, ts and payload,
 and every commit writes one ``commits`` row (first_seq, last_seq). Opening a
 journal checks every record (``verify="full"``, the default) or the last
@@ -34,6 +39,13 @@ commit group only (``verify="tail"``):
   sequence from there;
 * a bad record or a sequence hole anywhere else = ``JournalCorrupted`` naming
   the seq; nothing is written.
+
+A crash in the middle of ``commit()`` is SQLite's to handle: the partial WAL
+frames are discarded on the next open and the whole group vanishes (never
+durable, so never acted upon). The checksums catch what SQLite cannot see:
+damaged bytes inside pages (storage without atomic sector writes, bit rot, a
+stray writer). After a repair the removed seqs are handed out again; a reader
+that shipped them elsewhere (the ClickHouse sink) finds them in ``torn``.
 
 Checks that decide whether a file is a dita journal at all (SQLite header,
 ``application_id``, schema version) read the file without SQLite, or through a
