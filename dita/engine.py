@@ -104,6 +104,7 @@ class RunStats:
     orders: int = 0
     cancel_requests: int = 0
     fills: int = 0
+    partial_fills: int = 0
     cancels: int = 0
     rejects: int = 0
     trades: int = 0
@@ -140,7 +141,10 @@ class RunStats:
             self.venue_events += 1
             if outcome.accepted:
                 match body.kind:
-                    case EventKind.PARTIAL_FILL | EventKind.FILL:
+                    case EventKind.PARTIAL_FILL:
+                        self.fills += 1
+                        self.partial_fills += 1
+                    case EventKind.FILL:
                         self.fills += 1
                     case EventKind.CANCEL_ACK:
                         self.cancels += 1

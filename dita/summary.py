@@ -27,7 +27,7 @@ def summary_rows(stats: RunStats, *, open_slots: int | None = None) -> list[tupl
         ("final capital", money(stats.capital)),
         ("max drawdown", money(stats.max_drawdown)),
         ("orders", f"{stats.orders:,}"),
-        ("fills", f"{stats.fills:,}"),
+        ("fills", f"{stats.fills:,} ({stats.partial_fills:,} partial)"),
         ("cancels", f"{stats.cancels:,}"),
         ("rejects", f"{stats.rejects:,}"),
         ("refused intents", f"{stats.refused_intents:,}"),

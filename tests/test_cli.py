@@ -74,7 +74,11 @@ def test_run_from_jsonl_intents_on_stdin(cwd: Path) -> None:
         "run", "--intents", "-", "--journal", "j.sqlite", "--quiet", input="\n".join(lines)
     )
     assert code == 0, err
-    assert _row(out, "trades") == "1" and _row(out, "orders") == "3" and _row(out, "fills") == "3"
+    assert (
+        _row(out, "trades") == "1"
+        and _row(out, "orders") == "3"
+        and _row(out, "fills") == "3 (0 partial)"
+    )
     code, _, err = _invoke("replay", "j.sqlite")
     assert code == 0, err
 
