@@ -581,8 +581,16 @@ class SimExchange:
             arrival = self._in_flight[0].arrival if self._in_flight else None
             funding = self._next_funding
             if funding <= t and (arrival is None or funding < arrival):
-                self._charge_funding(funding)
-                self._next_funding = funding + self.config.funding_interval_ms
+                interval = self.config.funding_interval_ms
+                if self._any_position():
+                    self._charge_funding(funding)
+                    self._next_funding = funding + interval
+                else:
+                    # Nothing to charge until something arrives: skip the empty
+                    # funding times at once (a clock starting at 0 would otherwise
+                    # walk every 8 hours since 1970).
+                    horizon = t if arrival is None else arrival - 1
+                    self._next_funding = (horizon // interval + 1) * interval
             elif arrival is not None and arrival <= t:
                 flight = self._in_flight.popleft()
                 match flight.action:
@@ -908,6 +916,9 @@ class SimExchange:
         return realized
 
     # -------------------------------------------------------------- funding
+
+    def _any_position(self) -> bool:
+        return any(p.qty for a in self._accounts.values() for p in a.positions.values())
 
     def _charge_funding(self, ts: int) -> None:
         for acct in self._accounts.values():

@@ -427,3 +427,13 @@ def test_fee_is_rounded_half_up_to_the_quantum() -> None:
         "-0.00000001"
     )  # rebates round away from zero too
     assert fees.fee(D("0.001"), D("0.9"), maker=False) == D("0.00000000")  # 0.0000000045 -> down
+
+
+def test_a_clock_starting_at_zero_skips_empty_funding_times_and_still_charges_later() -> None:
+    x = make(participation=D(1), funding_rate=D("0.0001"))
+    x.advance(0)
+    x.on_bar(bar(0, "100", "100", "100", "100"))  # 54 years of empty funding times, skipped
+    x.submit(market("m", BUY, "1"), T0 + 1)
+    x.on_bar(bar(1, "100", "100", "100", "100"))
+    [f] = x.advance(T0 + 8 * 3_600_000)
+    assert (f.kind, f.ts, f.amount) == (EventKind.FUNDING, T0 + 8 * 3_600_000, D("-0.01000000"))
