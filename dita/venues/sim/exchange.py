@@ -38,8 +38,10 @@ Queries (the venue's own view; orders still in flight are invisible):
 ``order_by_venue_id(venue_order_id) -> OrderReport | None``,
 ``open_orders(account, symbol=None) -> list[OrderReport]``,
 ``positions(account) -> list[PositionReport]``,
-``balance(account) -> BalanceReport``, ``now``, ``last_price(symbol)``,
-``account_of(event) -> str``.
+``balance(account) -> BalanceReport``, ``position_qty(symbol, account) ->
+Decimal`` (signed), ``now``, ``last_price(symbol)``, ``leverage(symbol,
+account)``, ``instrument(symbol)``, ``account_of(event) -> str`` (which
+account an event belongs to, for multi-account drivers).
 
 Accounts: ``add_account(name, balance)``, ``set_leverage(symbol, leverage,
 account)``, ``set_funding_rate(symbol, rate)``. One-way position mode: one
@@ -75,6 +77,11 @@ bar's (trade's) volume, floored to the step, shared per side between the
 orders that cross, best price first, then first come. What does not fill
 rests for later bars, so a large order fills over several bars
 (PARTIAL_FILL ... FILL).
+
+*Events.* Every event carries the order's ``cum_qty`` (authoritative,
+cumulative); fills add ``last_qty``, ``last_price``, ``fee`` (of this fill)
+and ``reason`` ``"maker"`` or ``"taker"``. A REJECTed order stays queryable
+with status REJECTED; its client order id stays used.
 
 *Fees.* ``fee = qty * price * rate`` (maker or taker rate of
 ``FeeSchedule``), rounded half-up to ``FeeSchedule.quantum`` (default 1e-8);
