@@ -141,7 +141,8 @@ async def test_cancel_of_unfilled_entry_and_double_cancel(driver: Driver) -> Non
     await d.feed(1)
     assert d.stage is TradeStage.IDLE
     await d.s.venue.cancel(order)  # a second cancel reaches the venue
-    (out,) = await d.feed(1)
+    (second,) = await d.feed(1)
+    assert second.accepted
     assert d.stage is TradeStage.IDLE
     await d.assert_matches_emulator()
 
@@ -199,7 +200,8 @@ async def test_stream_disconnect_mid_trade_loses_no_fill(open_session: Callable[
     await d.s.emu.disconnect_streams()
     await d.s.emu.trade(SYMBOL, D("59000"), D("0.004"))  # nobody listening
     await d.s.emu.trade(SYMBOL, D("59000"), D("0.003"))
-    (out,) = await d.feed(1)  # one catch-up fill from the REST gap fill
+    (catch_up,) = await d.feed(1)  # one catch-up fill from the REST gap fill
+    assert catch_up.accepted
     assert (d.stage, d.k.slot(0).size) == (TradeStage.POSITION_OPEN, D("0.01"))
     await d.assert_matches_emulator()
 
