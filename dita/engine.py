@@ -208,6 +208,27 @@ def stats_from_journal(journal: SqliteJournal) -> tuple[RunMeta, RunStats]:
 # --------------------------------------------------------------------------- pipeline
 
 
+class PriceTrail:
+    """A bounded, deterministic downsample of closes for reports (at most ``cap`` points)."""
+
+    def __init__(self, cap: int = 4000) -> None:
+        self.cap = cap
+        self.stride = 1
+        self._n = 0
+        self.ts: list[int] = []
+        self.close: list[str] = []
+
+    def add(self, bar: Bar) -> None:
+        if self._n % self.stride == 0:
+            self.ts.append(bar.close_ts)
+            self.close.append(str(bar.close))
+            if len(self.ts) >= self.cap:
+                self.ts = self.ts[::2]
+                self.close = self.close[::2]
+                self.stride *= 2
+        self._n += 1
+
+
 class Pipeline:
     """The one path into the kernel: journal, kernel, outcome, policy; commands held for flush.
 
@@ -230,6 +251,8 @@ class Pipeline:
         self.view = PolicyView(kernel)
         self.stats = RunStats(kernel.account.initial_capital)
         self.snapshot_every = snapshot_every
+        self.prices = PriceTrail()
+        self._symbol = ""
         self._outbox: list[Command] = []
         self._since_snapshot = 0
         self._last_input_seq = 0
@@ -261,6 +284,8 @@ class Pipeline:
         """Give a closed bar to the policy and run the intents it returns."""
         self.view.now_ms = self.clock.now_ms()
         self.stats.bars += 1
+        self.prices.add(bar)
+        self._symbol = bar.symbol
         try:
             intents = self.policy.on_bar(bar, self.view)
         except Exception as e:
@@ -358,7 +383,8 @@ class Pipeline:
         return out
 
     def finish(self, **data: Any) -> None:
-        """Final snapshot and end note, committed."""
+        """Price trail (for reports), end note and final snapshot, committed."""
+        self.note("prices", symbol=self._symbol, ts=self.prices.ts, close=self.prices.close)
         self.note("end", bars=self.stats.bars, **data)
         self.snapshot()
         if self.journal is not None:
@@ -366,27 +392,6 @@ class Pipeline:
 
 
 # --------------------------------------------------------------------------- backtest driver
-
-
-class PriceTrail:
-    """A bounded, deterministic downsample of closes for reports (at most ``cap`` points)."""
-
-    def __init__(self, cap: int = 4000) -> None:
-        self.cap = cap
-        self.stride = 1
-        self._n = 0
-        self.ts: list[int] = []
-        self.close: list[str] = []
-
-    def add(self, bar: Bar) -> None:
-        if self._n % self.stride == 0:
-            self.ts.append(bar.close_ts)
-            self.close.append(str(bar.close))
-            if len(self.ts) >= self.cap:
-                self.ts = self.ts[::2]
-                self.close = self.close[::2]
-                self.stride *= 2
-        self._n += 1
 
 
 class SimCore(Protocol):
@@ -426,8 +431,6 @@ class Backtest:
         self.pipeline = Pipeline(kernel, policy, journal, self.clock, snapshot_every=snapshot_every)
         self.progress = progress
         self.progress_every = progress_every
-        self.prices = PriceTrail()
-        self._symbol = ""
 
     def run(self, meta: RunMeta, bars: Iterable[Bar]) -> BacktestResult:
         p = self.pipeline
@@ -437,11 +440,9 @@ class Backtest:
             if not started:
                 self.clock.set(bar.ts)
                 p.begin(meta)
-                self._symbol = bar.symbol
                 started = True
             self._feed(self.venue.on_bar(bar))
             self.clock.set(bar.close_ts)
-            self.prices.add(bar)
             p.on_bar(bar)
             self._send_all()
             n += 1
@@ -451,7 +452,6 @@ class Backtest:
             raise EngineError("no bars: nothing to run")
         if self.progress is not None:
             self.progress(n)
-        p.note("prices", symbol=self._symbol, ts=self.prices.ts, close=self.prices.close)
         kernel = p.kernel
         open_slots = sum(1 for i in range(kernel.slot_count) if kernel.slot(i).stage not in _FREE)
         p.finish(open_slots=open_slots)
