@@ -19,6 +19,9 @@ Bars
 
   A headerless file is recognised by an integer in the first cell and at least
   7 columns; only the first 7 are used.
+* **Plain OHLCV without header**: exactly 6 columns
+  ``time,open,high,low,close,volume`` (Binance's order without the close
+  time; what most tools write for a BingX kline dump).
 * **Header-named** (BingX kline exports and dumps of BingX's
   ``/openApi/swap/v3/quote/klines``, whose objects are
   ``{open, close, high, low, volume, time}``; also most other tools): a header
@@ -121,6 +124,7 @@ _BINANCE_KLINE = {
     "volume": 5,
     "close_time": 6,
 }
+_PLAIN_OHLCV = {"time": 0, "open": 1, "high": 2, "low": 3, "close": 4, "volume": 5}
 _BINANCE_TRADES = {"price": 1, "qty": 2, "time": 4, "maker": 5}
 _BINANCE_AGG_TRADES = {"price": 1, "qty": 2, "time": 5, "maker": 6}
 
@@ -253,11 +257,13 @@ def _cell(rows: _Rows, line: int, row: list[str], layout: _Layout, name: str) ->
 
 def _bar_layout(rows: _Rows, line: int, first: list[str]) -> _Layout:
     if _is_int(first[0]):
+        if len(first) == 6:
+            return _Layout("ohlcv", _PLAIN_OHLCV, has_header=False)
         if len(first) < 7:
             raise rows.error(
                 line,
                 f"unknown bar layout: {len(first)} columns without a header "
-                "(Binance klines have 12; other layouts need a header row)",
+                "(Binance klines have 12, plain OHLCV 6; other layouts need a header row)",
             )
         return _Layout("binance-klines", _BINANCE_KLINE, has_header=False)
     return _header_layout(rows, line, first, _BAR_ALIASES, _BAR_REQUIRED, "bar")

@@ -97,6 +97,13 @@ def test_header_layout_with_explicit_interval_and_camel_case_names(tmp_path: Pat
     assert bar.close_ts == 1700000299999
 
 
+def test_plain_ohlcv_without_header(tmp_path: Path) -> None:
+    text = "1700000000000,1.5,2,1,2,7\n1700000060000,2,2,2,2,0\n"
+    bars = read_bars(write(tmp_path, text), "X")
+    assert bars[0] == Bar("X", 1700000000000, D("1.5"), D(2), D(1), D(2), D(7), 1700000059999)
+    assert bars[1].volume == 0
+
+
 def test_blank_lines_are_skipped(tmp_path: Path) -> None:
     assert read_bars(write(tmp_path, f"\n{KLINE_HEADER}\n\n{K1}\n\n"), "BTC-USDT") == [BAR1]
 
