@@ -235,3 +235,40 @@ def test_replay_catches_a_consistent_forgery(cwd: Path, good_journal: bytes) -> 
     code, _, err = _invoke("replay", "j.sqlite")
     assert code == 1
     assert f"MISMATCH replay of j.sqlite diverged at seq {seq + 1}" in err
+
+
+# --------------------------------------------------------------------------- `dita emulate bingx`
+
+
+def test_emulate_bingx_without_credentials_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BINGX_API_KEY", raising=False)
+    monkeypatch.delenv("BINGX_API_SECRET", raising=False)
+    code, _, err = _invoke("emulate", "bingx", "--port", "0")
+    assert code == 1
+    assert err.startswith("dita emulate bingx: error: BingX emulator needs an API key and secret")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_emulate_bingx_serves_on_loopback_and_never_prints_the_secret() -> None:
+    import subprocess
+    import sys
+
+    import httpx
+
+    secret = "s3cret-do-not-print"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dita.cli", "emulate", "bingx", "--port", "0",
+         "--api-key", "k", "--api-secret", secret],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("BingX emulator: REST http://127.0.0.1:"), line
+        rest = line.split()[3]
+        r = httpx.get(f"{rest}/openApi/swap/v2/server/time", timeout=5)
+        assert r.status_code == 200 and r.json()["code"] == 0
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=10)
+    assert secret not in line + out + err
