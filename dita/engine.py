@@ -65,7 +65,7 @@ from dita.kernel import (
 )
 from dita.marketdata import Bar
 from dita.policy import Policy, PolicyView
-from dita.venues.base import NotSent, OutcomeUnknown, Venue, VenueError
+from dita.venues.base import NotSent, OutcomeUnknown, Venue, VenueError, VenueFatal
 
 ZERO = Decimal(0)
 
@@ -609,50 +609,53 @@ class Engine:
         await self._inbox.put(("end", None))
 
     async def _process(self) -> None:
+        """The only task that touches the kernel and the journal."""
+        stop_wait = asyncio.ensure_future(self._stop.wait())
+        try:
+            await self._process_until_done(stop_wait)
+        finally:
+            stop_wait.cancel()
+        # Normal end only: on an error the TaskGroup cancels the other tasks, and
+        # commands of a failed engine are better left to reconciliation.
+        await self._release()
+        await self._commands.join()
+        for t in self._tasks:
+            t.cancel()
+
+    async def _process_until_done(self, stop_wait: asyncio.Future[Any]) -> None:
         p = self.pipeline
         ended = self._bars is None
         deadline: float | None = None
         loop = asyncio.get_running_loop()
-        stop_wait = asyncio.ensure_future(self._stop.wait())
-        try:
-            while not self._stop.is_set():
-                if ended and not self.kernel.live_orders() and self._commands.empty():
-                    break
-                get = asyncio.ensure_future(self._inbox.get())
-                timeout = None if deadline is None else max(0.0, deadline - loop.time())
-                done, _ = await asyncio.wait(
-                    {get, stop_wait}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-                )
-                if get not in done:
-                    get.cancel()
-                    break  # stopped, or drain timeout
-                item = get.result()
-                # group commit: take everything already waiting, then commit once
-                batch = [item]
-                while not self._inbox.empty() and len(batch) < 512:
-                    batch.append(self._inbox.get_nowait())
-                for kind, payload in batch:
-                    match kind:
-                        case "bar":
-                            assert isinstance(payload, Bar)
-                            if payload.close_ts > p.clock.now_ms() and isinstance(
-                                p.clock, SimClock
-                            ):
-                                p.clock.set(payload.close_ts)
-                            p.on_bar(payload)
-                        case "event":
-                            assert isinstance(payload, VenueEvent)
-                            p.on_event(payload)
-                        case "end":
-                            ended = True
-                            deadline = loop.time() + self._drain_timeout
-                await self._release()
-        finally:
-            stop_wait.cancel()
+        while not self._stop.is_set():
+            if ended and not self.kernel.live_orders() and self._commands.empty():
+                return
+            get = asyncio.ensure_future(self._inbox.get())
+            timeout = None if deadline is None else max(0.0, deadline - loop.time())
+            done, _ = await asyncio.wait(
+                {get, stop_wait}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            if get not in done:
+                get.cancel()
+                return  # stopped, or the drain timeout passed
+            # group commit: take everything already waiting, then commit once
+            batch = [get.result()]
+            while not self._inbox.empty() and len(batch) < 512:
+                batch.append(self._inbox.get_nowait())
+            for kind, payload in batch:
+                match kind:
+                    case "bar":
+                        assert isinstance(payload, Bar)
+                        if isinstance(p.clock, SimClock) and payload.close_ts > p.clock.now_ms():
+                            p.clock.set(payload.close_ts)
+                        p.on_bar(payload)
+                    case "event":
+                        assert isinstance(payload, VenueEvent)
+                        p.on_event(payload)
+                    case "end":
+                        ended = True
+                        deadline = loop.time() + self._drain_timeout
             await self._release()
-            await self._commands.join()
-            for t in self._tasks:
-                t.cancel()
 
     async def _release(self) -> None:
         p = self.pipeline
@@ -688,6 +691,11 @@ class Engine:
                 if attempt == 2:
                     self.unknown_outcomes.append(cmd)
                 continue  # certainly not sent: same client order id, safe to retry
+            except VenueFatal as e:
+                raise EngineError(
+                    f"venue {self.venue.name} refused for good while sending {type(cmd).__name__} "
+                    f"{cmd.order.client_order_id}: {e}"
+                ) from e
             except OutcomeUnknown:
                 # may have reached the venue: reconciliation (query by client order id)
                 # decides, never a blind resend

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dita.clock import SimClock
-from dita.engine import Engine, EngineState, EngineStateError, PolicyFault
+from dita.engine import Engine, EngineError, EngineState, EngineStateError, PolicyFault
 from dita.journal import RunMeta, SqliteJournal, replay
 from dita.kernel import (
     Action,
@@ -25,7 +25,7 @@ from dita.kernel import (
 from dita.marketdata import Bar
 from dita.policy import PolicyView
 from dita.runner import default_instrument
-from dita.venues.base import NotSent, OutcomeUnknown
+from dita.venues.base import NotSent, OutcomeUnknown, VenueFatal
 from dita.venues.mock import MockVenue
 
 INST = default_instrument()
@@ -197,3 +197,21 @@ async def test_stop_ends_a_running_engine(tmp_path: Path) -> None:
     assert engine.state is EngineState.STOPPED
     assert stats.bars >= 50
     journal.close()
+
+
+class FatalVenue(MockVenue):
+    async def submit(self, order: Order) -> None:
+        raise VenueFatal("invalid API key")
+
+
+async def test_a_fatal_venue_error_fails_the_engine_with_the_order_named(tmp_path: Path) -> None:
+    engine, _journal = _engine(tmp_path, FatalVenue([INST]), EnterThenExit())
+    with pytest.raises(ExceptionGroup) as info:
+        await engine.run()
+    assert info.group_contains(
+        EngineError, match=r"venue mock refused for good while sending SubmitOrder dt-"
+    )
+    assert engine.state is EngineState.FAILED
+    # the ENTER that caused the order was durable before the venue was called
+    with SqliteJournal.open(tmp_path / "j.sqlite", readonly=True, create=False) as j:
+        assert replay(j).slot(0).stage is TradeStage.ORDER_REQUESTED
