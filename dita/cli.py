@@ -101,10 +101,12 @@ def _default_journal(seed: int) -> Path:
 )
 @click.option(
     "--venue",
-    type=click.Choice(["sim"]),
+    type=click.Choice(["sim", "bingx-emulator"]),
     default="sim",
     show_default=True,
-    help="Execution venue (bingx and bingx-emulator are driven by the async engine; not yet wired here).",
+    help="sim: the deterministic matching engine, driven bar by bar. bingx-emulator: the real "
+    "BingX adapter over HTTP/WebSocket against an in-process loopback BingX (the same matching "
+    "engine behind BingX's wire protocol); slower, and event interleaving is not deterministic.",
 )
 @click.option(
     "--capital",
@@ -164,8 +166,15 @@ def run(
     to a fresh directory under runs/.
     """
     from dita.engine import EngineError
-    from dita.runner import RunSetupError, SimSettings, execute, prepare_sim_run
+    from dita.runner import (
+        RunSetupError,
+        SimSettings,
+        execute,
+        execute_on_bingx_emulator,
+        prepare_sim_run,
+    )
     from dita.summary import summary_table
+    from dita.venues.base import VenueError
 
     console = Console()
     if no_journal and journal_path is not None:
@@ -180,21 +189,22 @@ def run(
     except RunSetupError as e:
         _fail("run", str(e))
 
+    runner = execute if venue == "sim" else execute_on_bingx_emulator
     try:
         if quiet:
-            result = execute(prepared)
+            result = runner(prepared)
         else:
             with Progress(
                 TextColumn("[bold]simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("bars"),
                 TimeElapsedColumn(), console=console, transient=False,
             ) as progress:  # fmt: skip
                 task = progress.add_task("bars", total=prepared.bar_count)
-                result = execute(prepared, progress=lambda n: progress.update(task, completed=n))
-    except (RunSetupError, JournalError, EngineError) as e:
+                result = runner(prepared, progress=lambda n: progress.update(task, completed=n))
+    except (RunSetupError, JournalError, EngineError, VenueError) as e:
         where = f" (journal so far: {target})" if target is not None and target.exists() else ""
         _fail("run", f"{e}{where}")
 
-    console.print(summary_table(result.stats, f"dita run (sim, seed {seed})", caption=prepared.policy_name,
+    console.print(summary_table(result.stats, f"dita run ({venue}, seed {seed})", caption=prepared.policy_name,
                                 open_slots=result.open_slots))  # fmt: skip
     if target is not None:
         console.print(f"journal: {target}", soft_wrap=True)

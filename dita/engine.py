@@ -583,7 +583,7 @@ class Engine:
                 if self._bars is not None:
                     self._tasks.append(tg.create_task(self._pump_bars(self._bars), name="bars"))
                 tg.create_task(self._process(), name="processor")
-            self.pipeline.finish(open_slots=self._open_slots())
+            self.pipeline.finish(open_slots=self.open_slots())
         except BaseException:
             self._state = EngineState.FAILED
             if self.pipeline.journal is not None:
@@ -595,7 +595,8 @@ class Engine:
         self._state = EngineState.STOPPED
         return self.pipeline.stats
 
-    def _open_slots(self) -> int:
+    def open_slots(self) -> int:
+        """Slots holding a trade that has not ended."""
         k = self.kernel
         return sum(1 for i in range(k.slot_count) if k.slot(i).stage not in _FREE)
 

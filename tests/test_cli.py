@@ -272,3 +272,38 @@ def test_emulate_bingx_serves_on_loopback_and_never_prints_the_secret() -> None:
         proc.terminate()
         out, err = proc.communicate(timeout=10)
     assert secret not in line + out + err
+
+
+def test_run_on_the_bingx_emulator_through_the_real_adapter(cwd: Path) -> None:
+    from dita.runner import sample_data_path
+
+    lines = sample_data_path().read_text().splitlines()[:401]
+    (cwd / "small.csv").write_text("\n".join(lines) + "\n")
+    code, out, err = _invoke(
+        "run",
+        "--venue",
+        "bingx-emulator",
+        "--data",
+        "small.csv",
+        "--journal",
+        "j.sqlite",
+        "--quiet",
+    )
+    assert code == 0, err
+    assert "dita run (bingx-emulator, seed 7)" in out
+    assert int(_row(out, "trades")) >= 5 and _row(out, "refused intents") == "0"
+    code, out, err = _invoke("replay", "j.sqlite")
+    assert code == 0, err
+    import sqlite3
+
+    conn = sqlite3.connect("j.sqlite")
+    [(payload,)] = conn.execute("SELECT payload FROM records WHERE kind = 'run'").fetchall()
+    conn.close()
+    assert '"venue":"bingx-emulator"' in payload
+
+
+def test_bingx_emulator_refuses_a_symbol_it_does_not_list(cwd: Path) -> None:
+    code, _, err = _invoke("run", "--venue", "bingx-emulator", "--symbol", "DOGE-USDT", "--quiet")
+    assert code == 1
+    assert "the BingX emulator does not list DOGE-USDT" in err
+    assert not (cwd / "runs").exists()
