@@ -574,3 +574,23 @@ def test_redact_hides_passwords(dsn: str, shown: str) -> None:
 def test_scrub_masks_a_password_echoed_by_a_driver() -> None:
     dsn = "http://u:pa%40ss@h:8123/"
     assert scrub("auth failed for u:pa@ss and u:pa%40ss", dsn) == "auth failed for u:*** and u:***"
+
+
+def test_follow_stopped_while_clickhouse_is_down_gives_up_and_the_next_run_ships_everything(
+    journals: list[Path], dsn: str
+) -> None:
+    down = f"http://dita:{SECRET}@127.0.0.1:{closed_port()}/"
+    waits: list[float] = []
+    attempts: list[int] = []
+
+    def connect_down() -> ClientLike:
+        attempts.append(1)
+        return connect(down)
+
+    with SqliteJournal.open(journals[0], readonly=True) as j:
+        sink = ClickHouseSink(j, "late", connect_down, target=down, sleep=waits.append)
+        with pytest.raises(ClickHouseUnavailable, match=r"dita:\*\*\*@"), sink:
+            sink.follow(lambda: len(waits) >= 3, poll_interval=1.0)
+    assert waits == [0.5, 1.0, 2.0] and len(attempts) == 4  # 3 with backoff, then one last try
+    result = push(journals[0], dsn, "late")
+    assert result.resumed_after == 0 and result.position == n_of(journals[0])

@@ -187,11 +187,14 @@ class ClickHouseSink:
         self._position = batch.last
         return batch.records
 
-    def catch_up(self, *, max_attempts: int | None = None) -> PushResult:
+    def catch_up(
+        self, *, max_attempts: int | None = None, stop: Callable[[], bool] | None = None
+    ) -> PushResult:
         """Ship everything committed so far, retrying with backoff while ClickHouse is unavailable.
 
         ``max_attempts`` bounds consecutive failed attempts (None: keep
-        trying); past it the last ``ClickHouseUnavailable`` is raised.
+        trying); past it, or once ``stop()`` is true, the last
+        ``ClickHouseUnavailable`` is raised.
         """
         shipped = 0
         failed_in_a_row = 0
@@ -202,13 +205,12 @@ class ClickHouseSink:
             except ClickHouseUnavailable as e:
                 failed_in_a_row += 1
                 self._failures += 1
-                if max_attempts is not None and failed_in_a_row >= max_attempts:
+                stopped = stop is not None and stop()
+                if stopped or (max_attempts is not None and failed_in_a_row >= max_attempts):
                     log.error(
-                        "kernel %s: giving up after %d attempts: %s",
-                        self.kernel_id,
-                        failed_in_a_row,
-                        e,
-                    )
+                        "kernel %s: %s after %d failed attempt(s): %s",
+                        self.kernel_id, "stopping" if stopped else "giving up", failed_in_a_row, e,
+                    )  # fmt: skip
                     raise
                 delay = next(delays)
                 log.warning(
@@ -216,6 +218,8 @@ class ClickHouseSink:
                     self.kernel_id, failed_in_a_row, delay, e,
                 )  # fmt: skip
                 self._sleep(delay)
+                if stop is not None and stop():
+                    raise
                 continue
             if failed_in_a_row:
                 log.info("kernel %s: %s is reachable again", self.kernel_id, self.where)
@@ -239,11 +243,19 @@ class ClickHouseSink:
 
         Run it beside the engine (its own thread or process, its own read-only
         journal handle): it only reads the journal, so the engine never waits on it.
+        While ClickHouse is down it retries with backoff until it is back or
+        ``stop()``; the last catch-up makes one attempt (what it cannot ship
+        now is shipped by the next run: the position is in ClickHouse).
         """
         while not stop():
-            self.catch_up()
+            try:
+                self.catch_up(stop=stop)
+            except ClickHouseUnavailable:
+                if stop():
+                    break
+                raise
             self._sleep(poll_interval)
-        return self.catch_up()
+        return self.catch_up(max_attempts=1)
 
     # ------------------------------------------------------------------ internals
 
