@@ -9,7 +9,15 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
-from dita.kernel.model import Instrument, OrderSide, OrderStatus, OrderType, Side
+from dita.kernel.model import (
+    EventKind,
+    Instrument,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    Side,
+    VenueEvent,
+)
 from dita.venues.base import BalanceReport, OrderReport, PositionReport
 from dita.venues.bingx import wire
 from dita.venues.bingx.wire import WireError
@@ -170,6 +178,28 @@ def balance_v3(rows: list[wire.Balance], asset: str = "USDT") -> BalanceReport:
         if row.asset == asset:
             return balance(row)
     raise WireError(f"no {asset} row in BingX v3 balance (assets: {[r.asset for r in rows]})")
+
+
+def funding_events(ev: wire.AccountUpdate, settle_asset: str = "USDT") -> list[VenueEvent]:
+    """FUNDING events from an ``ACCOUNT_UPDATE`` with reason ``FUNDING_FEE`` (PROTOCOL.md §5.2).
+
+    ``bc`` is the balance change (positive = received). On cross margin BingX sends
+    only the balance, so the contract is named only when exactly one position came along.
+    """
+    if ev.account.reason != "FUNDING_FEE":
+        return []
+    symbols = [p.symbol for p in ev.account.positions]
+    return [
+        VenueEvent(
+            event_id=f"bingx:funding:{ev.event_time}:{b.asset}",
+            ts=ev.event_time,
+            kind=EventKind.FUNDING,
+            asset=symbols[0] if len(symbols) == 1 else "",
+            amount=b.balance_change,
+        )
+        for b in ev.account.balances
+        if b.asset == settle_asset and b.balance_change
+    ]
 
 
 @dataclass(frozen=True, slots=True)

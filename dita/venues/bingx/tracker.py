@@ -210,7 +210,9 @@ class OrderTracker:
             cum: Decimal | None = t.cum_qty
         else:
             oid = str(rest.order_id) if rest is not None else ""
-            cum = parse.dec_or(rest.executed_qty, _ZERO, "executedQty") if rest is not None else None
+            cum = (
+                parse.dec_or(rest.executed_qty, _ZERO, "executedQty") if rest is not None else None
+            )
             seq = f"t{ts}"
         ev = VenueEvent(
             event_id=f"bingx:{oid or cid.lower()}:cancel-reject:{seq}",

@@ -259,7 +259,9 @@ class BingxVenue:
         cid = order.client_order_id
         problem = self._grid_problem(order)
         if problem:
-            await self._emit(self._tracker.on_reject(cid, order.asset, BingxError(0, problem), self._clock()))
+            await self._emit(
+                self._tracker.on_reject(cid, order.asset, BingxError(0, problem), self._clock())
+            )
             return
         followed = self._tracker.knows(cid)
         self._tracker.begin_call(cid, order.asset, order.quantity)
@@ -327,9 +329,13 @@ class BingxVenue:
         sides = ["BOTH"] if self.config.position_mode is PositionMode.ONE_WAY else ["LONG", "SHORT"]
         for side in sides:
             try:
-                await self._call("POST", LEVERAGE, {"symbol": symbol, "side": side, "leverage": leverage})
+                await self._call(
+                    "POST", LEVERAGE, {"symbol": symbol, "side": side, "leverage": leverage}
+                )
             except _Business as b:
-                raise VenueError(f"set leverage {symbol} {side} x{leverage} refused: {b.err}") from None
+                raise VenueError(
+                    f"set leverage {symbol} {side} x{leverage} refused: {b.err}"
+                ) from None
 
     async def server_time(self) -> int:
         raw = await self._call("GET", SERVER_TIME, {}, signed=False)
@@ -352,9 +358,13 @@ class BingxVenue:
         if inst is None:
             return f"dita: {order.asset} is not a tradable BingX contract (not sent)"
         if not on_grid(order.quantity, inst.step_size):
-            return f"dita: quantity {order.quantity} is not a multiple of {inst.step_size} (not sent)"
+            return (
+                f"dita: quantity {order.quantity} is not a multiple of {inst.step_size} (not sent)"
+            )
         if order.limit_price is not None and not on_grid(order.limit_price, inst.tick_size):
-            return f"dita: price {order.limit_price} is not a multiple of {inst.tick_size} (not sent)"
+            return (
+                f"dita: price {order.limit_price} is not a multiple of {inst.tick_size} (not sent)"
+            )
         return ""
 
     def _order_params(self, order: Order) -> dict[str, ParamValue]:
@@ -378,8 +388,10 @@ class BingxVenue:
             case PositionMode.HEDGE:
                 # Hedge mode takes no reduceOnly: a close is SELL+LONG / BUY+SHORT (§3.3).
                 buying = order.side is OrderSide.BUY
-                params["positionSide"] = ("SHORT" if buying else "LONG") if order.reduce_only else (
-                    "LONG" if buying else "SHORT"
+                params["positionSide"] = (
+                    ("SHORT" if buying else "LONG")
+                    if order.reduce_only
+                    else ("LONG" if buying else "SHORT")
                 )
         return params
 
@@ -408,7 +420,9 @@ class BingxVenue:
                         await self._emit(self._tracker.on_rest(rest))
                 else:
                     self._tracker.forget_unseen(cid)
-                raise DuplicateClientOrderId(f"submit {cid}: {err}; the existing order is unchanged")
+                raise DuplicateClientOrderId(
+                    f"submit {cid}: {err}; the existing order is unchanged"
+                )
             case ErrorClass.FATAL:
                 raise VenueFatal(f"submit {cid}: {err}")
             case _:
@@ -456,7 +470,9 @@ class BingxVenue:
                 if wait > 0:
                     await self._sleep(wait)
             if signed:
-                query = signed_query(params, self._creds.secret, self._clock(), self.config.recv_window)
+                query = signed_query(
+                    params, self._creds.secret, self._clock(), self.config.recv_window
+                )
             else:
                 query = public_query(params)
             url = f"{self.config.endpoints.rest}{path}" + (f"?{query}" if query else "")
@@ -468,10 +484,18 @@ class BingxVenue:
             except httpx.TimeoutException as exc:
                 raise OutcomeUnknown(f"{what}: no answer in time ({type(exc).__name__})") from None
             except httpx.TransportError as exc:
-                raise OutcomeUnknown(f"{what}: connection failed after sending ({type(exc).__name__})") from None
+                raise OutcomeUnknown(
+                    f"{what}: connection failed after sending ({type(exc).__name__})"
+                ) from None
             status = resp.status_code
             if status in (429, 418):
-                log.warning("%s: HTTP %d, backing off %.3fs (attempt %d)", what, status, backoff, attempt + 1)
+                log.warning(
+                    "%s: HTTP %d, backing off %.3fs (attempt %d)",
+                    what,
+                    status,
+                    backoff,
+                    attempt + 1,
+                )
                 await self._sleep(backoff)
                 backoff *= 2
                 continue
@@ -496,7 +520,9 @@ class BingxVenue:
             err = BingxError(env.code, env.msg)
             match err.error_class:
                 case ErrorClass.RETRY_LATER | ErrorClass.TIMESTAMP:
-                    log.warning("%s: %s, backing off %.3fs (attempt %d)", what, err, backoff, attempt + 1)
+                    log.warning(
+                        "%s: %s, backing off %.3fs (attempt %d)", what, err, backoff, attempt + 1
+                    )
                     await self._sleep(backoff)
                     backoff *= 2
                     continue
@@ -556,10 +582,20 @@ class BingxVenue:
                 self._fatal = exc
                 self._stream_ready.set()
                 return
-            except (OSError, websockets.WebSocketException, VenueError, _Business, wire.WireError) as exc:
+            except (
+                OSError,
+                websockets.WebSocketException,
+                VenueError,
+                _Business,
+                wire.WireError,
+            ) as exc:
                 if isinstance(exc, websockets.InvalidStatus):
                     self._listen_key = None  # the server refused the key: get a new one
-                log.warning("BingX user-data stream lost (%s); reconnecting in %.2fs", type(exc).__name__, delay)
+                log.warning(
+                    "BingX user-data stream lost (%s); reconnecting in %.2fs",
+                    type(exc).__name__,
+                    delay,
+                )
             finally:
                 self._ws = None
             if self._closing:
@@ -577,7 +613,9 @@ class BingxVenue:
             head = wire.decode(text, wire.StreamHead)
             match head.e:
                 case "ORDER_TRADE_UPDATE":
-                    await self._emit(self._tracker.on_stream(wire.decode(text, wire.OrderTradeUpdate)))
+                    await self._emit(
+                        self._tracker.on_stream(wire.decode(text, wire.OrderTradeUpdate))
+                    )
                 case "ACCOUNT_UPDATE":
                     await self._on_account(wire.decode(text, wire.AccountUpdate))
                 case "listenKeyExpired":
@@ -596,20 +634,10 @@ class BingxVenue:
             self.account_positions[(p.symbol, p.position_side)] = parse.account_position(p)
         for b in ev.account.balances:
             if b.asset == self.config.settle_asset:
-                self.account_balance = BalanceReport(b.asset, b.wallet_balance, b.cross_wallet_balance)
-            if ev.account.reason == "FUNDING_FEE" and b.balance_change:
-                symbols = [p.symbol for p in ev.account.positions]
-                await self._emit(
-                    [
-                        VenueEvent(
-                            event_id=f"bingx:funding:{ev.event_time}:{b.asset}",
-                            ts=ev.event_time,
-                            kind=EventKind.FUNDING,
-                            asset=symbols[0] if len(symbols) == 1 else "",
-                            amount=b.balance_change,
-                        )
-                    ]
+                self.account_balance = BalanceReport(
+                    b.asset, b.wallet_balance, b.cross_wallet_balance
                 )
+        await self._emit(parse.funding_events(ev, self.config.settle_asset))
 
     async def _fill_gap(self) -> None:
         """After a (re)connect: whatever happened to our live orders while we were away."""
@@ -617,11 +645,12 @@ class BingxVenue:
         if not live:
             return
         raw = await self._call("GET", OPEN_ORDERS, {})
-        open_now = {o.client_order_id.lower(): o for o in wire.decode(raw, wire.OrdersData).orders or []}
+        open_now = {
+            o.client_order_id.lower(): o for o in wire.decode(raw, wire.OrdersData).orders or []
+        }
         for lo in live:
             rest = open_now.get(lo.client_order_id)
             if rest is None:
                 rest = await self._query(lo.symbol, lo.client_order_id)
             if rest is not None:
                 await self._emit(self._tracker.on_rest(rest))
-

@@ -5,10 +5,12 @@ REST under ``http://127.0.0.1:PORT/openApi/...`` and the user-data WebSocket at
 (signatures, timestamps, error codes, envelopes, 19-digit ids, string
 decimals, gzipped frames, Ping/Pong) with fault injection for tests.
 
-Matching: the sim matching engine (``dita.venues.sim``) was not available
-when this package was written, so ``exchange.Exchange`` carries a small
-last-price matcher of its own (see its docstring). It is the only piece to
-swap when the sim engine lands.
+Engines: by default (one-way mode) the trading behind the protocol is the sim
+matching engine, ``dita.venues.sim.SimExchange``, wrapped by
+``sim_engine.SimEngine`` (BingX's parameters, ids, truncation, error codes and
+stream frames around it). Hedge mode, which the sim does not model, uses the
+small built-in matcher ``exchange.Exchange`` (``engine="builtin"`` selects it
+in one-way mode too).
 
 In tests::
 

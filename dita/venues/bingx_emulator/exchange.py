@@ -78,9 +78,22 @@ class ContractSpec:
 # Precisions as BingX lists them for these contracts (BTC-USDT per PROTOCOL.md §3.1;
 # ETH and TRX from the live contract list as commonly seen, not re-verified offline).
 DEFAULT_CONTRACTS: tuple[ContractSpec, ...] = (
-    ContractSpec("BTC-USDT", "BTC", 1, 4, Decimal("0.0001"), Decimal(2), Decimal("60000.0"), contract_id="100"),
-    ContractSpec("ETH-USDT", "ETH", 2, 2, Decimal("0.01"), Decimal(2), Decimal("3000.00"), contract_id="101"),
-    ContractSpec("TRX-USDT", "TRX", 5, 0, Decimal(1), Decimal(2), Decimal("0.25000"), contract_id="102"),
+    ContractSpec(
+        "BTC-USDT",
+        "BTC",
+        1,
+        4,
+        Decimal("0.0001"),
+        Decimal(2),
+        Decimal("60000.0"),
+        contract_id="100",
+    ),
+    ContractSpec(
+        "ETH-USDT", "ETH", 2, 2, Decimal("0.01"), Decimal(2), Decimal("3000.00"), contract_id="101"
+    ),
+    ContractSpec(
+        "TRX-USDT", "TRX", 5, 0, Decimal(1), Decimal(2), Decimal("0.25000"), contract_id="102"
+    ),
 )
 
 
@@ -283,16 +296,25 @@ class Exchange:
             raise ApiError(80014, f"Invalid parameters, side: {side} is not BUY or SELL")
         otype = _required(p, "type").upper()
         if otype not in ("MARKET", "LIMIT"):
-            raise ApiError(80014, f"Invalid parameters, type {otype} is not supported by the emulator")
+            raise ApiError(
+                80014, f"Invalid parameters, type {otype} is not supported by the emulator"
+            )
         pos_side = p.get("positionSide", "LONG").upper()  # DOC25: defaults to LONG
         reduce_only = _bool(p.get("reduceOnly", "false"), "reduceOnly")
         if self.mode is Mode.ONE_WAY and pos_side != "BOTH":
-            raise ApiError(109400, "In the One-way mode, the 'PositionSide' field can only be set to BOTH.")
+            raise ApiError(
+                109400, "In the One-way mode, the 'PositionSide' field can only be set to BOTH."
+            )
         if self.mode is Mode.HEDGE:
             if pos_side not in ("LONG", "SHORT"):
-                raise ApiError(109400, "In the Hedge mode, the 'PositionSide' field can only be set to LONG or SHORT.")
+                raise ApiError(
+                    109400,
+                    "In the Hedge mode, the 'PositionSide' field can only be set to LONG or SHORT.",
+                )
             if reduce_only:
-                raise ApiError(109400, "In the Hedge mode, the 'ReduceOnly' field can not be filled.")
+                raise ApiError(
+                    109400, "In the Hedge mode, the 'ReduceOnly' field can not be filled."
+                )
         if "quantity" not in p:
             raise ApiError(80014, "parameter quantity is must")
         qty = self._on_grid(_decimal(p["quantity"], "quantity"), spec.step, "quantity")
@@ -333,7 +355,9 @@ class Exchange:
             )
         marketable = otype == "MARKET" or (price >= last if side == "BUY" else price <= last)
         if tif == "PostOnly" and marketable:
-            raise ApiError(101215, "The order would immediately match and take, PostOnly order rejected")
+            raise ApiError(
+                101215, "The order would immediately match and take, PostOnly order rejected"
+            )
         lev = self._lev(spec.symbol, pos_side, side)
         if not closing and qty * ref / lev > self.available():
             raise ApiError(101204, "Insufficient margin")
@@ -437,7 +461,9 @@ class Exchange:
         if self.mode is Mode.ONE_WAY and side != "BOTH":
             raise ApiError(109400, "In the One-way mode, the 'side' field can only be set to BOTH.")
         if self.mode is Mode.HEDGE and side not in ("LONG", "SHORT"):
-            raise ApiError(109400, "In the Hedge mode, the 'side' field can only be set to LONG or SHORT.")
+            raise ApiError(
+                109400, "In the Hedge mode, the 'side' field can only be set to LONG or SHORT."
+            )
         try:
             lev = int(_required(p, "leverage"))
         except ValueError:
@@ -452,7 +478,10 @@ class Exchange:
         if self.mode is Mode.ONE_WAY:
             long = short = self._lev(spec.symbol, "BOTH", "BUY")
         else:
-            long, short = self._lev(spec.symbol, "LONG", "BUY"), self._lev(spec.symbol, "SHORT", "SELL")
+            long, short = (
+                self._lev(spec.symbol, "LONG", "BUY"),
+                self._lev(spec.symbol, "SHORT", "SELL"),
+            )
         return {
             "longLeverage": long, "shortLeverage": short,
             "maxLongLeverage": spec.max_leverage, "maxShortLeverage": spec.max_leverage,
@@ -469,7 +498,12 @@ class Exchange:
     # -- account arithmetic --------------------------------------------------
 
     def available(self) -> Decimal:
-        return self.wallet + min(self._unrealized(), _ZERO) - self._used_margin() - self._frozen_margin()
+        return (
+            self.wallet
+            + min(self._unrealized(), _ZERO)
+            - self._used_margin()
+            - self._frozen_margin()
+        )
 
     def _unrealized(self) -> Decimal:
         total = _ZERO
@@ -489,7 +523,11 @@ class Exchange:
 
     def _frozen_margin(self) -> Decimal:
         return sum(
-            (o.remaining * o.price / o.leverage for o in self._orders.values() if o.live and not o.reduce_only),
+            (
+                o.remaining * o.price / o.leverage
+                for o in self._orders.values()
+                if o.live and not o.reduce_only
+            ),
             _ZERO,
         )
 
@@ -505,7 +543,10 @@ class Exchange:
         floored = (value // unit) * unit
         if floored != value:
             if self.reject_excess_precision:
-                raise ApiError(110425, f"Order size does not meet the contract precision or step size requirement ({what})")
+                raise ApiError(
+                    110425,
+                    f"Order size does not meet the contract precision or step size requirement ({what})",
+                )
             return floored.quantize(unit)  # DOC25: excess decimals are truncated
         return value
 
@@ -644,7 +685,15 @@ class Exchange:
         for (sym, ps), pos in self._positions.items():
             if sym == symbol:
                 positions.append(
-                    {"s": sym, "pa": s(pos.qty), "ep": s(pos.avg), "up": "0", "mt": "cross", "iw": "0", "ps": ps}
+                    {
+                        "s": sym,
+                        "pa": s(pos.qty),
+                        "ep": s(pos.avg),
+                        "up": "0",
+                        "mt": "cross",
+                        "iw": "0",
+                        "ps": ps,
+                    }
                 )
         self.outbox.append(
             {

@@ -214,13 +214,27 @@ class BingxEmulator:
     ) -> None:
         """Answer the next matching request(s) with HTTP ``status``; with
         ``after_execute`` the request is carried out first (504 after the order was placed)."""
-        self.faults.append(HttpFault(path, method, status=status, after_execute=after_execute, times=times))
+        self.faults.append(
+            HttpFault(path, method, status=status, after_execute=after_execute, times=times)
+        )
 
-    def error_next(self, path: str | None, code: int, msg: str = "", *, method: str | None = None, times: int = 1) -> None:
+    def error_next(
+        self,
+        path: str | None,
+        code: int,
+        msg: str = "",
+        *,
+        method: str | None = None,
+        times: int = 1,
+    ) -> None:
         """Answer HTTP 200 with BingX ``code`` without executing the request."""
-        self.faults.append(HttpFault(path, method, code=code, msg=msg or f"injected {code}", times=times))
+        self.faults.append(
+            HttpFault(path, method, code=code, msg=msg or f"injected {code}", times=times)
+        )
 
-    def rate_limit_next(self, path: str | None, *, method: str | None = None, times: int = 1) -> None:
+    def rate_limit_next(
+        self, path: str | None, *, method: str | None = None, times: int = 1
+    ) -> None:
         self.faults.append(
             HttpFault(
                 path, method, code=100410,
@@ -229,7 +243,9 @@ class BingxEmulator:
             )
         )  # fmt: skip
 
-    def delay_next(self, path: str | None, seconds: float, *, method: str | None = None, times: int = 1) -> None:
+    def delay_next(
+        self, path: str | None, seconds: float, *, method: str | None = None, times: int = 1
+    ) -> None:
         self.faults.append(HttpFault(path, method, delay=seconds, times=times))
 
     def drop_stream_events(self, n: int) -> None:
@@ -417,7 +433,9 @@ class BingxEmulator:
         now = self.clock()
         if method == "POST":
             self._key_seq += 1
-            listen_key = hashlib.sha256(f"dita-emulator-listen-key-{self._key_seq}".encode()).hexdigest()
+            listen_key = hashlib.sha256(
+                f"dita-emulator-listen-key-{self._key_seq}".encode()
+            ).hexdigest()
             self.listen_keys[listen_key] = now + self.listen_key_ttl_ms
             return web.json_response({"listenKey": listen_key})
         listen_key = dict(pairs).get("listenKey", "")

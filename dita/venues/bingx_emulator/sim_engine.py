@@ -157,9 +157,13 @@ class SimEngine:
             raise ApiError(80014, f"Invalid parameters, side: {side} is not BUY or SELL")
         otype = _required(p, "type").upper()
         if otype not in ("MARKET", "LIMIT"):
-            raise ApiError(80014, f"Invalid parameters, type {otype} is not supported by the emulator")
+            raise ApiError(
+                80014, f"Invalid parameters, type {otype} is not supported by the emulator"
+            )
         if p.get("positionSide", "LONG").upper() != "BOTH":
-            raise ApiError(109400, "In the One-way mode, the 'PositionSide' field can only be set to BOTH.")
+            raise ApiError(
+                109400, "In the One-way mode, the 'PositionSide' field can only be set to BOTH."
+            )
         reduce_only = _bool(p.get("reduceOnly", "false"), "reduceOnly")
         if "quantity" not in p:
             raise ApiError(80014, "parameter quantity is must")
@@ -178,7 +182,9 @@ class SimEngine:
         last = self.price(spec.symbol)
         marketable = price is None or (price >= last if side == "BUY" else price <= last)
         if tif == "PostOnly" and marketable:
-            raise ApiError(101215, "The order would immediately match and take, PostOnly order rejected")
+            raise ApiError(
+                101215, "The order would immediately match and take, PostOnly order rejected"
+            )
 
         sim_cid = self._new_sim_cid(cid)
         request = OrderRequest(
@@ -195,7 +201,9 @@ class SimEngine:
             events = self.sim.submit(request, self._tick())
         except DuplicateOrderError:
             raise ApiError(101481, "clientOrderID cannot be repeated") from None
-        rejected = next((e for e in events if e.kind is EventKind.REJECT and e.client_order_id == sim_cid), None)
+        rejected = next(
+            (e for e in events if e.kind is EventKind.REJECT and e.client_order_id == sim_cid), None
+        )
         self._frames([e for e in events if e is not rejected])
         if rejected is not None:
             raise _translate_reject(rejected)
@@ -329,7 +337,10 @@ class SimEngine:
         if floored == value:
             return value
         if self.reject_excess_precision:
-            raise ApiError(110425, f"Order size does not meet the contract precision or step size requirement ({what})")
+            raise ApiError(
+                110425,
+                f"Order size does not meet the contract precision or step size requirement ({what})",
+            )
         return floored.quantize(unit)  # DOC25: excess decimals are truncated
 
     def _new_sim_cid(self, cid: str) -> str:
@@ -430,7 +441,9 @@ class SimEngine:
             last_qty = ev.last_qty or _ZERO
             last_price = ev.last_price or _ZERO
             if x == "TRADE":
-                self._cost[r.venue_order_id] = self._cost.get(r.venue_order_id, _ZERO) + last_qty * last_price
+                self._cost[r.venue_order_id] = (
+                    self._cost.get(r.venue_order_id, _ZERO) + last_qty * last_price
+                )
                 if r.asset not in touched:
                     touched.append(r.asset)
             cum = ev.cum_qty or _ZERO
@@ -456,14 +469,29 @@ class SimEngine:
         bal = self.sim.balance()
         positions = [
             {
-                "s": p.asset, "pa": s(p.quantity), "ep": s(p.entry_price), "up": "0",
-                "mt": "cross", "iw": "0", "ps": p.side.value,
+                "s": p.asset,
+                "pa": s(p.quantity),
+                "ep": s(p.entry_price),
+                "up": "0",
+                "mt": "cross",
+                "iw": "0",
+                "ps": p.side.value,
             }
             for p in self.sim.positions()
             if p.asset == symbol
         ]
         if not positions and symbol:
-            positions = [{"s": symbol, "pa": "0", "ep": "0", "up": "0", "mt": "cross", "iw": "0", "ps": "LONG"}]
+            positions = [
+                {
+                    "s": symbol,
+                    "pa": "0",
+                    "ep": "0",
+                    "up": "0",
+                    "mt": "cross",
+                    "iw": "0",
+                    "ps": "LONG",
+                }
+            ]
         self.outbox.append(
             {
                 "e": "ACCOUNT_UPDATE", "E": self._now, "T": self._now,
@@ -478,7 +506,10 @@ def _translate_reject(ev: VenueEvent) -> ApiError:
     if code is RejectCode.REDUCE_ONLY and "no position" in detail:
         return ApiError(101205, f"No position to close ({detail})")
     if code is RejectCode.BELOW_MIN_NOTIONAL:
-        return ApiError(101400, f"Please ensure that the minimum nominal value of the order placed must be greater than 2u ({detail})")
+        return ApiError(
+            101400,
+            f"Please ensure that the minimum nominal value of the order placed must be greater than 2u ({detail})",
+        )
     if code is None:
         return ApiError(80014, ev.reason)
     return ApiError(_REJECT_CODES[code], detail)

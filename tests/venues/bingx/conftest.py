@@ -95,7 +95,9 @@ async def open_session() -> AsyncIterator[Callable[..., object]]:
         engine: str = "sim",
         **config: object,
     ) -> Session:
-        emu = BingxEmulator(API_KEY, API_SECRET, mode=mode, engine=engine, **(emulator_kwargs or {}))  # type: ignore[arg-type]
+        emu = BingxEmulator(
+            API_KEY, API_SECRET, mode=mode, engine=engine, **(emulator_kwargs or {})
+        )  # type: ignore[arg-type]
         await emu.start()
         client = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=2.0))
         sleeps: list[float] = []

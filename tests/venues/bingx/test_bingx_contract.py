@@ -44,7 +44,9 @@ class TestBingxVenueContract(VenueContract):
         emulator = BingxEmulator(KEY, SECRET, exchange=engine)
         await emulator.start()
         client = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=2.0))
-        venue = BingxVenue(client, Credentials(KEY, SECRET), BingxConfig(Endpoints.loopback(emulator.port)))
+        venue = BingxVenue(
+            client, Credentials(KEY, SECRET), BingxConfig(Endpoints.loopback(emulator.port))
+        )
         await venue.start()
         yield BingxHarness(venue, venue.instruments["BTC-USDT"], BTC.price, emulator, client)
         await venue.close()

@@ -27,7 +27,9 @@ LISTEN = "/openApi/user/auth/userDataStream"
 
 @pytest.fixture(params=["sim", "builtin"])
 async def emu(request: pytest.FixtureRequest) -> AsyncIterator[BingxEmulator]:
-    async with BingxEmulator(KEY, SECRET, engine=request.param, ping_interval=0.05, missed_pongs_allowed=2) as e:
+    async with BingxEmulator(
+        KEY, SECRET, engine=request.param, ping_interval=0.05, missed_pongs_allowed=2
+    ) as e:
         yield e
 
 
@@ -41,14 +43,23 @@ def signed(params: dict[str, Any], ts: int | None = None, secret: str = SECRET) 
     return signed_query(params, secret, wall_clock_ms() if ts is None else ts)
 
 
-async def call(http: httpx.AsyncClient, method: str, path: str, params: dict[str, Any], **kw: Any) -> dict[str, Any]:
+async def call(
+    http: httpx.AsyncClient, method: str, path: str, params: dict[str, Any], **kw: Any
+) -> dict[str, Any]:
     r = await http.request(method, f"{path}?{signed(params, **kw)}", headers={"X-BX-APIKEY": KEY})
     assert r.status_code == 200, r.text
     body: dict[str, Any] = r.json()
     return body
 
 
-LIMIT = {"symbol": "BTC-USDT", "side": "BUY", "positionSide": "BOTH", "type": "LIMIT", "quantity": "0.01", "price": "59000"}
+LIMIT = {
+    "symbol": "BTC-USDT",
+    "side": "BUY",
+    "positionSide": "BOTH",
+    "type": "LIMIT",
+    "quantity": "0.01",
+    "price": "59000",
+}
 
 
 async def test_auth_failures_use_bingx_codes(http: httpx.AsyncClient) -> None:
@@ -57,13 +68,22 @@ async def test_auth_failures_use_bingx_codes(http: httpx.AsyncClient) -> None:
     assert r.json()["code"] == 100413  # no key
     r = await http.get(f"/openApi/swap/v2/trade/openOrders?{q}", headers={"X-BX-APIKEY": "other"})
     assert r.json()["code"] == 100413
-    r = await http.get("/openApi/swap/v2/trade/openOrders?symbol=BTC-USDT&timestamp=1", headers={"X-BX-APIKEY": KEY})
+    r = await http.get(
+        "/openApi/swap/v2/trade/openOrders?symbol=BTC-USDT&timestamp=1",
+        headers={"X-BX-APIKEY": KEY},
+    )
     assert r.json()["code"] == 100412
     bad = signed({"symbol": "BTC-USDT"}, secret="wrong")
     r = await http.get(f"/openApi/swap/v2/trade/openOrders?{bad}", headers={"X-BX-APIKEY": KEY})
-    assert r.json() == {"code": 100001, "msg": "Signature verification failed due to signature mismatch", "data": {}}
+    assert r.json() == {
+        "code": 100001,
+        "msg": "Signature verification failed due to signature mismatch",
+        "data": {},
+    }
     for ts in (wall_clock_ms() - 6000, wall_clock_ms() + 5000):
-        body = await call(http, "GET", "/openApi/swap/v2/trade/openOrders", {"symbol": "BTC-USDT"}, ts=ts)
+        body = await call(
+            http, "GET", "/openApi/swap/v2/trade/openOrders", {"symbol": "BTC-USDT"}, ts=ts
+        )
         assert body["code"] == 100421
 
 
@@ -71,25 +91,39 @@ async def test_unsorted_query_is_verified_in_received_order(http: httpx.AsyncCli
     ts = wall_clock_ms()
     pairs = [("symbol", "BTC-USDT"), ("timestamp", str(ts)), ("side", "BOTH"), ("leverage", "6")]
     payload = canonical(pairs)
-    r = await http.post(f"/openApi/swap/v2/trade/leverage?{payload}&signature={signature(SECRET, payload)}", headers={"X-BX-APIKEY": KEY})
+    r = await http.post(
+        f"/openApi/swap/v2/trade/leverage?{payload}&signature={signature(SECRET, payload)}",
+        headers={"X-BX-APIKEY": KEY},
+    )
     assert r.json() == {"code": 0, "msg": "", "data": {"leverage": 6, "symbol": "BTC-USDT"}}
 
 
 async def test_form_and_json_bodies_are_accepted(http: httpx.AsyncClient) -> None:
     ts = wall_clock_ms()
     form = canonical(sorted({**LIMIT, "clientOrderId": "form-1", "timestamp": str(ts)}.items()))
-    r = await http.post(ORDER, content=f"{form}&signature={signature(SECRET, form)}",
-                        headers={"X-BX-APIKEY": KEY, "Content-Type": "application/x-www-form-urlencoded"})
+    r = await http.post(
+        ORDER,
+        content=f"{form}&signature={signature(SECRET, form)}",
+        headers={"X-BX-APIKEY": KEY, "Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert r.json()["code"] == 0, r.text
     body = {**LIMIT, "clientOrderId": "json-1", "timestamp": ts}
     payload = canonical(sorted((k, str(v)) for k, v in body.items()))
-    r = await http.post(ORDER, content=json.dumps({**body, "signature": signature(SECRET, payload)}),
-                        headers={"X-BX-APIKEY": KEY, "Content-Type": "application/json"})
+    r = await http.post(
+        ORDER,
+        content=json.dumps({**body, "signature": signature(SECRET, payload)}),
+        headers={"X-BX-APIKEY": KEY, "Content-Type": "application/json"},
+    )
     assert r.json()["code"] == 0, r.text
 
 
-async def test_order_ids_are_19_digit_json_integers_and_decimals_strings(http: httpx.AsyncClient) -> None:
-    r = await http.post(f"{ORDER}?{signed({**LIMIT, 'clientOrderID': 'MiXeD-Case-1'})}", headers={"X-BX-APIKEY": KEY})
+async def test_order_ids_are_19_digit_json_integers_and_decimals_strings(
+    http: httpx.AsyncClient,
+) -> None:
+    r = await http.post(
+        f"{ORDER}?{signed({**LIMIT, 'clientOrderID': 'MiXeD-Case-1'})}",
+        headers={"X-BX-APIKEY": KEY},
+    )
     assert r.json()["code"] == 0
     oid = r.json()["data"]["order"]["orderId"]
     assert isinstance(oid, int) and len(str(oid)) == 19
@@ -98,7 +132,10 @@ async def test_order_ids_are_19_digit_json_integers_and_decimals_strings(http: h
     q = await call(http, "GET", ORDER, {"symbol": "BTC-USDT", "clientOrderId": "MIXED-CASE-1"})
     order = q["data"]["order"]
     assert order["orderId"] == oid
-    assert all(isinstance(order[k], str) for k in ("origQty", "price", "executedQty", "avgPrice", "commission"))
+    assert all(
+        isinstance(order[k], str)
+        for k in ("origQty", "price", "executedQty", "avgPrice", "commission")
+    )
     assert order["status"] in ("NEW", "PENDING")
 
 
@@ -108,7 +145,12 @@ async def test_duplicate_client_order_id_is_101481(http: httpx.AsyncClient) -> N
 
 
 async def test_excess_precision_is_truncated(http: httpx.AsyncClient) -> None:
-    body = await call(http, "POST", ORDER, {**LIMIT, "quantity": "0.012345", "price": "59000.06", "clientOrderId": "p-1"})
+    body = await call(
+        http,
+        "POST",
+        ORDER,
+        {**LIMIT, "quantity": "0.012345", "price": "59000.06", "clientOrderId": "p-1"},
+    )
     assert body["code"] == 0, body
     q = await call(http, "GET", ORDER, {"symbol": "BTC-USDT", "clientOrderId": "p-1"})
     assert (q["data"]["order"]["origQty"], q["data"]["order"]["price"]) == ("0.0123", "59000.0")
@@ -127,7 +169,9 @@ async def test_excess_precision_is_truncated(http: httpx.AsyncClient) -> None:
         ({**LIMIT, "timeInForce": "PostOnly", "price": "61000"}, 101215),
     ],
 )
-async def test_order_checks_answer_with_bingx_codes(http: httpx.AsyncClient, params: dict[str, str], code: int) -> None:
+async def test_order_checks_answer_with_bingx_codes(
+    http: httpx.AsyncClient, params: dict[str, str], code: int
+) -> None:
     body = await call(http, "POST", ORDER, params)
     assert body["code"] == code, body
     assert body["data"] == {}
@@ -136,7 +180,9 @@ async def test_order_checks_answer_with_bingx_codes(http: httpx.AsyncClient, par
 async def test_cancel_all_balance_v2_v3_positions(http: httpx.AsyncClient) -> None:
     await call(http, "POST", ORDER, {**LIMIT, "clientOrderId": "ca-1"})
     await call(http, "POST", ORDER, {**LIMIT, "clientOrderId": "ca-2"})
-    body = await call(http, "DELETE", "/openApi/swap/v2/trade/allOpenOrders", {"symbol": "BTC-USDT"})
+    body = await call(
+        http, "DELETE", "/openApi/swap/v2/trade/allOpenOrders", {"symbol": "BTC-USDT"}
+    )
     assert sorted(o["clientOrderId"] for o in body["data"]["success"]) == ["ca-1", "ca-2"]
     assert all(o["status"] == "CANCELLED" for o in body["data"]["success"])
     v2 = await call(http, "GET", "/openApi/swap/v2/user/balance", {})
@@ -150,7 +196,10 @@ async def test_public_market_data(http: httpx.AsyncClient) -> None:
     r = (await http.get("/openApi/swap/v2/quote/contracts?timestamp=1")).json()
     by_symbol = {c["symbol"]: c for c in r["data"]}
     assert set(by_symbol) >= {"BTC-USDT", "ETH-USDT", "TRX-USDT"}
-    assert (by_symbol["BTC-USDT"]["pricePrecision"], by_symbol["BTC-USDT"]["quantityPrecision"]) == (1, 4)
+    assert (
+        by_symbol["BTC-USDT"]["pricePrecision"],
+        by_symbol["BTC-USDT"]["quantityPrecision"],
+    ) == (1, 4)
     price = (await http.get("/openApi/swap/v1/ticker/price?symbol=BTC-USDT")).json()["data"]
     assert Decimal(price["price"]) == Decimal("60000")
     assert (await http.get("/openApi/swap/v2/server/time")).json()["data"]["serverTime"] > 0
@@ -159,21 +208,33 @@ async def test_public_market_data(http: httpx.AsyncClient) -> None:
 
 async def test_injected_http_faults(emu: BingxEmulator, http: httpx.AsyncClient) -> None:
     emu.fail_next(ORDER, status=504, method="POST", after_execute=True)
-    r = await http.post(f"{ORDER}?{signed({**LIMIT, 'clientOrderId': 'f-1'})}", headers={"X-BX-APIKEY": KEY})
+    r = await http.post(
+        f"{ORDER}?{signed({**LIMIT, 'clientOrderId': 'f-1'})}", headers={"X-BX-APIKEY": KEY}
+    )
     assert r.status_code == 504
     assert emu.exchange.order_count() == 1  # executed anyway
     emu.rate_limit_next(None)
-    assert (await call(http, "GET", ORDER, {"symbol": "BTC-USDT", "clientOrderId": "f-1"}))["code"] == 100410
-    assert (await call(http, "GET", ORDER, {"symbol": "BTC-USDT", "clientOrderId": "f-1"}))["code"] == 0
+    assert (await call(http, "GET", ORDER, {"symbol": "BTC-USDT", "clientOrderId": "f-1"}))[
+        "code"
+    ] == 100410
+    assert (await call(http, "GET", ORDER, {"symbol": "BTC-USDT", "clientOrderId": "f-1"}))[
+        "code"
+    ] == 0
 
 
 async def test_listen_key_lifecycle(emu: BingxEmulator, http: httpx.AsyncClient) -> None:
     r = await http.post(LISTEN, headers={"X-BX-APIKEY": KEY})  # unsigned, like DOC23/JKorf
     key = r.json()["listenKey"]
     assert len(key) == 64
-    assert (await http.put(f"{LISTEN}?listenKey={key}", headers={"X-BX-APIKEY": KEY})).json()["code"] == 0
-    assert (await http.put(f"{LISTEN}?listenKey={'0' * 64}", headers={"X-BX-APIKEY": KEY})).status_code == 404
-    assert (await http.delete(f"{LISTEN}?listenKey={key}", headers={"X-BX-APIKEY": KEY})).json()["code"] == 0
+    assert (await http.put(f"{LISTEN}?listenKey={key}", headers={"X-BX-APIKEY": KEY})).json()[
+        "code"
+    ] == 0
+    assert (
+        await http.put(f"{LISTEN}?listenKey={'0' * 64}", headers={"X-BX-APIKEY": KEY})
+    ).status_code == 404
+    assert (await http.delete(f"{LISTEN}?listenKey={key}", headers={"X-BX-APIKEY": KEY})).json()[
+        "code"
+    ] == 0
     with pytest.raises(websockets.InvalidStatus):
         await websockets.connect(f"{emu.ws_url}?listenKey={key}")
 
@@ -187,7 +248,9 @@ async def _frames(ws: websockets.ClientConnection, n: int) -> list[bytes]:
     return out
 
 
-async def test_stream_frames_are_gzipped_and_pings_need_pongs(emu: BingxEmulator, http: httpx.AsyncClient) -> None:
+async def test_stream_frames_are_gzipped_and_pings_need_pongs(
+    emu: BingxEmulator, http: httpx.AsyncClient
+) -> None:
     key = (await http.post(LISTEN, headers={"X-BX-APIKEY": KEY})).json()["listenKey"]
     async with websockets.connect(f"{emu.ws_url}?listenKey={key}") as ws:
         first = await _frames(ws, 1)

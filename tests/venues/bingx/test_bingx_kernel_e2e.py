@@ -54,7 +54,12 @@ class Driver:
         return cmd.order
 
     async def exit(self, ref: str) -> None:
-        await self.intent(Action.EXIT, trade_id=f"t{self.trade_n}", order_type=OrderType.MARKET, reference_price=D(ref))
+        await self.intent(
+            Action.EXIT,
+            trade_id=f"t{self.trade_n}",
+            order_type=OrderType.MARKET,
+            reference_price=D(ref),
+        )
 
     async def cancel(self) -> None:
         await self.intent(Action.CANCEL, trade_id=f"t{self.trade_n}")

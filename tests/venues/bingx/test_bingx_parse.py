@@ -201,8 +201,16 @@ def test_order_trade_update_without_l_falls_back_to_differencing_z() -> None:
 def test_l_disagreeing_with_z_trusts_z_and_prices_the_gap_from_the_average() -> None:
     # we applied 1 @ 10; a frame was lost; this one says l=1 @ 12 but z=3, ap=11
     u = wire.OrderUpdate(
-        symbol="BTC-USDT", order_id=1, side="BUY", order_type="LIMIT", exec_type="TRADE",
-        status="PARTIALLY_FILLED", cum_qty="3", avg_price="11", last_qty="1", last_price="12",
+        symbol="BTC-USDT",
+        order_id=1,
+        side="BUY",
+        order_type="LIMIT",
+        exec_type="TRADE",
+        status="PARTIALLY_FILLED",
+        cum_qty="3",
+        avg_price="11",
+        last_qty="1",
+        last_price="12",
     )
     delta = parse.fill_delta(u, Decimal(1), Decimal(10))
     assert delta is not None
@@ -216,18 +224,30 @@ def test_account_update_positions_and_balance() -> None:
     assert ev.account.balances[0].wallet_balance == Decimal("5277.59264687")
     report = parse.account_position(ev.account.positions[0])
     assert report == PositionReport(
-        asset="LINK-USDT", side=Side.SHORT, quantity=Decimal("108.843"), entry_price=Decimal("7.2562")
+        asset="LINK-USDT",
+        side=Side.SHORT,
+        quantity=Decimal("108.843"),
+        entry_price=Decimal("7.2562"),
     )
 
 
 def test_listen_key_payloads() -> None:
-    assert wire.decode(b'{"listenKey":"a8ea75681542e66f1a50a1616dd06ed77dab61baa0c296bca03a9b13ee5f2dd7"}', wire.ListenKey).listen_key.startswith("a8ea")
-    exp = wire.decode(b'{"e":"listenKeyExpired","E":1676964520421,"listenKey":"53c1067059c5401e216ec0562f4e9741f49c3f3f09c2ff7e76a32a9c"}', wire.ListenKeyExpired)
+    assert wire.decode(
+        b'{"listenKey":"a8ea75681542e66f1a50a1616dd06ed77dab61baa0c296bca03a9b13ee5f2dd7"}',
+        wire.ListenKey,
+    ).listen_key.startswith("a8ea")
+    exp = wire.decode(
+        b'{"e":"listenKeyExpired","E":1676964520421,"listenKey":"53c1067059c5401e216ec0562f4e9741f49c3f3f09c2ff7e76a32a9c"}',
+        wire.ListenKeyExpired,
+    )
     assert exp.listen_key.startswith("53c1")
 
 
 def test_error_envelope_and_garbage() -> None:
-    env = wire.decode(b'{"code":100001,"msg":"Signature verification failed due to signature mismatch","timestamp":1721803278709}', wire.Envelope)
+    env = wire.decode(
+        b'{"code":100001,"msg":"Signature verification failed due to signature mismatch","timestamp":1721803278709}',
+        wire.Envelope,
+    )
     assert env.code == 100001
     assert BingxError(env.code, env.msg).error_class is ErrorClass.FATAL
     with pytest.raises(wire.WireError):
@@ -259,13 +279,34 @@ def test_error_codes_classify_per_protocol_section_6(code: int, cls: ErrorClass)
     assert classify(code) is cls
 
 
-def _otu(x: str, status: str, z: str, l: str | None = None, price: str = "100", cid: str = "c-1", oid: int = 1900000000000000001, q: str = "3", ap: str = "100") -> wire.OrderTradeUpdate:  # noqa: E741
+def _otu(
+    x: str,
+    status: str,
+    z: str,
+    last: str | None = None,
+    price: str = "100",
+    cid: str = "c-1",
+    oid: int = 1900000000000000001,
+    q: str = "3",
+    ap: str = "100",
+) -> wire.OrderTradeUpdate:
     return wire.OrderTradeUpdate(
         event_time=1,
         order=wire.OrderUpdate(
-            symbol="BTC-USDT", order_id=oid, side="BUY", order_type="LIMIT", exec_type=x,
-            status=status, cum_qty=z, client_order_id=cid, quantity=q, price=price,
-            avg_price=ap, last_qty=l, last_price=price if l else None, commission="-0.01",
+            symbol="BTC-USDT",
+            order_id=oid,
+            side="BUY",
+            order_type="LIMIT",
+            exec_type=x,
+            status=status,
+            cum_qty=z,
+            client_order_id=cid,
+            quantity=q,
+            price=price,
+            avg_price=ap,
+            last_qty=last,
+            last_price=price if last else None,
+            commission="-0.01",
         ),
     )
 
@@ -276,7 +317,9 @@ def test_tracker_partial_fills_duplicates_and_cancel() -> None:
     kinds = [e.kind for e in t.on_stream(_otu("NEW", "NEW", "0"))]
     assert kinds == [EventKind.ACK]
     f1 = t.on_stream(_otu("TRADE", "PARTIALLY_FILLED", "1", "1"))
-    assert [(e.kind, e.last_qty, e.cum_qty) for e in f1] == [(EventKind.PARTIAL_FILL, Decimal(1), Decimal(1))]
+    assert [(e.kind, e.last_qty, e.cum_qty) for e in f1] == [
+        (EventKind.PARTIAL_FILL, Decimal(1), Decimal(1))
+    ]
     assert f1[0].fee == Decimal("0.01")
     assert t.on_stream(_otu("TRADE", "PARTIALLY_FILLED", "1", "1")) == []  # duplicated frame
     end = t.on_stream(_otu("CANCELED", "CANCELED", "1"))
@@ -303,9 +346,18 @@ def test_tracker_gap_filled_from_rest_report_after_lost_frames() -> None:
     t.end_call("c-1")
     t.on_stream(_otu("TRADE", "PARTIALLY_FILLED", "1", "1", price="100"))
     rest = wire.RestOrder(
-        symbol="BTC-USDT", order_id=1900000000000000001, side="BUY", type="LIMIT",
-        status="CANCELLED", orig_qty="3", price="100", executed_qty="2.5", avg_price="101",
-        commission="-0.05", client_order_id="C-1", update_time=9,
+        symbol="BTC-USDT",
+        order_id=1900000000000000001,
+        side="BUY",
+        type="LIMIT",
+        status="CANCELLED",
+        orig_qty="3",
+        price="100",
+        executed_qty="2.5",
+        avg_price="101",
+        commission="-0.05",
+        client_order_id="C-1",
+        update_time=9,
     )
     evs = t.on_rest(rest)
     assert [(e.kind, e.last_qty, e.cum_qty) for e in evs] == [
@@ -326,3 +378,20 @@ def test_tracker_event_ids_are_stable_per_fact() -> None:
     eb = b.on_stream(_otu("TRADE", "PARTIALLY_FILLED", "1", "1"))
     assert [e.event_id for e in ea] == [e.event_id for e in eb]
     assert len({e.event_id for e in ea}) == len(ea)
+
+
+FUNDING_UPDATE = b"""{"e":"ACCOUNT_UPDATE","E":1676603102999,"T":1676603102999,
+ "a":{"m":"FUNDING_FEE","B":[{"a":"USDT","wb":"5277.1","cw":"5277.1","bc":"-0.4926"}],
+      "P":[{"s":"BTC-USDT","pa":"0.1","ep":"60000","up":"0","mt":"isolated","iw":"600","ps":"LONG"}]}}"""
+
+
+def test_funding_fee_account_update_becomes_a_funding_event() -> None:
+    ev = wire.decode(FUNDING_UPDATE, wire.AccountUpdate)
+    (funding,) = parse.funding_events(ev)
+    assert (funding.kind, funding.asset, funding.amount, funding.ts) == (
+        EventKind.FUNDING,
+        "BTC-USDT",
+        Decimal("-0.4926"),
+        1676603102999,
+    )
+    assert parse.funding_events(wire.decode(ACCOUNT_UPDATE, wire.AccountUpdate)) == []

@@ -24,7 +24,12 @@ DOC_SECRET = "mheO6dR8ovSsxZQCOYEFCtelpuxcWGTfHw7te326y6jOwq5WpvFQ9JNljoTwBXZGv5
 
 def test_official_2023_leverage_example_reproduces() -> None:
     payload = canonical(
-        [("symbol", "BTC-USDT"), ("timestamp", "1667872120843"), ("side", "LONG"), ("leverage", "6")]
+        [
+            ("symbol", "BTC-USDT"),
+            ("timestamp", "1667872120843"),
+            ("side", "LONG"),
+            ("leverage", "6"),
+        ]
     )
     assert payload == "symbol=BTC-USDT&timestamp=1667872120843&side=LONG&leverage=6"
     assert signature(DOC_SECRET, payload) == (

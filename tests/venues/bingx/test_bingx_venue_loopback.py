@@ -19,7 +19,9 @@ MAKER = D("0.0002")
 TAKER = D("0.0005")
 
 
-async def test_adapter_satisfies_the_venue_protocol_and_loads_real_precisions(session: Session) -> None:
+async def test_adapter_satisfies_the_venue_protocol_and_loads_real_precisions(
+    session: Session,
+) -> None:
     assert isinstance(session.venue, Venue)
     inst = session.venue.instruments
     assert set(inst) == {"BTC-USDT", "ETH-USDT", "TRX-USDT"}
@@ -46,10 +48,19 @@ async def test_limit_order_ack_partial_fill_then_cancel_of_the_rest(session: Ses
 
     report = await session.venue.query_order(order)
     assert report is not None
-    assert (report.status, report.cum_qty, report.avg_price) == (OrderStatus.CANCELED, D("0.004"), D("59000"))
+    assert (report.status, report.cum_qty, report.avg_price) == (
+        OrderStatus.CANCELED,
+        D("0.004"),
+        D("59000"),
+    )
     assert report.fees == fill.fee
     (pos,) = await session.venue.positions()
-    assert (pos.asset, pos.side, pos.quantity, pos.entry_price) == ("BTC-USDT", Side.LONG, D("0.004"), D("59000"))
+    assert (pos.asset, pos.side, pos.quantity, pos.entry_price) == (
+        "BTC-USDT",
+        Side.LONG,
+        D("0.004"),
+        D("59000"),
+    )
     bal = await session.venue.balance()
     assert bal.wallet == D(10_000) - fill.fee
 
@@ -59,7 +70,9 @@ async def test_market_entry_and_reduce_only_exit_settle_exact_money(session: Ses
     _, fill = await session.expect(EventKind.ACK, EventKind.FILL)
     assert (fill.last_qty, fill.last_price) == (D("0.01"), D("60000.0"))
     await session.emu.set_price("BTC-USDT", D("60500.0"))
-    await session.venue.submit(make_order("m-2", OrderSide.SELL, qty="0.01", price=None, reduce_only=True))
+    await session.venue.submit(
+        make_order("m-2", OrderSide.SELL, qty="0.01", price=None, reduce_only=True)
+    )
     _, exit_fill = await session.expect(EventKind.ACK, EventKind.FILL)
     assert exit_fill.last_price == D("60500.0")
     assert await session.venue.positions() == []
@@ -100,7 +113,9 @@ async def test_double_cancel_gives_ack_then_reject(session: Session) -> None:
         ({"qty": "0.01", "price": None, "side": OrderSide.SELL, "reduce_only": True}, "101205"),
     ],
 )
-async def test_venue_refusals_arrive_as_reject_events(session: Session, order_args: dict[str, object], code: str) -> None:
+async def test_venue_refusals_arrive_as_reject_events(
+    session: Session, order_args: dict[str, object], code: str
+) -> None:
     await session.venue.submit(make_order("r-1", **order_args))  # type: ignore[arg-type]
     (rej,) = await session.expect(EventKind.REJECT)
     assert code in rej.reason
@@ -128,7 +143,9 @@ async def test_open_orders_lists_resting_orders(session: Session) -> None:
     assert all(r.status is OrderStatus.WORKING and r.order_type is OrderType.LIMIT for r in reports)
 
 
-async def test_504_after_placement_then_query_by_client_id_recovers_exactly_one_order(session: Session) -> None:
+async def test_504_after_placement_then_query_by_client_id_recovers_exactly_one_order(
+    session: Session,
+) -> None:
     order = make_order("t504-1")
     session.emu.fail_next(ORDER, status=504, method="POST", after_execute=True)
     with pytest.raises(OutcomeUnknown, match="504"):
@@ -146,7 +163,9 @@ async def test_504_after_placement_then_query_by_client_id_recovers_exactly_one_
     assert fill.venue_order_id == ack.venue_order_id
 
 
-async def test_504_before_placement_then_query_finds_nothing_and_resubmit_places_one(session: Session) -> None:
+async def test_504_before_placement_then_query_finds_nothing_and_resubmit_places_one(
+    session: Session,
+) -> None:
     order = make_order("t504-2")
     session.emu.fail_next(ORDER, status=504, method="POST")
     with pytest.raises(OutcomeUnknown):
@@ -182,7 +201,9 @@ async def test_duplicated_stream_frames_are_reported_once(session: Session) -> N
     assert cxl.cum_qty == D("0.006")
 
 
-async def test_a_lost_fill_frame_is_recovered_from_the_next_cumulative_quantity(session: Session) -> None:
+async def test_a_lost_fill_frame_is_recovered_from_the_next_cumulative_quantity(
+    session: Session,
+) -> None:
     await session.venue.submit(make_order("lost-1"))
     await session.expect(EventKind.ACK)
     session.emu.drop_stream_events(2)  # the first TRADE frame and its ACCOUNT_UPDATE
@@ -192,7 +213,9 @@ async def test_a_lost_fill_frame_is_recovered_from_the_next_cumulative_quantity(
     assert (fill.last_qty, fill.last_price, fill.cum_qty) == (D("0.005"), D("59000"), D("0.005"))
 
 
-async def test_stream_disconnect_gap_is_filled_by_rest_after_reconnect(open_session: object) -> None:
+async def test_stream_disconnect_gap_is_filled_by_rest_after_reconnect(
+    open_session: object,
+) -> None:
     session: Session = await open_session(reconnect_initial_s=0.3)  # type: ignore[operator]
     resting, gone = make_order("gap-1", qty="0.01"), make_order("gap-2", qty="0.002", price="59500")
     await session.venue.submit(resting)
@@ -247,7 +270,9 @@ async def test_hedge_mode_open_long_and_close_it_by_sell_long(open_session: obje
     await session.expect(EventKind.ACK, EventKind.FILL)
     (pos,) = await session.venue.positions()
     assert (pos.side, pos.quantity) == (Side.LONG, D("0.01"))
-    await session.venue.submit(make_order("h-2", OrderSide.SELL, qty="0.004", price=None, reduce_only=True))
+    await session.venue.submit(
+        make_order("h-2", OrderSide.SELL, qty="0.004", price=None, reduce_only=True)
+    )
     await session.expect(EventKind.ACK, EventKind.FILL)
     (pos,) = await session.venue.positions()
     assert pos.quantity == D("0.006")
@@ -256,7 +281,9 @@ async def test_hedge_mode_open_long_and_close_it_by_sell_long(open_session: obje
     assert all("reduceOnly" not in p for p in placed)
 
 
-async def test_one_way_adapter_against_hedge_account_is_rejected_109400(open_session: object) -> None:
+async def test_one_way_adapter_against_hedge_account_is_rejected_109400(
+    open_session: object,
+) -> None:
     session: Session = await open_session(mode=Mode.HEDGE, venue_mode=PositionMode.ONE_WAY)  # type: ignore[operator]
     await session.venue.submit(make_order("mm-1"))
     (rej,) = await session.expect(EventKind.REJECT)
@@ -299,3 +326,41 @@ async def test_secret_never_reaches_logs_errors_or_reprs(
     for text in texts:
         assert API_SECRET not in text
         assert API_KEY not in text
+
+
+async def test_listen_key_is_kept_alive_and_renewed_when_the_venue_forgets_it(
+    open_session: object,
+) -> None:
+    import asyncio
+
+    # listen-key calls are limited to 2/s (PROTOCOL.md §6.3), so the waits are in seconds
+    session: Session = await open_session(listen_key_refresh_s=0.1)  # type: ignore[operator]
+    await asyncio.sleep(1.3)
+    assert session.emu.request_count("PUT", LISTEN_KEY) >= 2
+    session.emu.listen_keys.clear()  # the venue lost our key: PUT answers 404, the stream goes quiet
+    await asyncio.sleep(1.5)
+    assert session.emu.request_count("POST", LISTEN_KEY) == 2
+    await session.venue.submit(make_order("ka-1"))
+    await session.expect(EventKind.ACK)
+    await session.emu.trade("BTC-USDT", D("59000"), D("0.003"))
+    (fill,) = await session.expect(EventKind.PARTIAL_FILL)  # only the renewed stream can bring this
+    assert fill.cum_qty == D("0.003")
+
+
+async def test_hedge_mode_short_opens_sell_short_and_closes_buy_short(open_session: object) -> None:
+    session: Session = await open_session(mode=Mode.HEDGE)  # type: ignore[operator]
+    await session.venue.submit(make_order("hs-1", OrderSide.SELL, qty="0.01", price=None))
+    await session.expect(EventKind.ACK, EventKind.FILL)
+    (pos,) = await session.venue.positions()
+    assert (pos.side, pos.quantity) == (Side.SHORT, D("0.01"))
+    await session.emu.set_price("BTC-USDT", D("59000.0"))
+    await session.venue.submit(
+        make_order("hs-2", OrderSide.BUY, qty="0.01", price=None, reduce_only=True)
+    )
+    _, fill = await session.expect(EventKind.ACK, EventKind.FILL)
+    assert await session.venue.positions() == []
+    placed = [r.params for r in session.emu.requests if r.method == "POST" and r.path == ORDER]
+    assert [(p["side"], p["positionSide"]) for p in placed] == [("SELL", "SHORT"), ("BUY", "SHORT")]
+    bal = await session.venue.balance()
+    fees = D("0.01") * D("60000") * TAKER + fill.fee
+    assert bal.wallet == D(10_000) + D("0.01") * D(1000) - fees
