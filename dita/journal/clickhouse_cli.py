@@ -1,4 +1,4 @@
-"""``dita clickhouse init|push|report``: the ClickHouse sink from the command line.
+"""``dita clickhouse init|push|report|export``: the ClickHouse sink from the command line.
 
 Attach to the ``dita`` group with ``main.add_command(clickhouse)``. For
 ``dita report --clickhouse DSN [--kernel-id ID]`` call ``show_report``.
@@ -141,6 +141,22 @@ def push_cmd(
         f"({result.shipped:,} shipped now, resumed after seq {result.resumed_after}, "
         f"{result.failures} failed attempts retried)"
     )
+
+
+@clickhouse.command("export")
+@click.argument("kernel_id")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@_dsn_option
+@_database_option
+def export_cmd(kernel_id: str, out: Path, dsn: str | None, database: str) -> None:
+    """Rebuild KERNEL_ID's SQLite journal from ClickHouse into OUT (byte for byte)."""
+    from dita.journal.clickhouse import ClickHouseError, export_journal
+
+    try:
+        last = export_journal(dsn, kernel_id, out, database=database)
+    except (ClickHouseError, JournalError) as e:
+        _fail("export", str(e))
+    click.echo(f"kernel {kernel_id}: records 1..{last} written to {out}")
 
 
 @clickhouse.command("report")

@@ -60,6 +60,17 @@ def test_init_push_and_report_the_fleet_and_one_run(
     assert r.exit_code == 0, r.output
     assert money(stats[1].capital) in r.output and f"{stats[1].fills:,}" in r.output
 
+    out = tmp_path / "beta.journal"
+    r = runner.invoke(clickhouse, ["export", "beta", str(out)], env=env)
+    assert r.exit_code == 0, r.output
+    with (
+        SqliteJournal.open(out, readonly=True) as a,
+        SqliteJournal.open(two_journals[1], readonly=True) as b,
+    ):
+        assert stats_from_journal(a) == stats_from_journal(b)
+    r = runner.invoke(clickhouse, ["export", "beta", str(out)], env=env)
+    assert r.exit_code == 1 and "exists" in r.output
+
 
 def test_push_to_clickhouse_that_is_down_fails_cleanly_and_never_shows_the_password(
     two_journals: list[Path], caplog: pytest.LogCaptureFixture

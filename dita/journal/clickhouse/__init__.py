@@ -13,6 +13,8 @@ that one place can answer for all of them.
   ``schema`` for the tables and why money is ``Decimal(76, 38)``.
 * ``fleet_report(dsn)``, ``fleet_totals(dsn)``, ``run_report(dsn, kernel_id)``:
   see ``report``.
+* ``export_journal(dsn, kernel_id, path)``: rebuild a kernel's SQLite journal
+  from ClickHouse, byte for byte (then ``dita replay``/``dita report`` it).
 
 Needs the ``clickhouse`` extra (``clickhouse-connect``; ``chdb`` for the
 embedded ``chdb:///dir`` engine used by the tests). DSNs come from the
@@ -30,6 +32,7 @@ from ._conn import (
     redact,
     resolve_dsn,
 )
+from .export import export_journal, export_journal_with
 from .report import (
     FleetTotals,
     KernelSummary,
@@ -73,6 +76,8 @@ __all__ = [
     "RunReport",
     "connect",
     "ddl",
+    "export_journal",
+    "export_journal_with",
     "fleet_report",
     "fleet_report_with",
     "fleet_totals",
