@@ -198,6 +198,7 @@ class BingxVenue:
         self._stream_ready = asyncio.Event()
         self._closing = False
         self._fatal: VenueFatal | None = None
+        self._renewing = False
         self.reconnects = 0  # completed stream (re)connections, for tests and metrics
         self.account_positions: dict[tuple[str, str], PositionReport | None] = {}
         self.account_balance: BalanceReport | None = None
@@ -558,6 +559,7 @@ class BingxVenue:
 
     async def _renew_listen_key(self) -> None:
         self._listen_key = None
+        self._renewing = True
         ws = self._ws
         if ws is not None:
             await ws.close()
@@ -596,16 +598,26 @@ class BingxVenue:
                     type(exc).__name__,
                     delay,
                 )
+            except Exception as exc:  # never let the stream die silently: events would stop
+                log.error(
+                    "BingX user-data stream failed (%s: %s); reconnecting", type(exc).__name__, exc
+                )
             finally:
                 self._ws = None
             if self._closing:
                 return
-            if self._listen_key is not None:
-                await self._sleep(delay)
-                delay = min(delay * 2, self.config.reconnect_max_s)
+            if self._renewing:  # we closed it ourselves to switch keys: reconnect at once
+                self._renewing = False
+                continue
+            await self._sleep(delay)
+            delay = min(delay * 2, self.config.reconnect_max_s)
 
     async def _on_frame(self, ws: ClientConnection, frame: str | bytes) -> None:
-        text = gzip.decompress(frame).decode("utf-8") if isinstance(frame, bytes) else frame
+        try:
+            text = gzip.decompress(frame).decode("utf-8") if isinstance(frame, bytes) else frame
+        except (OSError, EOFError, UnicodeDecodeError) as exc:
+            log.error("undecodable BingX stream frame ignored (%s)", type(exc).__name__)
+            return
         if text == "Ping":
             await ws.send("Pong")
             return

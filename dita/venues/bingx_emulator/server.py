@@ -297,6 +297,10 @@ class BingxEmulator:
             ("GET", f"{v3}/user/balance"): (lambda p: [ex.balance_row()], True),
             ("POST", f"{v2}/trade/leverage"): (ex.set_leverage, True),
             ("GET", f"{v2}/trade/leverage"): (ex.get_leverage, True),
+            ("POST", f"{v2}/trade/batchOrders"): (self._batch_place, True),
+            ("DELETE", f"{v2}/trade/batchOrders"): (self._batch_cancel, True),
+            ("GET", f"{v2}/trade/openOrder"): (self._open_order, True),
+            ("GET", f"{v2}/quote/premiumIndex"): (self._premium_index, False),
             ("GET", f"{v1}/positionSide/dual"): (
                 lambda p: {"dualSidePosition": "true" if ex.mode is Mode.HEDGE else "false"},
                 True,
@@ -306,6 +310,75 @@ class BingxEmulator:
                 True,
             ),
         }
+
+    def _batch_place(self, p: dict[str, str]) -> dict[str, Any]:
+        """``POST /trade/batchOrders`` (PROTOCOL.md §3.3): up to 5 orders as a JSON array.
+
+        Failures are listed in ``failed`` (shape UNCONFIRMED; SKILL mentions such a list).
+        """
+        items = _json_list(p.get("batchOrders", ""), "batchOrders")
+        if not items or len(items) > 5:
+            raise ApiError(80014, "Invalid parameters, batchOrders must hold 1 to 5 orders")
+        placed: list[Any] = []
+        failed: list[dict[str, Any]] = []
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                failed.append({"index": index, "errorCode": 80014, "errorMessage": "not an object"})
+                continue
+            try:
+                placed.append(
+                    self.exchange.place({k: _json_text(v) for k, v in item.items()})["order"]
+                )
+            except ApiError as err:
+                failed.append({"index": index, "errorCode": err.code, "errorMessage": err.msg})
+        return {"orders": placed, "failed": failed or None}
+
+    def _batch_cancel(self, p: dict[str, str]) -> dict[str, Any]:
+        """``DELETE /trade/batchOrders``: ``orderIdList=[1,2]`` or ``clientOrderIdList=["a"]``."""
+        symbol = p.get("symbol", "")
+        ids = _json_list(p.get("orderIdList", ""), "orderIdList")
+        cids = _json_list(
+            p.get("clientOrderIdList", p.get("clientOrderIDList", "")), "clientOrderIdList"
+        )
+        if not ids and not cids:
+            raise ApiError(80014, "orderIdList & clientOrderIDList are both empty")
+        if len(ids) + len(cids) > 10:
+            raise ApiError(80014, "Invalid parameters, at most 10 orders per batch")
+        success: list[Any] = []
+        failed: list[dict[str, Any]] = []
+        targets = [{"orderId": _json_text(i)} for i in ids] + [
+            {"clientOrderId": _json_text(c)} for c in cids
+        ]
+        for target in targets:
+            try:
+                success.append(self.exchange.cancel({"symbol": symbol, **target})["order"])
+            except ApiError as err:
+                failed.append({**target, "errorCode": err.code, "errorMessage": err.msg})
+        return {"success": success, "failed": failed or None}
+
+    def _open_order(self, p: dict[str, str]) -> dict[str, Any]:
+        """``GET /trade/openOrder``: like a query, but 80016 unless the order is open."""
+        try:
+            answer = self.exchange.query(p)
+        except ApiError as err:
+            raise ApiError(80016, "order does not exist") from err
+        if answer["order"]["status"] not in ("NEW", "PENDING", "PARTIALLY_FILLED"):
+            raise ApiError(80016, "order does not exist")
+        return answer
+
+    def _premium_index(self, p: dict[str, str]) -> dict[str, Any] | list[dict[str, Any]]:
+        def row(symbol: str) -> dict[str, Any]:
+            price = format(self.exchange.price(symbol), "f")
+            return {
+                "symbol": symbol, "markPrice": price, "indexPrice": price,
+                "lastFundingRate": "0.00010000", "nextFundingTime": self.clock() + 3_600_000,
+            }  # fmt: skip
+
+        symbol = p.get("symbol")
+        if symbol:
+            self.exchange.price_data(symbol)  # 109400 for unknown symbols
+            return row(symbol)
+        return [row(c.symbol) for c in self.exchange.contracts]
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         method, path = request.method, request.path
@@ -594,6 +667,18 @@ def _pairs(raw: str) -> list[tuple[str, str]]:
         k, _, v = part.partition("=")
         out.append((unquote(k), unquote(v)))
     return out
+
+
+def _json_list(text: str, name: str) -> list[Any]:
+    if not text:
+        return []
+    try:
+        value = json.loads(text, parse_float=str, parse_int=str)
+    except ValueError:
+        raise ApiError(80014, f"Invalid parameters, {name} is not a JSON array") from None
+    if not isinstance(value, list):
+        raise ApiError(80014, f"Invalid parameters, {name} is not a JSON array")
+    return value
 
 
 def _json_text(value: Any) -> str:

@@ -281,3 +281,68 @@ def test_serve_requires_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BINGX_API_SECRET", raising=False)
     with pytest.raises(ValueError, match="BINGX_API_KEY"):
         serve(0)
+
+
+async def test_batch_place_and_batch_cancel_like_ccxt(http: httpx.AsyncClient) -> None:
+    orders = [
+        {
+            "symbol": "BTC-USDT",
+            "type": "LIMIT",
+            "side": "BUY",
+            "positionSide": "BOTH",
+            "quantity": 0.001,
+            "price": 58000,
+            "clientOrderId": "b-1",
+        },
+        {
+            "symbol": "BTC-USDT",
+            "type": "LIMIT",
+            "side": "BUY",
+            "positionSide": "BOTH",
+            "quantity": 0.001,
+            "price": 58100,
+            "clientOrderId": "b-2",
+        },
+        {
+            "symbol": "BTC-USDT",
+            "type": "LIMIT",
+            "side": "BUY",
+            "positionSide": "LONG",
+            "quantity": 0.001,
+            "price": 58100,
+        },
+    ]
+    body = await call(
+        http,
+        "POST",
+        "/openApi/swap/v2/trade/batchOrders",
+        {"batchOrders": json.dumps(orders, separators=(",", ":"))},
+    )
+    assert body["code"] == 0, body
+    assert [o["clientOrderID"] for o in body["data"]["orders"]] == ["b-1", "b-2"]
+    assert body["data"]["failed"] == [
+        {
+            "index": 2,
+            "errorCode": 109400,
+            "errorMessage": "In the One-way mode, the 'PositionSide' field can only be set to BOTH.",
+        }
+    ]
+    oid = body["data"]["orders"][0]["orderId"]
+    one = await call(
+        http, "GET", "/openApi/swap/v2/trade/openOrder", {"symbol": "BTC-USDT", "orderId": oid}
+    )
+    assert one["data"]["order"]["orderId"] == oid
+    body = await call(
+        http,
+        "DELETE",
+        "/openApi/swap/v2/trade/batchOrders",
+        {"symbol": "BTC-USDT", "orderIdList": f"[{oid}]", "clientOrderIdList": '["b-2","nope"]'},
+    )
+    assert [o["status"] for o in body["data"]["success"]] == ["CANCELLED", "CANCELLED"]
+    assert body["data"]["failed"][0]["clientOrderId"] == "nope"
+    gone = await call(
+        http, "GET", "/openApi/swap/v2/trade/openOrder", {"symbol": "BTC-USDT", "orderId": oid}
+    )
+    assert gone["code"] == 80016
+    premium = (await http.get("/openApi/swap/v2/quote/premiumIndex?symbol=BTC-USDT")).json()["data"]
+    assert Decimal(premium["markPrice"]) == Decimal(60000)

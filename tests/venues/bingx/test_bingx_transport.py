@@ -142,3 +142,43 @@ def test_rate_limiter_spaces_calls_per_endpoint() -> None:
     assert [lim.delay_s(1000) for _ in range(3)] == [0.0, 0.2, 0.4]
     assert lim.delay_s(2000) == 0.0
     assert Decimal(str(lim.delay_s(2000))) == Decimal("0.2")
+
+
+async def test_stream_setup_failures_back_off_instead_of_spinning() -> None:
+    """A listen key that cannot be created (venue busy) is retried with growing delays."""
+    import asyncio
+
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/quote/contracts"):
+            return httpx.Response(200, content=CONTRACTS)
+        calls.append(request.url.path)
+        return httpx.Response(503)
+
+    waited: list[float] = []
+    gate = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        waited.append(seconds)
+        if len(waited) >= 4:
+            gate.set()
+            await asyncio.Event().wait()  # park the loop here
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    venue = BingxVenue(
+        client,
+        Credentials("k", SECRET),
+        BingxConfig(Endpoints.loopback(1), rate_limits={}, start_timeout_s=5),
+        sleep=sleep,
+    )
+    start = asyncio.create_task(venue.start())
+    await asyncio.wait_for(gate.wait(), 5)
+    # each failed attempt is followed by a doubling delay (the keepalive's 1800 s aside)
+    stream = [w for w in waited if w != 1800.0]
+    assert len(stream) >= 3
+    assert stream == [0.1 * 2**i for i in range(len(stream))]
+    assert len(calls) == len(stream)
+    start.cancel()
+    await venue.close()
+    await client.aclose()
