@@ -364,3 +364,16 @@ async def test_hedge_mode_short_opens_sell_short_and_closes_buy_short(open_sessi
     bal = await session.venue.balance()
     fees = D("0.01") * D("60000") * TAKER + fill.fee
     assert bal.wallet == D(10_000) + D("0.01") * D(1000) - fees
+
+
+async def test_adapter_answers_every_ping_so_the_venue_keeps_the_stream(
+    open_session: object,
+) -> None:
+    import asyncio
+
+    session: Session = await open_session(  # type: ignore[operator]
+        emulator_kwargs={"ping_interval": 0.02, "missed_pongs_allowed": 1}
+    )
+    await asyncio.sleep(0.5)  # ~25 pings; two unanswered ones would close the stream
+    assert session.emu.stream_connections == 1
+    assert session.venue.reconnects == 1
