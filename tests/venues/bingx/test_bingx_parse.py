@@ -395,3 +395,51 @@ def test_funding_fee_account_update_becomes_a_funding_event() -> None:
         1676603102999,
     )
     assert parse.funding_events(wire.decode(ACCOUNT_UPDATE, wire.AccountUpdate)) == []
+
+
+# JKorf-style open orders sample: resting status "PENDING", ids unquoted
+OPEN_ORDERS = b"""{"code":0,"msg":"","data":{"orders":[{"symbol":"BTC-USDT","orderId":1736012449498123456,
+ "side":"BUY","positionSide":"LONG","type":"LIMIT","origQty":"0.0010","price":"40000.0","executedQty":"0.0000",
+ "avgPrice":"0.0","cumQuote":"0","stopPrice":"","profit":"0.0000","commission":"0.000000","status":"PENDING",
+ "time":1702256000000,"updateTime":1702256000000,"clientOrderId":"","leverage":"5X","workingType":"MARK_PRICE",
+ "onlyOnePosition":false,"reduceOnly":false,"postOnly":false,"stopGuaranteed":"false","triggerOrderId":0}]}}"""
+
+# DOC23 cancel answer: full order object, status CANCELLED
+CANCELLED = b"""{"code":0,"msg":"","data":{"order":{"symbol":"LINK-USDT","orderId":1597783850786750464,"side":"BUY",
+ "positionSide":"LONG","type":"TRIGGER_MARKET","origQty":"5.0","price":"5.0000","executedQty":"0.0",
+ "avgPrice":"0.0000","cumQuote":"0","stopPrice":"5.0000","profit":"","commission":"","status":"CANCELLED",
+ "time":1669776330000,"updateTime":1669776330000}}}"""
+
+
+def test_open_orders_with_pending_status_and_no_client_id() -> None:
+    data = _data(OPEN_ORDERS, wire.OrdersData)
+    assert isinstance(data, wire.OrdersData) and data.orders is not None
+    report = parse.order_report(data.orders[0])
+    assert (report.status, report.cum_qty, report.avg_price) == (
+        OrderStatus.WORKING,
+        Decimal(0),
+        None,
+    )
+    assert report.limit_price == Decimal("40000.0")
+    assert report.client_order_id == ""
+    assert not report.reduce_only  # BUY+LONG opens
+
+
+def test_cancel_answer_with_empty_fee_fields_and_a_type_dita_does_not_trade() -> None:
+    data = _data(CANCELLED, wire.OrderData)
+    assert isinstance(data, wire.OrderData)
+    assert parse.order_status(data.order.status) is OrderStatus.CANCELED
+    assert parse.dec_or(data.order.commission, Decimal(0), "commission") == 0
+    with pytest.raises(wire.WireError, match="TRIGGER_MARKET"):
+        parse.order_report(data.order)
+
+
+def test_small_answers_leverage_server_time_and_unknown_stream_events() -> None:
+    lev = _data(b'{"code":0,"msg":"","data":{"leverage":6,"symbol":"BTC-USDT"}}', wire.LeverageData)
+    assert lev == wire.LeverageData(6, "BTC-USDT")
+    t = _data(b'{"code":0,"msg":"","data":{"serverTime":1675319535362}}', wire.ServerTime)
+    assert isinstance(t, wire.ServerTime) and t.server_time == 1675319535362
+    snap = b'{"e":"SNAPSHOT","E":1700000000000,"ac":{"s":"MTL-USDT","l":1,"S":1,"mt":"isolated"}}'
+    assert wire.decode(snap, wire.StreamHead).e == "SNAPSHOT"
+    err = wire.decode(b'{"code":100400,"msg":"","timestamp":1700000000000}', wire.StreamHead)
+    assert (err.e, err.code) == ("", 100400)
