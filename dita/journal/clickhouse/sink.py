@@ -263,7 +263,12 @@ class ClickHouseSink:
         if self._client is not None and self._position is not None:
             return self._client
         self._drop_client()
-        client = self._connect()
+        try:
+            client = self._connect()
+        except ClickHouseError:
+            raise
+        except Exception as e:  # a connect seam that does not translate its own errors
+            raise unavailable(self._target, "cannot connect", e) from None
         try:
             if self._create_schema:
                 for stmt in schema.ddl(self.database):
