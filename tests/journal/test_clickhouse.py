@@ -16,6 +16,7 @@ import sys
 import textwrap
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -471,8 +472,14 @@ def test_a_value_decimal_76_38_cannot_hold_is_refused_not_rounded() -> None:
 def test_fleet_report_over_three_kernels_equals_the_sum_of_their_sqlite_reports(
     journals: list[Path], dsn: str
 ) -> None:
-    for i, path in enumerate(journals, 1):
-        push(path, dsn, f"kernel-{i}", batch_size=1000)
+    init(dsn)
+    # A fleet: three sinks shipping at the same time into one ClickHouse.
+    with ThreadPoolExecutor(3) as pool:
+        futures = [
+            pool.submit(push, p, dsn, f"kernel-{i}", batch_size=250)
+            for i, p in enumerate(journals, 1)
+        ]
+        assert [f.result().position for f in futures] == [n_of(p) for p in journals]
     rows = fleet_report(dsn)
     assert [r.kernel_id for r in rows] == ["kernel-1", "kernel-2", "kernel-3"]
     sqlite = [sqlite_report(p) for p in journals]
