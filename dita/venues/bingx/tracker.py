@@ -252,10 +252,13 @@ class OrderTracker:
             )
         ]
 
-    def forget_unseen(self, cid: str) -> None:
-        """Drop the state of an order the venue never saw (e.g. a submit that was NotSent)."""
+    def forget_unseen(self, cid: str, *, only_if_idle: bool = False) -> None:
+        """Drop the state of an order the venue never saw (e.g. a submit that was NotSent).
+
+        With ``only_if_idle`` nothing happens while a call about it is in flight.
+        """
         t = self._tracks.get(cid.lower())
-        if t is not None and not t.seen:
+        if t is not None and not t.seen and not (only_if_idle and t.in_flight):
             t.terminal = True
             self._maybe_forget(t)
 

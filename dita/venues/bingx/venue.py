@@ -264,10 +264,11 @@ class BingxVenue:
                 self._tracker.on_reject(cid, order.asset, BingxError(0, problem), self._clock())
             )
             return
+        params = self._order_params(order)
         followed = self._tracker.knows(cid)
         self._tracker.begin_call(cid, order.asset, order.quantity)
         try:
-            raw = await self._call("POST", ORDER, self._order_params(order))
+            raw = await self._call("POST", ORDER, params)
         except NotSent:
             self._tracker.forget_unseen(cid)
             raise
@@ -305,7 +306,8 @@ class BingxVenue:
         """
         rest = await self._query(order.asset, order.client_order_id)
         if rest is None:
-            self._tracker.forget_unseen(order.client_order_id)
+            # (a submit still running may yet place it: then it stays followed)
+            self._tracker.forget_unseen(order.client_order_id, only_if_idle=True)
             return None
         if self._tracker.knows(order.client_order_id):
             await self._emit(self._tracker.on_rest(rest))

@@ -443,3 +443,15 @@ def test_small_answers_leverage_server_time_and_unknown_stream_events() -> None:
     assert wire.decode(snap, wire.StreamHead).e == "SNAPSHOT"
     err = wire.decode(b'{"code":100400,"msg":"","timestamp":1700000000000}', wire.StreamHead)
     assert (err.e, err.code) == ("", 100400)
+
+
+def test_tracker_keeps_following_an_unseen_order_while_its_submit_runs() -> None:
+    t = OrderTracker()
+    t.begin_call("c-1", "BTC-USDT", Decimal(3))
+    t.forget_unseen("c-1", only_if_idle=True)  # a query found nothing yet
+    assert [e.kind for e in t.on_stream(_otu("NEW", "NEW", "0"))] == [EventKind.ACK]
+    t.end_call("c-1")
+    t.begin_call("c-2", "BTC-USDT", Decimal(3))
+    t.forget_unseen("c-2")  # NotSent: it never reached the venue
+    t.end_call("c-2")
+    assert [lo.client_order_id for lo in t.live()] == ["c-1"]
