@@ -296,5 +296,15 @@ def emulate_bingx(
         _fail("emulate bingx", str(e))
 
 
+def _attach_clickhouse() -> None:
+    # `dita clickhouse init|push|report|export` lives with the ClickHouse sink.
+    from dita.journal.clickhouse_cli import clickhouse
+
+    main.add_command(clickhouse)
+
+
+_attach_clickhouse()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
