@@ -232,10 +232,17 @@ def replay(journal: Path) -> None:
     console.print(
         summary_table(v.stats, "dita replay", caption=str(journal), open_slots=v.open_slots)
     )
-    console.print(
-        f"[green]OK[/green]: {v.records:,} records replayed; every outcome, every snapshot "
-        f"(final included), {len(v.trades)} trade records and the capital identity match"
-    )
+    if v.finished:
+        console.print(
+            f"[green]OK[/green]: {v.records:,} records replayed; every outcome, every snapshot "
+            f"(final included), {len(v.trades)} trade records and the capital identity match"
+        )
+    else:
+        console.print(
+            f"[yellow]OK, unfinished run[/yellow]: the run stopped before its end record; "
+            f"{v.records:,} committed records replayed, every outcome and snapshot up to there, "
+            f"{len(v.trades)} trade records and the capital identity match"
+        )
 
 
 @main.command()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from dita.engine import RunStats, stats_from_journal
 from dita.journal import (
+    EngineNote,
     JournalError,
     OutcomeRecord,
     RecordKind,
@@ -42,6 +43,7 @@ class Verified:
     trades: list[TradeRecord]
     open_slots: int
     records: int
+    finished: bool
 
 
 def open_journal(path: Path) -> SqliteJournal:
@@ -69,13 +71,22 @@ def verify_journal(path: Path) -> Verified:
         meta, stats = stats_from_journal(journal)
         problems: list[str] = []
 
+        # A finished run ends with an "end" note and a final snapshot; a run that
+        # was interrupted has neither, and is checked up to its last commit.
+        end = journal.latest(RecordKind.NOTE)
+        finished = end is not None and isinstance(end.body, EngineNote) and end.body.topic == "end"
         last_snap = journal.latest(RecordKind.SNAPSHOT)
-        if last_snap is None or not isinstance(last_snap.body, SnapshotRecord):
-            problems.append("no snapshot record: the run did not finish")
-        elif last_snap.body.state != kernel.snapshot():
-            problems.append(
-                f"final snapshot (seq {last_snap.seq}) differs from the replayed kernel"
-            )
+        if finished:
+            assert end is not None
+            if last_snap is None or last_snap.seq < end.seq:
+                problems.append(f"the run ended (seq {end.seq}) without a final snapshot")
+            elif (
+                not isinstance(last_snap.body, SnapshotRecord)
+                or last_snap.body.state != kernel.snapshot()
+            ):
+                problems.append(
+                    f"final snapshot (seq {last_snap.seq}) differs from the replayed kernel"
+                )
 
         in_outcomes: list[TradeRecord] = []
         for rec in journal.read_from(1):
@@ -106,4 +117,4 @@ def verify_journal(path: Path) -> Verified:
             for i in range(kernel.slot_count)
             if kernel.slot(i).stage not in (TradeStage.IDLE, TradeStage.CLOSED)
         )
-        return Verified(meta, stats, kernel, table, open_slots, journal.last_seq)
+        return Verified(meta, stats, kernel, table, open_slots, journal.last_seq, finished)

@@ -308,3 +308,35 @@ def test_bingx_emulator_refuses_a_symbol_it_does_not_list(cwd: Path) -> None:
     assert code == 1
     assert "the BingX emulator does not list DOGE-USDT" in err
     assert not (cwd / "runs").exists()
+
+
+class DemoThenBoom:
+    """The demo policy until bar 300, then a bug."""
+
+    def __init__(self) -> None:
+        from dita.policies.demo import DemoPolicy
+
+        self.inner = DemoPolicy()
+        self.bars = 0
+
+    def on_bar(self, bar, view):  # type: ignore[no-untyped-def]
+        self.bars += 1
+        if self.bars == 300:
+            raise RuntimeError("policy bug at bar 300")
+        return self.inner.on_bar(bar, view)
+
+    def on_outcome(self, outcome, view):  # type: ignore[no-untyped-def]
+        return self.inner.on_outcome(outcome, view)
+
+
+def test_a_run_that_fails_midway_keeps_a_journal_that_replays_as_unfinished(cwd: Path) -> None:
+    code, _, err = _invoke(
+        "run", "--policy", "tests.test_cli:DemoThenBoom", "--journal", "j.sqlite", "--quiet"
+    )
+    assert code == 1
+    assert "dita run: error: policy raised in on_bar" in err
+    assert "RuntimeError: policy bug at bar 300 (journal so far: j.sqlite)" in err
+    code, out, err = _invoke("replay", "j.sqlite")
+    assert code == 0, err
+    assert "OK, unfinished run" in out
+    assert int(_row(out, "trades")) > 0
