@@ -33,6 +33,7 @@ from dita.kernel import (
     OrderType,
     Side,
     SubmitOrder,
+    TradeSlot,
     TradeStage,
 )
 from dita.marketdata import Bar
@@ -88,8 +89,8 @@ class DemoPolicy:
             return ()
         out: list[KernelIntent] = []
         entered = False
-        for n in range(view.slot_count):
-            s = view.slot(n)
+        slots = [view.slot(n) for n in range(view.slot_count)]
+        for n, s in enumerate(slots):
             match s.stage:
                 case TradeStage.ORDER_REQUESTED | TradeStage.ENTRY_WORKING:
                     age = self._bars - self._entered_at.get(n, self._bars)
@@ -116,7 +117,7 @@ class DemoPolicy:
                 case TradeStage.IDLE | TradeStage.CLOSED if (
                     not entered and self._bars >= self._free_at.get(n, 0)
                 ):
-                    intent = self._entry(bar, view, n)
+                    intent = self._entry(bar, view, n, slots)
                     if intent is not None:
                         out.append(intent)
                         entered = True  # one new entry per bar: slots stagger
@@ -144,15 +145,16 @@ class DemoPolicy:
 
     # ------------------------------------------------------------------ helpers
 
-    def _entry(self, bar: Bar, view: PolicyView, n: int) -> KernelIntent | None:
+    def _entry(
+        self, bar: Bar, view: PolicyView, n: int, slots: Sequence[TradeSlot]
+    ) -> KernelIntent | None:
         assert self._fast is not None and self._slow is not None
         if self._fast == self._slow:
             return None
         side = Side.LONG if self._fast > self._slow else Side.SHORT
         # Venues net positions per symbol (one-way mode): a slot going against
         # another slot's open trade would have its reduce-only exits refused.
-        for m in range(view.slot_count):
-            other = view.slot(m)
+        for m, other in enumerate(slots):
             if (
                 m != n
                 and other.side is not None
