@@ -257,6 +257,7 @@ class Pipeline:
         self._since_snapshot = 0
         self._last_input_seq = 0
         self._queue: deque[KernelIntent] = deque()
+        self._collect: list[KernelOutcome] | None = None
 
     # ------------------------------------------------------------------ journal helpers
 
@@ -294,9 +295,16 @@ class Pipeline:
             ) from e
         self._run_intents(intents)
 
-    def submit_intents(self, intents: Iterable[KernelIntent]) -> None:
+    def submit_intents(self, intents: Iterable[KernelIntent]) -> list[KernelOutcome]:
+        """Run intents from outside the policy; the outcomes of these steps and of the
+        policy's reactions to them, in order."""
         self.view.now_ms = self.clock.now_ms()
-        self._run_intents(intents)
+        self._collect = []
+        try:
+            self._run_intents(intents)
+            return self._collect
+        finally:
+            self._collect = None
 
     def on_event(self, event: VenueEvent) -> KernelOutcome:
         """One venue event: journal, kernel, policy reaction."""
@@ -343,6 +351,8 @@ class Pipeline:
     ) -> None:
         if self.journal is not None:
             self.journal.append(OutcomeRecord(seq, outcome), ts=ts)
+        if self._collect is not None:
+            self._collect.append(outcome)
         self.stats.observe(body, outcome, ts)
         if outcome.commands:
             self._outbox.extend(outcome.commands)
@@ -490,8 +500,12 @@ class EngineState(StrEnum):
     FAILED = "FAILED"
 
 
+_Submitted = tuple[tuple[KernelIntent, ...], "asyncio.Future[list[KernelOutcome]]"]
 _Item = (
-    tuple[Literal["bar"], Bar] | tuple[Literal["event"], VenueEvent] | tuple[Literal["end"], None]
+    tuple[Literal["bar"], Bar]
+    | tuple[Literal["event"], VenueEvent]
+    | tuple[Literal["intents"], _Submitted]
+    | tuple[Literal["end"], None]
 )
 
 
@@ -544,6 +558,21 @@ class Engine:
     def stats(self) -> RunStats:
         return self.pipeline.stats
 
+    async def submit(self, intents: Sequence[KernelIntent]) -> list[KernelOutcome]:
+        """Run intents from outside the policy (an operator, a JSONL stream, a test).
+
+        Returns once they were journaled, run and their commands committed and
+        handed to the sender: the outcomes of these steps and of the policy's
+        reactions to them, in order.
+        """
+        if self._state is not EngineState.RUNNING:
+            raise EngineStateError(
+                f"submit() not valid in {self._state}: the engine is not running"
+            )
+        answer: asyncio.Future[list[KernelOutcome]] = asyncio.get_running_loop().create_future()
+        await self._inbox.put(("intents", (tuple(intents), answer)))
+        return await answer
+
     async def wait_settled(self, bars: int) -> None:
         """Wait until ``bars`` bars were processed and every command they caused was sent.
 
@@ -591,9 +620,23 @@ class Engine:
                 self.pipeline.journal.close(discard_pending=True)
             raise
         finally:
+            self._refuse_waiting_submits()
             await self.venue.close()
         self._state = EngineState.STOPPED
         return self.pipeline.stats
+
+    def _refuse_waiting_submits(self) -> None:
+        while not self._inbox.empty():
+            kind, payload = self._inbox.get_nowait()
+            if kind == "intents":
+                assert isinstance(payload, tuple)
+                answer = payload[1]
+                if not answer.done():
+                    answer.set_exception(
+                        EngineStateError(
+                            f"submit() not served: the engine stopped ({self._state}) first"
+                        )
+                    )
 
     def open_slots(self) -> int:
         """Slots holding a trade that has not ended."""
@@ -625,9 +668,10 @@ class Engine:
 
     async def _process_until_done(self, stop_wait: asyncio.Future[Any]) -> None:
         p = self.pipeline
-        ended = self._bars is None
+        ended = False  # without a bar feed, the engine runs until stop()
         deadline: float | None = None
         loop = asyncio.get_running_loop()
+        answered: list[tuple[asyncio.Future[list[KernelOutcome]], list[KernelOutcome]]] = []
         while not self._stop.is_set():
             if ended and not self.kernel.live_orders() and self._commands.empty():
                 return
@@ -653,10 +697,18 @@ class Engine:
                     case "event":
                         assert isinstance(payload, VenueEvent)
                         p.on_event(payload)
+                    case "intents":
+                        assert isinstance(payload, tuple)
+                        intents, answer = payload
+                        answered.append((answer, p.submit_intents(intents)))
                     case "end":
                         ended = True
                         deadline = loop.time() + self._drain_timeout
             await self._release()
+            for answer, outcomes in answered:
+                if not answer.done():
+                    answer.set_result(outcomes)
+            answered.clear()
 
     async def _release(self) -> None:
         p = self.pipeline

@@ -215,3 +215,36 @@ async def test_a_fatal_venue_error_fails_the_engine_with_the_order_named(tmp_pat
     # the ENTER that caused the order was durable before the venue was called
     with SqliteJournal.open(tmp_path / "j.sqlite", readonly=True, create=False) as j:
         assert replay(j).slot(0).stage is TradeStage.ORDER_REQUESTED
+
+
+async def test_intents_submitted_from_outside_return_their_outcomes(tmp_path: Path) -> None:
+    from dita.policy import NullPolicy
+
+    venue = MockVenue([INST], mark_prices={INST.symbol: Decimal(40_000)})
+    journal = SqliteJournal.open(tmp_path / "j.sqlite")
+    engine = Engine(
+        kernel=Kernel(1, [INST], CAPITAL),
+        venue=venue,
+        policy=NullPolicy(),
+        journal=journal,
+        clock=SimClock(1_704_067_200_000),
+        meta=RunMeta(slots=1, instruments=(INST,), initial_capital=CAPITAL),
+    )
+    with pytest.raises(EngineStateError, match=r"submit\(\) not valid in CREATED"):
+        await engine.submit([])
+    task = asyncio.create_task(engine.run())
+    await asyncio.sleep(0)
+    enter = KernelIntent("x1", 1, 0, Action.ENTER, trade_id="t1", asset=INST.symbol, side=Side.LONG,
+                         size=Decimal("0.1"), reference_price=Decimal(40_000))  # fmt: skip
+    bad = KernelIntent("x2", 1, 0, Action.EXIT, trade_id="t1")
+    outcomes = await engine.submit([enter, bad])
+    assert [o.accepted for o in outcomes] == [True, False]
+    assert outcomes[1].diagnostic_code.value == "ENTRY_STILL_WORKING"
+    # the ENTER was durable before the submit went out
+    assert journal.last_seq >= 4
+    engine.stop()
+    await task
+    assert [o.client_order_id for o in venue.submitted] == [
+        c.order.client_order_id for c in outcomes[0].commands
+    ]
+    journal.close()
