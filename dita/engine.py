@@ -514,7 +514,11 @@ class Engine:
 
     ``bars`` (optional) is the market data feed the policy's ``on_bar`` sees.
     When it ends, the engine stops once no order is live (or after
-    ``drain_timeout`` seconds); ``stop()`` stops it at any time.
+    ``drain_timeout`` seconds); without a feed it runs until ``stop()``, which
+    stops it at any time. ``submit()`` lets intents in from outside the policy.
+    Lifecycle: CREATED --run()--> RUNNING --stop() or end of feed--> STOPPING
+    --> STOPPED, or FAILED when any task raised (the journal keeps only what
+    was committed, as after a crash).
     """
 
     def __init__(
