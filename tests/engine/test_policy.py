@@ -7,8 +7,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from dita.kernel import Action, Kernel, OrderType, Side
+from dita import codec
+from dita.kernel import Action, Kernel, KernelIntent, OrderType, Side
 from dita.marketdata import Bar
 from dita.policies.demo import DemoPolicy
 from dita.policy import (
@@ -118,3 +121,42 @@ def test_jsonl_from_a_stream_and_a_missing_file() -> None:
     assert len(JsonlIntents.read(io.StringIO(ENTER + "\n"), "<stdin>")) == 1
     with pytest.raises(PolicyError, match=r"nope\.jsonl: no such intents file"):
         JsonlIntents.read("nope.jsonl")
+
+
+_decimals = st.decimals(
+    allow_nan=False, allow_infinity=False, places=6, min_value=-(10**9), max_value=10**9
+)
+
+
+@given(
+    intents=st.lists(
+        st.builds(
+            KernelIntent,
+            intent_id=st.text(min_size=1, max_size=12),
+            ts=st.integers(min_value=0, max_value=2**53),
+            slot_id=st.integers(min_value=-1, max_value=8),
+            action=st.sampled_from(Action),
+            trade_id=st.text(max_size=12),
+            asset=st.sampled_from(["BTC-USDT", "ETH-USDT", ""]),
+            side=st.none() | st.sampled_from(Side),
+            size=st.none() | _decimals,
+            order_type=st.sampled_from(OrderType),
+            limit_price=st.none() | _decimals,
+            leverage=_decimals,
+            exit_leg_ratios=st.lists(_decimals, min_size=1, max_size=3).map(tuple),
+            reference_price=st.none() | _decimals,
+            reason=st.text(max_size=20),
+            metadata=st.dictionaries(
+                st.text(max_size=5), st.text(max_size=5) | st.integers(), max_size=3
+            ),
+        ),
+        max_size=5,
+    )
+)
+def test_what_dita_writes_as_jsonl_reads_back_exactly(intents: list[KernelIntent]) -> None:
+    # a policy in another language that writes what dita's codec writes is read exactly
+    ordered = sorted(intents, key=lambda i: i.ts)
+    lines = [codec.encode(i).decode() for i in ordered]
+    back = parse_intent_lines(lines, "p.jsonl")
+    assert back == ordered
+    assert [str(b.size) for b in back] == [str(i.size) for i in ordered]  # "1.50" stays "1.50"
