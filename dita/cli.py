@@ -127,6 +127,14 @@ def _default_journal(seed: int) -> Path:
     help="Share of each bar's volume the simulator lets resting orders fill.",
 )
 @click.option(
+    "--latency-ms",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    help="Simulated time between sending a command and the venue acting on it "
+    "(a cancel can then lose the race against a fill, as on a real venue).",
+)
+@click.option(
     "--journal",
     "journal_path",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -155,6 +163,7 @@ def run(
     seed: int,
     slots: int,
     participation: Decimal,
+    latency_ms: int,
     journal_path: Path | None,
     no_journal: bool,
     sync_mode: str,
@@ -183,7 +192,7 @@ def run(
     try:
         prepared = prepare_sim_run(
             data=data, policy=policy_spec, intents=intents, capital=capital, seed=seed, slots=slots,
-            journal=target, symbol=symbol, sim=SimSettings(participation=participation),
+            journal=target, symbol=symbol, sim=SimSettings(participation=participation, latency_ms=latency_ms),
             synchronous=Synchronous(sync_mode.upper()),
         )  # fmt: skip
     except RunSetupError as e:

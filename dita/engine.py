@@ -43,6 +43,7 @@ from typing import Any, Literal, Protocol
 
 from dita.clock import Clock, SimClock
 from dita.journal import (
+    Adjustment,
     EngineNote,
     JournalRecord,
     OutcomeRecord,
@@ -65,6 +66,13 @@ from dita.kernel import (
 )
 from dita.marketdata import Bar
 from dita.policy import Policy, PolicyView
+from dita.recovery import (
+    Reconciler,
+    ReconcileReport,
+    ReconcileSettings,
+    ReconcileSink,
+    journaled_adjustment_ids,
+)
 from dita.venues.base import NotSent, OutcomeUnknown, Venue, VenueError, VenueFatal
 
 ZERO = Decimal(0)
@@ -106,6 +114,7 @@ class RunStats:
     fills: int = 0
     partial_fills: int = 0
     cancels: int = 0
+    cancels_too_late: int = 0  # CANCEL_REJECT: the order filled (or ended) first
     rejects: int = 0
     trades: int = 0
     wins: int = 0
@@ -148,6 +157,8 @@ class RunStats:
                         self.fills += 1
                     case EventKind.CANCEL_ACK:
                         self.cancels += 1
+                    case EventKind.CANCEL_REJECT:
+                        self.cancels_too_late += 1
                     case EventKind.REJECT:
                         self.rejects += 1
                     case _:
@@ -278,6 +289,25 @@ class Pipeline:
             self.journal.append(meta, ts=self.clock.now_ms())
             self.snapshot()
             self.journal.commit()
+
+    def resume(self, last_input_seq: int) -> None:
+        """Continue a journal whose kernel was rebuilt by replay (crash recovery).
+
+        Instead of a second run record, a ``resume`` note; snapshots taken from
+        here on name the right last input. Stats are recomputed from the journal.
+        """
+        self._last_input_seq = last_input_seq
+        if self.journal is not None:
+            self.stats = stats_from_journal(self.journal)[1]
+            self.note(
+                "resume", "kernel rebuilt from the journal; reconciling", input_seq=last_input_seq
+            )
+            self.journal.commit()
+
+    def record(self, body: Adjustment) -> None:
+        """Journal a reconciliation finding (not a kernel input: replay skips it)."""
+        if self.journal is not None:
+            self.journal.append(body, ts=self.clock.now_ms())
 
     # ------------------------------------------------------------------ steps
 
@@ -506,6 +536,7 @@ _Item = (
     | tuple[Literal["event"], VenueEvent]
     | tuple[Literal["intents"], _Submitted]
     | tuple[Literal["end"], None]
+    | tuple[Literal["reconcile"], str]
 )
 
 
@@ -534,9 +565,22 @@ class Engine:
         queue_size: int = 1024,
         drain_timeout: float = 5.0,
         snapshot_every: int = 50_000,
+        resume_from: int | None = None,
+        reconcile: ReconcileSettings | None = None,
     ) -> None:
+        """``resume_from``: the kernel was rebuilt from ``journal`` (see ``dita.recovery``)
+        and this is the seq of its last input; the run continues that journal.
+        ``reconcile``: reconcile with the venue before the first intent, then keep
+        checking while running (stale orders, stream reconnects). A resumed
+        engine always reconciles (with default settings if none are given)."""
         self.venue = venue
         self.meta = meta
+        self._resume_from = resume_from
+        if reconcile is None and resume_from is not None:
+            reconcile = ReconcileSettings()
+        self._reconcile_settings = reconcile
+        self._reconcile_requested = False
+        self.reconciliations: list[ReconcileReport] = []
         self.pipeline = Pipeline(kernel, policy, journal, clock, snapshot_every=snapshot_every)
         self._bars = bars
         self._inbox: asyncio.Queue[_Item] = asyncio.Queue(maxsize=queue_size)
@@ -607,12 +651,20 @@ class Engine:
         self._state = EngineState.RUNNING
         try:
             await self.venue.start()
-            self.pipeline.begin(self.meta)
+            if self._resume_from is not None:
+                self.pipeline.resume(self._resume_from)
+            else:
+                self.pipeline.begin(self.meta)
+            if self._reconcile_settings is not None:
+                # before any intent: the kernel must know what it owns first
+                await self.reconcile("start")
             async with asyncio.TaskGroup() as tg:
                 self._tasks = [
                     tg.create_task(self._pump_events(), name="venue-events"),
                     tg.create_task(self._send_commands(), name="commands"),
                 ]
+                if self._reconcile_settings is not None:
+                    self._tasks.append(tg.create_task(self._watch(), name="reconcile-watch"))
                 if self._bars is not None:
                     self._tasks.append(tg.create_task(self._pump_bars(self._bars), name="bars"))
                 tg.create_task(self._process(), name="processor")
@@ -676,6 +728,7 @@ class Engine:
         deadline: float | None = None
         loop = asyncio.get_running_loop()
         answered: list[tuple[asyncio.Future[list[KernelOutcome]], list[KernelOutcome]]] = []
+        reconcile_reason: str | None = None
         while not self._stop.is_set():
             if ended and not self.kernel.live_orders() and self._commands.empty():
                 return
@@ -708,7 +761,13 @@ class Engine:
                     case "end":
                         ended = True
                         deadline = loop.time() + self._drain_timeout
+                    case "reconcile":
+                        reconcile_reason = str(payload)
             await self._release()
+            if reconcile_reason is not None:
+                await self.reconcile(reconcile_reason)
+                reconcile_reason = None
+                self._reconcile_requested = False
             for answer, outcomes in answered:
                 if not answer.done():
                     answer.set_result(outcomes)
@@ -724,6 +783,73 @@ class Engine:
             self._released += 1
             await self._commands.put(cmd)
         await self._notify()
+
+    async def reconcile(self, reason: str) -> ReconcileReport:
+        """Query every order the kernel believes live and feed the verdicts through the
+        pipeline (journal first); compare positions. Only the processor (or start-up,
+        before it runs) may call this: it touches the kernel."""
+        settings = self._reconcile_settings or ReconcileSettings()
+        p = self.pipeline
+
+        def feed(ev: VenueEvent) -> None:
+            p.on_event(ev)
+
+        sink = ReconcileSink(
+            kernel=lambda: p.kernel,
+            feed=feed,
+            commit=self._release,
+            record=p.record,
+            journaled_adjustments=lambda: journaled_adjustment_ids(p.journal),
+            now_ms=p.clock.now_ms,
+        )
+        report = await Reconciler(self.venue, sink, settings).run(reason)
+        if report.changed_anything or report.notes:
+            p.note(
+                "reconcile",
+                report.summary(),
+                reason=reason,
+                events=[e.event_id for e in report.events],
+                resubmitted=report.resubmitted,
+                cancels_resent=report.cancels_resent,
+                adjustments=[a.adjustment_id for a in report.adjustments],
+            )
+            await self._release()
+        self.reconciliations.append(report)
+        return report
+
+    async def _watch(self) -> None:
+        """Ask the processor to reconcile when an order stays in flight too long or the
+        venue's stream reconnected (events may have been lost in the gap)."""
+        settings = self._reconcile_settings
+        assert settings is not None
+        loop = asyncio.get_running_loop()
+        first_seen: dict[str, float] = {}
+        reconnects = getattr(self.venue, "reconnects", None)
+        while True:
+            await asyncio.sleep(settings.check_every_s)
+            now = loop.time()
+            live = {o.client_order_id for o in self.kernel.live_orders()}
+            for cid in [c for c in first_seen if c not in live]:
+                del first_seen[cid]
+            for cid in live:
+                first_seen.setdefault(cid, now)
+            reason: str | None = None
+            seen_reconnects = getattr(self.venue, "reconnects", None)
+            if isinstance(seen_reconnects, int) and isinstance(reconnects, int):
+                if seen_reconnects > reconnects:
+                    reason = "venue stream reconnected"
+                reconnects = seen_reconnects
+            if reason is None and self._sent == self._released:
+                stale = sorted(
+                    c for c, t in first_seen.items() if now - t >= settings.stale_after_s
+                )
+                if stale:
+                    reason = f"in flight over {settings.stale_after_s}s: {', '.join(stale)}"
+            if reason is not None and not self._reconcile_requested:
+                self._reconcile_requested = True
+                for cid in first_seen:
+                    first_seen[cid] = now
+                await self._inbox.put(("reconcile", reason))
 
     async def _send_commands(self) -> None:
         while True:

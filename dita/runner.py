@@ -55,7 +55,7 @@ def default_instrument(symbol: str = DEFAULT_SYMBOL) -> Instrument:
 class SimSettings:
     participation: Decimal = Decimal("0.01")
     max_slippage_bps: Decimal = Decimal(2)
-    latency_ms: int = 0
+    latency_ms: int = 50  # orders placed at a bar's close first meet the bar after next
     maker_fee: Decimal = Decimal("0.0002")
     taker_fee: Decimal = Decimal("0.0005")
     funding_rate: Decimal = Decimal("0.0001")

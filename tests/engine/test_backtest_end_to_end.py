@@ -158,3 +158,29 @@ def test_running_without_a_journal_changes_nothing_but_the_journal(demo: DemoRun
     bare = demo_run(None)
     assert bare.stats == demo.result.stats
     assert bare.kernel.snapshot() == demo.result.kernel.snapshot()
+
+
+def test_demo_run_has_cancels_that_lose_the_race_against_a_fill(
+    demo_journal: SqliteJournal,
+) -> None:
+    # with 50 ms latency a cancel sent at a bar's close can arrive after the next bar filled
+    # the order: the venue answers CANCEL_REJECT, the kernel keeps the fill (money that moved)
+    events: dict[int, VenueEvent] = {}
+    fills: dict[str, list[VenueEvent]] = {}
+    lost = []
+    for rec in demo_journal.read_from(1):
+        body = rec.body
+        if isinstance(body, VenueEvent):
+            events[rec.seq] = body
+        elif isinstance(body, OutcomeRecord) and body.input_seq in events:
+            ev = events.pop(body.input_seq)
+            if ev.kind in (EventKind.FILL, EventKind.PARTIAL_FILL) and body.outcome.accepted:
+                fills.setdefault(ev.client_order_id, []).append(ev)
+            if ev.kind is EventKind.CANCEL_REJECT:
+                assert body.outcome.accepted
+                assert body.outcome.diagnostic_code.value == "CANCEL_REJECT_ALREADY_DONE"
+                lost.append(ev)
+    assert len(lost) >= 3
+    for ev in lost:
+        filled = fills.get(ev.client_order_id, [])
+        assert filled and filled[-1].kind is EventKind.FILL, ev
