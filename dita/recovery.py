@@ -1,0 +1,350 @@
+"""Crash recovery: reopen a journal, rebuild the kernel, reconcile with the venue.
+
+Theory of operation
+-------------------
+The journal is the truth about what the engine *decided*; the venue is the
+truth about what *happened*. After a crash the two may disagree in exactly the
+ways the write-ahead contract allows: a submit or cancel that was committed
+but never reached the venue, fills and acks the venue sent that were never
+journaled. Start-up therefore runs in this order, before any new intent:
+
+1. ``open_journal_for_recovery``: open the journal; a torn last commit group
+   (never durable, so never acted upon) is moved aside and reported; damage
+   anywhere else raises ``JournalCorrupted`` and the file is left untouched.
+2. ``dita.journal.replay``: the kernel from the last snapshot plus the tail.
+3. ``Reconciler.run``: every order the kernel believes may be live is queried
+   by client order id; ``dita.reconcile`` turns each answer into a verdict.
+   Synthetic events (deterministic ids) go through the engine's normal
+   pipeline, journal first. Orders the venue never received are resubmitted
+   with the *same* client order id; cancels that never arrived are sent
+   again; a pending cancel the venue cannot confirm is queried again, a
+   bounded number of times, then ``ReconcileError``.
+4. Positions (and, if asked, the balance) are compared with the kernel's. A
+   difference is journaled as an ``Adjustment`` record and reported, never
+   applied; with ``OnMismatch.HALT`` the engine refuses to trade
+   (``ReconcileHalted``) until a human has looked and restarts with
+   ``continue``.
+
+Reconciling again right after changes nothing: every synthetic event carries
+an id the kernel has already applied, and an adjustment already journaled
+(same deterministic id) is not journaled twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+
+from dita import reconcile as rc
+from dita.journal import (
+    Adjustment,
+    JournalRecord,
+    RecordKind,
+    RunMeta,
+    SnapshotRecord,
+    SqliteJournal,
+    TornTail,
+    replay,
+)
+from dita.kernel import Kernel, Order, Side, TradeStage, VenueEvent
+from dita.venues.base import OrderReport, Venue, VenueError
+
+
+class RecoveryError(Exception):
+    """Recovery cannot go on; the message says what and what to do next."""
+
+
+class ReconcileError(RecoveryError):
+    """The venue's answers stayed inconclusive or contradict the journal."""
+
+
+class ReconcileHalted(RecoveryError):
+    """The venue's account differs from the kernel's and ``OnMismatch.HALT`` was chosen."""
+
+
+class OnMismatch(StrEnum):
+    HALT = "halt"  # refuse to trade until a human confirms
+    CONTINUE = "continue"  # record the adjustment, report it, and trade on
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """A journal reopened for a resumed run, and the kernel it rebuilt."""
+
+    journal: SqliteJournal
+    kernel: Kernel
+    meta: RunMeta
+    last_input_seq: int
+    torn: TornTail | None  # the torn tail that was moved aside, if any
+
+
+def last_input_seq(journal: SqliteJournal) -> int:
+    """Seq of the last kernel input (intent or venue event) in the journal, 0 if none."""
+    seqs = [0]
+    for kind in (RecordKind.INTENT, RecordKind.VENUE_EVENT):
+        rec = journal.latest(kind)
+        if rec is not None:
+            seqs.append(rec.seq)
+    snap = journal.latest(RecordKind.SNAPSHOT)
+    if snap is not None and isinstance(snap.body, SnapshotRecord):
+        seqs.append(snap.body.input_seq)
+    return max(seqs)
+
+
+def open_journal_for_recovery(path: str | Path, *, readonly: bool = False) -> Recovered:
+    """Open an existing journal and rebuild its kernel (see the module docstring).
+
+    Raises ``JournalError``/``JournalCorrupted`` (file untouched) when the
+    journal cannot be trusted, ``RecoveryError`` when there is none.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise RecoveryError(f"{p}: no journal to recover from")
+    torn: TornTail | None = None
+    try:
+        journal = SqliteJournal.open(p, create=False, readonly=readonly)
+    except TornTail as e:
+        if readonly:
+            raise
+        torn = e
+        journal = SqliteJournal.open(p, create=False, repair_torn_tail=True)
+    try:
+        run = journal.first(RecordKind.RUN)
+        if run is None or not isinstance(run.body, RunMeta):
+            raise RecoveryError(f"{p}: no 'run' record; not a journal written by dita")
+        kernel = replay(journal)
+        return Recovered(journal, kernel, run.body, last_input_seq(journal), torn)
+    except BaseException:
+        journal.close()
+        raise
+
+
+# --------------------------------------------------------------------------- reconciliation
+
+
+@dataclass
+class ReconcileReport:
+    """What one reconciliation found and did."""
+
+    reason: str
+    rounds: int = 0
+    queried: int = 0
+    events: list[VenueEvent] = field(default_factory=list)
+    resubmitted: list[str] = field(default_factory=list)
+    cancels_resent: list[str] = field(default_factory=list)
+    requeried: list[str] = field(default_factory=list)
+    adjustments: list[Adjustment] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changed_anything(self) -> bool:
+        return bool(self.events or self.resubmitted or self.cancels_resent or self.adjustments)
+
+    def summary(self) -> str:
+        return (
+            f"reconciliation ({self.reason}): {self.queried} orders queried in {self.rounds} "
+            f"round(s); {len(self.events)} synthetic events, {len(self.resubmitted)} resubmitted, "
+            f"{len(self.cancels_resent)} cancels re-sent, {len(self.adjustments)} adjustments"
+        )
+
+
+@dataclass(frozen=True)
+class ReconcileSettings:
+    on_mismatch: OnMismatch = OnMismatch.HALT
+    max_rounds: int = 8
+    requery_delay_s: float = 0.25
+    check_balance: bool = False
+    resubmit_unsent: bool = True
+    # while running: query orders live longer than this; how often to look
+    stale_after_s: float = 3.0
+    check_every_s: float = 1.0
+
+
+class ReconcileSink:
+    """What the reconciler needs from the engine: the pipeline's step, commit and send."""
+
+    def __init__(
+        self,
+        *,
+        kernel: Callable[[], Kernel],
+        feed: Callable[[VenueEvent], None],
+        commit: Callable[[], Awaitable[None]],
+        record: Callable[[Adjustment], None],
+        journaled_adjustments: Callable[[], set[str]],
+        now_ms: Callable[[], int],
+    ) -> None:
+        self.kernel = kernel
+        self.feed = feed
+        self.commit = commit
+        self.record = record
+        self.journaled_adjustments = journaled_adjustments
+        self.now_ms = now_ms
+
+
+def kernel_positions(kernel: Kernel) -> list[tuple[str, Side, Decimal]]:
+    out = []
+    for i in range(kernel.slot_count):
+        s = kernel.slot(i)
+        if s.side is not None and s.size > 0 and s.stage not in (TradeStage.IDLE,):
+            out.append((s.asset, s.side, s.size))
+    return out
+
+
+class Reconciler:
+    """Runs the venue queries and turns ``dita.reconcile`` verdicts into journaled steps."""
+
+    def __init__(self, venue: Venue, sink: ReconcileSink, settings: ReconcileSettings) -> None:
+        self.venue = venue
+        self.sink = sink
+        self.settings = settings
+
+    async def run(self, reason: str, *, positions: bool = True) -> ReconcileReport:
+        report = ReconcileReport(reason)
+        st = self.settings
+        acted: set[tuple[str, rc.Action]] = set()
+        pending: list[str] = []
+        for round_no in range(1, st.max_rounds + 1):
+            report.rounds = round_no
+            live = self.sink.kernel().live_orders()
+            if not live:
+                pending = []
+                break
+            reports: dict[str, OrderReport | None] = {}
+            for o in live:
+                reports[o.client_order_id] = await self._query(o)
+            report.queried += len(live)
+            result = rc.reconcile(
+                live, reports, ts=self.sink.now_ms(), resubmit_unsent=st.resubmit_unsent
+            )
+            pending = []
+            fed = False
+            for v in result.verdicts:
+                cid = v.order.client_order_id
+                for ev in v.events:
+                    self.sink.feed(ev)
+                    report.events.append(ev)
+                    fed = True
+                match v.action:
+                    case rc.Action.CONFLICT:
+                        raise ReconcileError(
+                            f"order {cid} (slot {v.order.slot_id}, {v.order.status}): {v.note}. "
+                            "The venue contradicts the journal; a human must look before trading"
+                        )
+                    case rc.Action.RESUBMIT:
+                        pending.append(cid)
+                        if (cid, v.action) not in acted:
+                            acted.add((cid, v.action))
+                            report.resubmitted.append(cid)
+                            await self._send(self.venue.submit, v.order)
+                    case rc.Action.RESEND_CANCEL:
+                        pending.append(cid)
+                        if (cid, v.action) not in acted:
+                            acted.add((cid, v.action))
+                            report.cancels_resent.append(cid)
+                            await self._send(self.venue.cancel, v.order)
+                    case rc.Action.REQUERY:
+                        pending.append(cid)
+                        report.requeried.append(cid)
+                    case _:
+                        pass
+            if fed:
+                await self.sink.commit()
+            if not pending:
+                break
+            await asyncio.sleep(st.requery_delay_s)
+        if pending:
+            raise ReconcileError(
+                f"reconciliation ({reason}) not conclusive after {st.max_rounds} rounds for "
+                f"{', '.join(sorted(set(pending)))}: the venue never confirmed these orders' "
+                "state. Check them on the venue, then restart"
+            )
+        if positions:
+            await self._compare_account(report)
+        return report
+
+    async def _query(self, order: Order) -> OrderReport | None:
+        try:
+            return await self.venue.query_order(order)
+        except VenueError as e:
+            raise ReconcileError(
+                f"cannot query order {order.client_order_id} on {self.venue.name}: {e}"
+            ) from e
+
+    async def _send(self, call: Callable[[Order], Awaitable[None]], order: Order) -> None:
+        # NotSent, OutcomeUnknown, a duplicate id...: the next round's query says
+        # whether it arrived; never a blind second id
+        with contextlib.suppress(VenueError):
+            await call(order)
+
+    async def _compare_account(self, report: ReconcileReport) -> None:
+        kernel = self.sink.kernel()
+        try:
+            venue_positions = await self.venue.positions()
+        except VenueError as e:
+            raise ReconcileError(f"cannot read positions from {self.venue.name}: {e}") from e
+        diffs = rc.position_diffs(kernel_positions(kernel), venue_positions)
+        seen = self.sink.journaled_adjustments()
+        found: list[Adjustment] = []
+        for d in diffs:
+            found.append(
+                Adjustment(
+                    adjustment_id=f"adj:position:{d.asset}:{d.kernel_qty}:{d.venue_qty}",
+                    subject="position",
+                    asset=d.asset,
+                    kernel_value=d.kernel_qty,
+                    venue_value=d.venue_qty,
+                    action=self.settings.on_mismatch.value,
+                    reason=f"venue net position {d.venue_qty} differs from the kernel's "
+                    f"{d.kernel_qty} by {d.difference}",
+                )
+            )
+        if self.settings.check_balance:
+            try:
+                bal = await self.venue.balance()
+            except VenueError as e:
+                raise ReconcileError(f"cannot read the balance from {self.venue.name}: {e}") from e
+            capital = kernel.account.capital
+            if bal.wallet != capital:
+                found.append(
+                    Adjustment(
+                        adjustment_id=f"adj:balance:{bal.asset}:{capital}:{bal.wallet}",
+                        subject="balance",
+                        asset=bal.asset,
+                        kernel_value=capital,
+                        venue_value=bal.wallet,
+                        action=self.settings.on_mismatch.value,
+                        reason=f"venue wallet {bal.wallet} differs from the kernel's capital "
+                        f"{capital} by {bal.wallet - capital}",
+                    )
+                )
+        new = [a for a in found if a.adjustment_id not in seen]
+        for a in new:
+            self.sink.record(a)
+        if new:
+            await self.sink.commit()
+        report.adjustments.extend(new)
+        if found and self.settings.on_mismatch is OnMismatch.HALT:
+            lines = "\n".join(f"  {a.subject} {a.asset}: {a.reason}" for a in found)
+            raise ReconcileHalted(
+                f"the venue's account differs from the journal's (recorded as adjustment "
+                f"records, nothing was changed):\n{lines}\nCheck the account; to trade anyway, "
+                "restart with --on-mismatch continue"
+            )
+
+
+def journaled_adjustment_ids(journal: SqliteJournal | None) -> set[str]:
+    if journal is None:
+        return set()
+    out: set[str] = set()
+    for (seq,) in journal.execute(
+        "SELECT seq FROM records WHERE kind = ? ORDER BY seq", (RecordKind.ADJUSTMENT.value,)
+    ):
+        rec: JournalRecord = journal.get(int(seq))
+        if isinstance(rec.body, Adjustment):
+            out.add(rec.body.adjustment_id)
+    return out
