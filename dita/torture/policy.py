@@ -25,13 +25,15 @@ class TorturePolicy:
         *,
         generation: int,
         size: Decimal,
-        max_entries: int | None = None,
+        max_trades: int | None = None,
+        closed: int = 0,
         offset: Decimal = Decimal("0.0004"),
         stale_bars: int = 4,
     ) -> None:
         self.generation = generation
         self.size = size
-        self.max_entries = max_entries
+        self.max_trades = max_trades
+        self.closed = closed  # trades closed so far (the journal's count at start-up)
         self.offset = offset
         self.stale_bars = stale_bars
         self.entries = 0
@@ -40,7 +42,11 @@ class TorturePolicy:
 
     @property
     def done(self) -> bool:
-        return self.max_entries is not None and self.entries >= self.max_entries
+        """Every trade the scenario asks for has closed."""
+        return self.max_trades is not None and self.closed >= self.max_trades
+
+    def _may_enter(self, busy: int) -> bool:
+        return self.max_trades is None or self.closed + busy < self.max_trades
 
     def _id(self, what: str) -> str:
         self._n += 1
@@ -52,6 +58,7 @@ class TorturePolicy:
         inst = view.instruments.get(bar.symbol)
         if inst is None:
             return out
+        busy = sum(1 for s in slots if s.stage not in (TradeStage.IDLE, TradeStage.CLOSED))
         for n, s in enumerate(slots):
             prev = self._age.get(n)
             age = prev[2] + 1 if prev and prev[0] is s.stage and prev[1] == s.trade_id else 0
@@ -85,7 +92,8 @@ class TorturePolicy:
                             **kw,
                         )
                     )
-                case TradeStage.IDLE | TradeStage.CLOSED if not self.done:
+                case TradeStage.IDLE | TradeStage.CLOSED if self._may_enter(busy):
+                    busy += 1
                     others = {o.side for m, o in enumerate(slots) if m != n and o.side is not None}
                     side = Side.LONG if (bar.ts // 60_000) % 7 < 4 else Side.SHORT
                     if others and side not in others:
@@ -112,4 +120,5 @@ class TorturePolicy:
         return out
 
     def on_outcome(self, outcome: KernelOutcome, view: PolicyView) -> Sequence[KernelIntent]:
+        self.closed += len(outcome.trade_records)
         return ()
