@@ -114,7 +114,6 @@ class RunStats:
     fills: int = 0
     partial_fills: int = 0
     cancels: int = 0
-    cancels_too_late: int = 0  # CANCEL_REJECT: the order filled (or ended) first
     rejects: int = 0
     trades: int = 0
     wins: int = 0
@@ -157,8 +156,6 @@ class RunStats:
                         self.fills += 1
                     case EventKind.CANCEL_ACK:
                         self.cancels += 1
-                    case EventKind.CANCEL_REJECT:
-                        self.cancels_too_late += 1
                     case EventKind.REJECT:
                         self.rejects += 1
                     case _:

@@ -28,7 +28,7 @@ def summary_rows(stats: RunStats, *, open_slots: int | None = None) -> list[tupl
         ("max drawdown", money(stats.max_drawdown)),
         ("orders", f"{stats.orders:,}"),
         ("fills", f"{stats.fills:,} ({stats.partial_fills:,} partial)"),
-        ("cancels", f"{stats.cancels:,} ({stats.cancels_too_late:,} too late)"),
+        ("cancels", f"{stats.cancels:,}"),
         ("rejects", f"{stats.rejects:,}"),
         ("refused intents", f"{stats.refused_intents:,}"),
         ("kernel events", f"{stats.kernel_events:,}"),
