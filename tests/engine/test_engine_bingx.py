@@ -56,7 +56,7 @@ class TwoTrades:
 
 
 async def test_engine_trades_through_the_bingx_adapter_and_emulator(tmp_path: Path) -> None:
-    bars = read_bars(sample_data_path(), "BTC-USDT")[:40]
+    bars = read_bars(sample_data_path(), "BTC-USDT")[:150]  # slack: the policy stops after 2 trades
     async with BingxEmulator(KEY, SECRET, initial_balance=Decimal(10_000)) as emu:
         await emu.set_price("BTC-USDT", bars[0].open)
         async with httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=2.0)) as client:
