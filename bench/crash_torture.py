@@ -52,7 +52,7 @@ def main() -> int:
         (workdir / "sim").mkdir(parents=True, exist_ok=True)
         for i in range(args.sim):
             bars = list(synthetic_bars("BTC-USDT", 300, rng.randrange(1 << 20), Decimal(50_000)))
-            sched = [rng.randint(1, 1000) for _ in range(3)]
+            sched = [rng.randint(1, 600 // (k + 1)) for k in range(3)]
             r = run_sim_torture(workdir / "sim" / f"j{i}.sqlite", bars, sched)
             attempted += len(r.crashes)
             survived += 0 if r.violations else len(r.crashes)

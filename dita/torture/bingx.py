@@ -66,6 +66,8 @@ class _Proc:
         if self.p.poll() is None:
             self.p.send_signal(signal.SIGKILL)
         self.p.wait()
+        if self.p.stdout is not None:
+            self.p.stdout.close()
         self.log.close()
 
 

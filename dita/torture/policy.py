@@ -29,13 +29,17 @@ class TorturePolicy:
         closed: int = 0,
         offset: Decimal = Decimal("0.0004"),
         stale_bars: int = 4,
+        wind_down_from: int | None = None,
     ) -> None:
+        """``wind_down_from``: from this bar time on, enter nothing, cancel what works
+        and exit with MARKET orders, so that the run ends flat."""
         self.generation = generation
         self.size = size
         self.max_trades = max_trades
         self.closed = closed  # trades closed so far (the journal's count at start-up)
         self.offset = offset
         self.stale_bars = stale_bars
+        self.wind_down_from = wind_down_from
         self.entries = 0
         self._n = 0
         self._age: dict[int, tuple[TradeStage, str, int]] = {}
@@ -58,6 +62,8 @@ class TorturePolicy:
         inst = view.instruments.get(bar.symbol)
         if inst is None:
             return out
+        winding = self.wind_down_from is not None and bar.ts >= self.wind_down_from
+        stale = 0 if winding else self.stale_bars
         busy = sum(1 for s in slots if s.stage not in (TradeStage.IDLE, TradeStage.CLOSED))
         for n, s in enumerate(slots):
             prev = self._age.get(n)
@@ -65,15 +71,15 @@ class TorturePolicy:
             self._age[n] = (s.stage, s.trade_id, age)
             common: dict[str, Any] = {"intent_id": self._id("i"), "ts": view.now_ms, "slot_id": n}
             match s.stage:
-                case TradeStage.ENTRY_WORKING | TradeStage.EXIT_WORKING if age >= self.stale_bars:
-                    if age == self.stale_bars:
+                case TradeStage.ENTRY_WORKING | TradeStage.EXIT_WORKING if age >= stale:
+                    if (age - stale) % 5 == 0:  # once; again every 5 bars while winding down
                         out.append(
                             KernelIntent(
                                 **common, action=Action.CANCEL, trade_id=s.trade_id, reason="stale"
                             )
                         )
                 case TradeStage.POSITION_OPEN if s.side is not None:
-                    if s.active_leg_index == 0:
+                    if s.active_leg_index == 0 and not winding:
                         up = s.side is Side.LONG
                         px = bar.close * (_ONE + self.offset if up else _ONE - self.offset)
                         kw: dict[str, Any] = {
@@ -92,7 +98,7 @@ class TorturePolicy:
                             **kw,
                         )
                     )
-                case TradeStage.IDLE | TradeStage.CLOSED if self._may_enter(busy):
+                case TradeStage.IDLE | TradeStage.CLOSED if not winding and self._may_enter(busy):
                     busy += 1
                     others = {o.side for m, o in enumerate(slots) if m != n and o.side is not None}
                     side = Side.LONG if (bar.ts // 60_000) % 7 < 4 else Side.SHORT

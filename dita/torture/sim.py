@@ -155,8 +155,8 @@ def run_sim_torture(
     *,
     capital: Decimal = Decimal(100_000),
     slots: int = 2,
-    size: Decimal = Decimal("0.2"),
-    participation: Decimal = Decimal("0.01"),
+    size: Decimal = Decimal("0.8"),
+    participation: Decimal = Decimal("0.002"),
     reconcile: bool = True,
 ) -> SimTortureResult:
     """Run the scripted scenario over ``bars``, crashing at the n-th crash point of each
@@ -183,7 +183,9 @@ def run_sim_torture(
         points = _Points(crash_at)
         clock = SimClock()
         clock.set(bars[min(next_bar, len(bars) - 1)].ts)
-        policy = TorturePolicy(generation=life, size=size)
+        policy = TorturePolicy(
+            generation=life, size=size, wind_down_from=bars[max(0, len(bars) - 60)].ts
+        )
         journal: SqliteJournal | None = None
         try:
             if life == 1:
@@ -222,7 +224,7 @@ def run_sim_torture(
         positions=exchange.positions(),
         balance=exchange.balance(),
     )
-    result.violations = check(path, truth)
+    result.violations = check(path, truth, expect_flat=True)
     return result
 
 
