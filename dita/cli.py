@@ -279,6 +279,94 @@ def report(journal: Path, out_dir: Path | None) -> None:
     click.echo(f"wrote {png}")
 
 
+@main.command()
+@click.argument("journal", type=click.Path(path_type=Path))
+def status(journal: Path) -> None:
+    """What JOURNAL says the engine owns: slots, live orders, positions, capital.
+
+    Opens the journal read-only and rebuilds the kernel from it; never touches
+    the venue and never writes (a torn tail is reported, not repaired).
+    """
+    from rich.table import Table
+
+    from dita.journal import Adjustment, EngineNote, RecordKind, replay
+    from dita.verify import open_journal
+
+    console = Console()
+    try:
+        with open_journal(journal) as j:
+            kernel = replay(j)
+            last = j.last_seq
+            notes = [
+                r.body.topic
+                for r in (j.get(int(seq)) for (seq,) in j.execute(
+                    "SELECT seq FROM records WHERE kind = ?", (RecordKind.NOTE.value,)))
+                if isinstance(r.body, EngineNote)
+            ]  # fmt: skip
+            adjustments = [
+                r.body
+                for r in (j.get(int(seq)) for (seq,) in j.execute(
+                    "SELECT seq FROM records WHERE kind = ?", (RecordKind.ADJUSTMENT.value,)))
+                if isinstance(r.body, Adjustment)
+            ]  # fmt: skip
+            trades = len(j.trades())
+    except JournalError as e:
+        _fail("status", str(e))
+
+    slots = Table(title=f"dita status: {journal}", caption=f"{last:,} records")
+    for col in ("slot", "stage", "trade", "side", "size", "entry price", "realized", "fees"):
+        slots.add_column(col, justify="right" if col in ("slot", "size") else "left")
+    for i in range(kernel.slot_count):
+        s = kernel.slot(i)
+        slots.add_row(
+            str(i), s.stage.value, s.trade_id or "-", s.side.value if s.side else "-",
+            str(s.size), str(s.entry_price) if s.entry_price is not None else "-",
+            str(s.realized_pnl), str(s.fees),
+        )  # fmt: skip
+    console.print(slots)
+
+    live = kernel.live_orders()
+    if live:
+        orders = Table(title="live orders (may be on the venue)")
+        for col in ("client order id", "venue id", "slot", "purpose", "side", "type", "qty",
+                    "price", "filled", "status"):  # fmt: skip
+            orders.add_column(col)
+        for o in live:
+            orders.add_row(
+                o.client_order_id, o.venue_order_id or "-", str(o.slot_id), o.purpose.value,
+                o.side.value, o.order_type.value, str(o.quantity),
+                str(o.limit_price) if o.limit_price is not None else "-", str(o.filled_qty),
+                o.status.value,
+            )  # fmt: skip
+        console.print(orders)
+    else:
+        console.print("live orders: none")
+
+    net: dict[str, Decimal] = {}
+    for i in range(kernel.slot_count):
+        s = kernel.slot(i)
+        if s.side is not None and s.size > 0:
+            net[s.asset] = net.get(s.asset, Decimal(0)) + (
+                s.size if s.side.value == "LONG" else -s.size
+            )
+    console.print(
+        "positions (net, + long): "
+        + (", ".join(f"{a} {q}" for a, q in sorted(net.items())) if net else "flat")
+    )
+    a = kernel.account
+    console.print(
+        f"capital {a.capital} = initial {a.initial_capital} + realized {a.realized_pnl} "
+        f"- fees {a.fees} + funding {a.funding}; margin in use {a.margin_used}, "
+        f"available {a.available}; {trades} trades closed"
+    )
+    state = "finished" if notes and notes[-1] == "end" else "stopped midway (resume reconciles)"
+    console.print(f"run: {state}; resumed {notes.count('resume')} time(s)")
+    for adj in adjustments:
+        console.print(
+            f"[yellow]adjustment[/yellow] {adj.adjustment_id}: {adj.reason} ({adj.action})"
+        )
+
+
 @main.group()
 def emulate() -> None:
     """Run a loopback emulator of a venue's wire protocol (for testing adapters offline)."""
