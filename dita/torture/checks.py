@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from dita.journal import OutcomeRecord, SqliteJournal, replay
+from dita.journal import JournalError, OutcomeRecord, SqliteJournal, replay
 from dita.kernel import EventKind, Kernel, KernelIntent, Side, SubmitOrder, VenueEvent
 from dita.recovery import kernel_positions
 from dita.venues.base import BalanceReport, OrderReport, PositionReport
@@ -60,6 +60,8 @@ def check(path: Path, truth: VenueTruth, *, expect_flat: bool = False) -> list[s
         verified = verify_journal(path)
     except VerifyError as e:
         return [f"journal replay: {e}"]
+    except JournalError as e:  # no journal at all, or one that cannot be read
+        return [f"journal: {e}"]
     kernel: Kernel = verified.kernel
     with SqliteJournal.open(path, readonly=True, create=False) as j:
         submits, filled = journal_facts(j)
