@@ -367,6 +367,74 @@ def status(journal: Path) -> None:
         )
 
 
+@main.command()
+@click.argument("journal", type=click.Path(path_type=Path))
+@click.option(
+    "--endpoint",
+    required=True,
+    metavar="live|vst|loopback:PORT",
+    help="The BingX account the journal traded on (API key and secret from "
+    "$BINGX_API_KEY/$BINGX_API_SECRET).",
+)
+@click.option(
+    "--on-mismatch",
+    type=click.Choice(["halt", "continue"]),
+    default="halt",
+    show_default=True,
+    help="When the venue's positions (or balance) differ from the journal's: halt = record "
+    "the difference and refuse until a human has looked; continue = record it and go on.",
+)
+@click.option("--check-balance", is_flag=True, help="Also compare the wallet with the capital.")
+def recover(journal: Path, endpoint: str, on_mismatch: str, check_balance: bool) -> None:
+    """Reconcile JOURNAL with the venue after a crash, before trading again.
+
+    Repairs a torn last record (never durable), rebuilds the kernel, queries
+    every order it believes live by client order id, journals what the venue
+    says (missed fills as the difference, cancels, rejects), resubmits orders
+    the venue never received with the same client order id, re-sends lost
+    cancels, and compares positions. Exit 1 if the venue contradicts the
+    journal, stays inconclusive, or (with --on-mismatch halt) differs.
+    """
+    import asyncio
+    import os
+
+    import httpx
+
+    from dita.recovery import OnMismatch, ReconcileSettings, RecoveryError
+    from dita.resume import reconcile_journal
+    from dita.venues.base import VenueError
+    from dita.venues.bingx import BingxConfig, BingxVenue, Credentials, Endpoints
+
+    if endpoint in ("live", "vst"):
+        ends = Endpoints.live() if endpoint == "live" else Endpoints.vst()
+    elif endpoint.startswith("loopback:") and endpoint[9:].isdigit():
+        ends = Endpoints.loopback(int(endpoint[9:]))
+    else:
+        _fail("recover", f"--endpoint {endpoint!r}: expected live, vst or loopback:PORT")
+    key, secret = os.environ.get("BINGX_API_KEY", ""), os.environ.get("BINGX_API_SECRET", "")
+    if not key or not secret:
+        _fail("recover", "set BINGX_API_KEY and BINGX_API_SECRET for the account to reconcile")
+    settings = ReconcileSettings(on_mismatch=OnMismatch(on_mismatch), check_balance=check_balance)
+
+    async def go() -> str:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=2.0)) as client:
+            venue = BingxVenue(client, Credentials(key, secret), BingxConfig(endpoints=ends))
+            rec, report = await reconcile_journal(journal, venue, settings)
+            lines = [report.summary()]
+            if rec.torn is not None:
+                lines.insert(0, f"torn tail moved aside: {rec.torn}")
+            lines += [f"  resubmitted {c} (same client order id)" for c in report.resubmitted]
+            lines += [f"  re-sent cancel of {c}" for c in report.cancels_resent]
+            lines += [f"  event {e.event_id}" for e in report.events]
+            lines += [f"  adjustment {a.adjustment_id}: {a.reason}" for a in report.adjustments]
+            return "\n".join(lines)
+
+    try:
+        click.echo(asyncio.run(go()))
+    except (JournalError, RecoveryError, VenueError) as e:
+        _fail("recover", str(e))
+
+
 @main.group()
 def emulate() -> None:
     """Run a loopback emulator of a venue's wire protocol (for testing adapters offline)."""

@@ -1,0 +1,101 @@
+"""`dita recover JOURNAL`: reconcile a crashed journal with BingX (the emulator, in its own process)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from dita.cli import main
+from dita.clock import SimClock
+from dita.engine import Pipeline
+from dita.journal import RunMeta, SqliteJournal
+from dita.kernel import Action, Instrument, Kernel, KernelIntent, OrderType, Side
+from dita.resume import _Hold
+
+INST = Instrument("BTC-USDT", Decimal("0.1"), Decimal("0.0001"), Decimal("0.0001"), Decimal(2))
+
+
+@pytest.fixture
+def emulator() -> Iterator[tuple[dict[str, int], dict[str, str]]]:
+    env = {
+        **os.environ,
+        "BINGX_API_KEY": f"rec-{secrets.token_hex(4)}",
+        "BINGX_API_SECRET": secrets.token_hex(16),
+    }
+    p = subprocess.Popen(
+        [sys.executable, "-m", "dita.torture.emulator_proc"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert p.stdout is not None
+        yield json.loads(p.stdout.readline()), env
+    finally:
+        p.kill()
+        p.wait()
+        if p.stdout is not None:
+            p.stdout.close()
+
+
+def crashed_journal(path: Path) -> str:
+    """An ENTER committed, and the process died before the order left."""
+    clock = SimClock()
+    clock.set(1_704_067_200_000)
+    j = SqliteJournal.open(path)
+    p = Pipeline(Kernel(1, [INST], Decimal(10_000)), _Hold(), j, clock)
+    p.begin(RunMeta(slots=1, instruments=(INST,), initial_capital=Decimal(10_000)))
+    (out,) = p.submit_intents(
+        [
+            KernelIntent(
+                "i1", 0, 0, Action.ENTER, trade_id="t1", asset="BTC-USDT", side=Side.LONG,
+                size=Decimal("0.003"), order_type=OrderType.LIMIT, limit_price=Decimal(59_000),
+            )
+        ]
+    )  # fmt: skip
+    p.flush()
+    j.close()
+    return out.commands[0].order.client_order_id
+
+
+def test_recover_resubmits_the_lost_order_once_and_a_second_run_changes_nothing(
+    tmp_path: Path, emulator: tuple[dict[str, int], dict[str, str]]
+) -> None:
+    ports, env = emulator
+    path = tmp_path / "journal.sqlite"
+    cid = crashed_journal(path)
+    args = ["recover", str(path), "--endpoint", f"loopback:{ports['port']}"]
+    runner = CliRunner(env={k: env[k] for k in ("BINGX_API_KEY", "BINGX_API_SECRET")})
+
+    first = runner.invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert f"resubmitted {cid} (same client order id)" in first.output
+    truth = httpx.get(f"http://127.0.0.1:{ports['control']}/truth").json()
+    assert [o["client_order_id"] for o in truth["orders"]] == [cid]
+    assert truth["place_requests"] == {cid: 1}
+
+    second = runner.invoke(main, args)
+    assert second.exit_code == 0, second.output
+    assert "0 synthetic events, 0 resubmitted, 0 cancels re-sent, 0 adjustments" in second.output
+    truth = httpx.get(f"http://127.0.0.1:{ports['control']}/truth").json()
+    assert truth["place_requests"] == {cid: 1}
+
+
+def test_recover_without_credentials_is_one_clear_line(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    crashed_journal(path)
+    res = CliRunner(env={"BINGX_API_KEY": "", "BINGX_API_SECRET": ""}).invoke(
+        main, ["recover", str(path), "--endpoint", "loopback:1"]
+    )
+    assert res.exit_code == 1
+    assert "dita recover: error: set BINGX_API_KEY and BINGX_API_SECRET" in res.output
