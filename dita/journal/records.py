@@ -43,6 +43,7 @@ from dita.kernel.model import (
     KernelOutcome,
     LedgerDelta,
     Order,
+    PositionMode,
     SubmitOrder,
     TradeRecord,
     TradeStage,
@@ -69,8 +70,8 @@ class RecordKind(StrEnum):
 class RunMeta:
     """Kernel parameters plus the run's context (policy, seed, venue).
 
-    ``slots``, ``instruments``, ``initial_capital`` and ``client_id_prefix`` are
-    exactly the ``Kernel`` constructor's arguments; the rest is for people and
+    ``slots``, ``instruments``, ``initial_capital``, ``client_id_prefix`` and
+    ``position_mode`` are exactly the ``Kernel`` constructor's arguments; the rest is for people and
     reports. ``params`` holds JSON-native extras (no secrets: API keys never
     reach the journal).
     """
@@ -83,6 +84,8 @@ class RunMeta:
     seed: int | None = None
     venue: str = ""
     params: dict[str, Any] = field(default_factory=dict)
+    # a later field, so journals written before it read as the kernel's default
+    position_mode: PositionMode = PositionMode.ONE_WAY
 
     def instrument_map(self) -> dict[str, Instrument]:
         return {i.symbol: i for i in self.instruments}

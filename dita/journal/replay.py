@@ -50,7 +50,13 @@ def replay(
     if run_rec is None or not isinstance(run_rec.body, RunMeta):
         raise JournalError(f"{path}: no 'run' record, so the kernel's parameters are unknown")
     run = run_rec.body
-    kernel = Kernel(run.slots, run.instrument_map(), run.initial_capital, run.client_id_prefix)
+    kernel = Kernel(
+        run.slots,
+        run.instrument_map(),
+        run.initial_capital,
+        run.client_id_prefix,
+        run.position_mode,
+    )
 
     boundary = 0  # inputs with seq <= boundary are inside the starting state
     start_snapshot_seq = 0
@@ -171,7 +177,7 @@ def _diff(seq: int, where: str, a: Any, b: Any, out: list[Difference]) -> None:
 
 def _run_differences(seq: int, first: RunMeta, later: RunMeta) -> list[Difference]:
     out = []
-    for name in ("slots", "instruments", "initial_capital", "client_id_prefix"):
+    for name in ("slots", "instruments", "initial_capital", "client_id_prefix", "position_mode"):
         ja, jb = codec.encode(getattr(first, name)), codec.encode(getattr(later, name))
         if ja != jb:
             out.append(

@@ -58,6 +58,7 @@ from dita.kernel.model import (
     OrderSide,
     OrderStatus,
     OrderType,
+    PositionMode,
     Side,
     SubmitOrder,
     TradeRecord,
@@ -342,6 +343,7 @@ class Kernel:
         instruments: Mapping[str, Instrument] | Iterable[Instrument],
         initial_capital: Decimal,
         client_id_prefix: str = "dt",
+        position_mode: PositionMode = PositionMode.ONE_WAY,
     ) -> None:
         insts = _instrument_map(instruments)
         problems = [p for inst in insts.values() for p in instrument_problems(inst)]
@@ -356,9 +358,12 @@ class Kernel:
             problems.append(
                 f"client_id_prefix must be 1-6 lower-case letters or digits, got {client_id_prefix!r}"
             )
+        if position_mode not in (PositionMode.ONE_WAY, PositionMode.HEDGE):
+            problems.append(f"position_mode must be ONE_WAY or HEDGE, got {position_mode!r}")
         if problems:
             raise ValueError("; ".join(problems))
         assert cap is not None
+        self._position_mode = PositionMode(position_mode)
         self._instruments = insts
         self._slots = [_Slot(i) for i in range(slots)]
         self._prefix = client_id_prefix
@@ -385,6 +390,10 @@ class Kernel:
     @property
     def client_id_prefix(self) -> str:
         return self._prefix
+
+    @property
+    def position_mode(self) -> PositionMode:
+        return self._position_mode
 
     def slot(self, n: int) -> TradeSlot:
         s = self._slots[n]
@@ -565,6 +574,16 @@ class Kernel:
                 D.BELOW_MIN_NOTIONAL,
                 f"notional {notional} below the minimum {inst.min_notional} of {inst.symbol}",
             )
+        if self._position_mode is PositionMode.ONE_WAY:
+            for other in self._slots:
+                t = other.trade
+                if t is not None and t.asset == inst.symbol and t.side is not it.side:
+                    raise _Refusal(
+                        D.OPPOSITE_POSITION,
+                        f"ENTER {it.side} {inst.symbol} refused in one-way position mode: slot "
+                        f"{other.slot_id} holds a {t.side} trade {t.trade_id!r} on it, and the venue "
+                        "would net the two (use HEDGE mode for both sides at once)",
+                    )
         needed = notional / leverage
         available = self._capital - self._margin_used()
         if needed > available:

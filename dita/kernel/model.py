@@ -37,6 +37,19 @@ class OrderSide(StrEnum):
     SELL = "SELL"
 
 
+class PositionMode(StrEnum):
+    """How the venue account holds positions per symbol.
+
+    ONE_WAY: one net position per symbol, so two slots holding opposite sides
+    of one symbol would net against each other and their reduce-only exits
+    would be rejected; the kernel refuses such an ENTER. HEDGE: a long and a
+    short position per symbol, side by side.
+    """
+
+    ONE_WAY = "ONE_WAY"
+    HEDGE = "HEDGE"
+
+
 class OrderType(StrEnum):
     MARKET = "MARKET"
     LIMIT = "LIMIT"
@@ -106,6 +119,7 @@ class KernelDiagnosticCode(StrEnum):
     BELOW_MIN_QUANTITY = "BELOW_MIN_QUANTITY"
     BELOW_MIN_NOTIONAL = "BELOW_MIN_NOTIONAL"
     INSUFFICIENT_MARGIN = "INSUFFICIENT_MARGIN"
+    OPPOSITE_POSITION = "OPPOSITE_POSITION"
     NO_POSITION = "NO_POSITION"
     ENTRY_STILL_WORKING = "ENTRY_STILL_WORKING"
     EXIT_ALREADY_WORKING = "EXIT_ALREADY_WORKING"

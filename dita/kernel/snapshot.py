@@ -22,6 +22,7 @@ from dita.kernel.model import (
     OrderSide,
     OrderStatus,
     OrderType,
+    PositionMode,
     Side,
     TradeStage,
 )
@@ -109,6 +110,7 @@ def take_snapshot(k: Kernel) -> dict[str, Any]:
         "version": VERSION,
         "slots": len(k._slots),
         "client_id_prefix": k._prefix,
+        "position_mode": k._position_mode.value,
         "ledger": {
             "initial_capital": str(k._initial_capital),
             "capital": str(k._capital),
@@ -306,6 +308,7 @@ def restore_snapshot(
         r.problems.append(f"client_id_prefix: {prefix!r} is not 1-6 lower-case letters or digits")
     ledger = r.field(snap, "ledger", "snapshot")
     k = cls.__new__(cls)
+    k._position_mode = r.enum(snap, "position_mode", "snapshot", PositionMode)
     k._instruments = dict(instruments)
     k._prefix = prefix
     k._initial_capital = r.dec(ledger, "initial_capital", "ledger")
@@ -462,6 +465,17 @@ def state_problems(k: Kernel) -> list[str]:
         )
     if k._initial_capital < 0:
         p.append(f"ledger: initial_capital {k._initial_capital} is negative")
+    if k._position_mode is PositionMode.ONE_WAY:
+        sides: dict[str, tuple[Side, int]] = {}
+        for s in k._slots:
+            if s.trade is None:
+                continue
+            seen = sides.setdefault(s.trade.asset, (s.trade.side, s.slot_id))
+            if seen[0] is not s.trade.side:
+                p.append(
+                    f"slot {s.slot_id}: {s.trade.side} {s.trade.asset} beside a {seen[0]} trade in slot "
+                    f"{seen[1]}, which one-way position mode cannot hold"
+                )
     seqs: dict[int, int] = {}
     for s in k._slots:
         where = f"slot {s.slot_id}"

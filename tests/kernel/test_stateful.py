@@ -24,6 +24,7 @@ from dita.kernel import (
     KernelIntent,
     KernelOutcome,
     OrderType,
+    PositionMode,
     Side,
     SubmitOrder,
     VenueEvent,
@@ -74,7 +75,8 @@ CANCEL_SCRIPTS = [
 class KernelMachine(RuleBasedStateMachine):
     @initialize()
     def setup(self) -> None:
-        self.k = Kernel(slots=SLOTS, instruments=INSTRUMENTS, initial_capital=D("150000"))
+        # hedge mode: both sides of one symbol at once, the most concurrent state space
+        self.k = Kernel(SLOTS, INSTRUMENTS, D("150000"), position_mode=PositionMode.HEDGE)
         self.venue = MockVenue(INSTRUMENTS, mark_prices=PRICES)
         self.pending: list[VenueEvent] = []
         self.delivered: list[VenueEvent] = []

@@ -26,6 +26,7 @@ from dita.kernel import (
     Kernel,
     KernelIntent,
     OrderType,
+    PositionMode,
     Side,
     SubmitOrder,
     TradeStage,
@@ -59,8 +60,11 @@ def write_journal(
         slots=slots, instruments=INSTRUMENTS, initial_capital=initial_capital,
         policy="dita.journal.clickhouse.synthetic", seed=seed, venue="mock",
         params={"records": records},
+        position_mode=PositionMode.HEDGE,  # the mock venue keeps no net position
     )  # fmt: skip
-    kernel = Kernel(run.slots, run.instrument_map(), run.initial_capital, run.client_id_prefix)
+    kernel = Kernel(
+        run.slots, run.instrument_map(), run.initial_capital, run.client_id_prefix, run.position_mode
+    )
     marks = {"BTC-USDT": D("50000.0"), "ETH-USDT": D("3000.00")}
     venue = MockVenue(INSTRUMENTS, mark_prices=marks)
     ts = 1_700_000_000_000
