@@ -35,6 +35,7 @@ from aiohttp import WSMsgType, web
 from dita.venues.bingx.clock import wall_clock_ms
 from dita.venues.bingx_emulator.engine import Engine
 from dita.venues.bingx_emulator.exchange import ApiError, Exchange, Mode
+from dita.venues.bingx_emulator.klines import KlineBook
 from dita.venues.bingx_emulator.sim_engine import SimEngine
 
 log = logging.getLogger("dita.bingx_emulator")
@@ -108,6 +109,7 @@ class BingxEmulator:
         missed_pongs_allowed: int = 3,
         listen_key_ttl_ms: int = 3_600_000,
         stream_before_rest_delay: float = 0.05,
+        kline_ms: int = 60_000,  # length of a klines "1m" bar; shorter makes tests fast
     ) -> None:
         self._api_key = api_key
         self._secret = api_secret
@@ -129,6 +131,7 @@ class BingxEmulator:
         self.missed_pongs_allowed = missed_pongs_allowed
         self.listen_key_ttl_ms = listen_key_ttl_ms
         self.stream_before_rest_delay = stream_before_rest_delay
+        self.klines = KlineBook(kline_ms)
         # fault injection
         self.faults: list[HttpFault] = []
         self.drop_next_events = 0
@@ -197,8 +200,10 @@ class BingxEmulator:
         await self._flush()
 
     async def trade(self, symbol: str, price: Decimal, volume: Decimal) -> None:
-        """A print that fills crossing resting LIMIT orders up to ``volume``."""
+        """A print that fills crossing resting LIMIT orders up to ``volume``; it also
+        goes into the klines bar of the current minute (by the emulator's clock)."""
         self.exchange.trade(symbol, price, volume)
+        self.klines.add(symbol, self.clock(), price, volume)
         await self._flush()
 
     # -- test control: faults ----------------------------------------------------
@@ -286,6 +291,7 @@ class BingxEmulator:
             ("GET", f"{v1}/ticker/price"): (lambda p: ex.price_data(p.get("symbol")), False),
             ("GET", f"{v2}/quote/price"): (lambda p: ex.price_data(p.get("symbol")), False),
             ("GET", f"{v2}/quote/ticker"): (lambda p: ex.ticker_data(p.get("symbol")), False),
+            ("GET", f"{v3}/quote/klines"): (self._klines, False),
             ("POST", f"{v2}/trade/order"): (ex.place, True),
             ("POST", f"{v2}/trade/order/test"): (lambda p: {"order": {}}, True),
             ("DELETE", f"{v2}/trade/order"): (ex.cancel, True),
@@ -365,6 +371,15 @@ class BingxEmulator:
         if answer["order"]["status"] not in ("NEW", "PENDING", "PARTIALLY_FILLED"):
             raise ApiError(80016, "order does not exist")
         return answer
+
+    def _klines(self, p: dict[str, str]) -> list[dict[str, Any]]:
+        symbol = p.get("symbol", "")
+        if symbol not in {c.symbol for c in self.exchange.contracts}:
+            raise ApiError(
+                109400,
+                f"{symbol},symbol not exist, please verify it in api: /openApi/swap/v2/quote/contracts",
+            )
+        return self.klines.rows(symbol, p, self.clock())
 
     def _premium_index(self, p: dict[str, str]) -> dict[str, Any] | list[dict[str, Any]]:
         def row(symbol: str) -> dict[str, Any]:
