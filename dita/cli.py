@@ -18,6 +18,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from dita.journal import JournalError, ReplayMismatch, Synchronous
 
+if TYPE_CHECKING:
+    from dita.marketdata import Bar
+
 
 def _fail(command: str, message: str) -> NoReturn:
     first, _, rest = message.partition("\n")
@@ -101,12 +104,14 @@ def _default_journal(seed: int) -> Path:
 )
 @click.option(
     "--venue",
-    type=click.Choice(["sim", "bingx-emulator"]),
+    type=click.Choice(["sim", "bingx-emulator", "bingx"]),
     default="sim",
     show_default=True,
     help="sim: the deterministic matching engine, driven bar by bar. bingx-emulator: the real "
     "BingX adapter over HTTP/WebSocket against an in-process loopback BingX (the same matching "
-    "engine behind BingX's wire protocol); slower, and event interleaving is not deterministic.",
+    "engine behind BingX's wire protocol); slower, and event interleaving is not deterministic. "
+    "bingx: trade on BingX itself with live 1m bars (REAL MONEY unless --testnet; keys from "
+    "$BINGX_API_KEY/$BINGX_API_SECRET).",
 )
 @click.option(
     "--capital",
@@ -153,6 +158,52 @@ def _default_journal(seed: int) -> Path:
     help="SQLite synchronous mode of the journal.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "--testnet", is_flag=True, help="bingx: BingX's VST demo environment (no real money)."
+)
+@click.option(
+    "--bingx-base-url",
+    default=None,
+    metavar="URL",
+    help="bingx: a loopback BingX emulator (http://127.0.0.1:PORT or http://localhost:PORT only).",
+)
+@click.option(
+    "--bingx-credentials",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="bingx: file with the API key and secret (JSON api_key/api_secret, or "
+    "BINGX_API_KEY=/BINGX_API_SECRET= lines). Default: those environment variables.",
+)
+@click.option(
+    "--yes-real-money",
+    is_flag=True,
+    help="bingx: required to trade on BingX's live endpoints (without --testnet).",
+)
+@click.option(
+    "--max-bars", type=click.IntRange(min=1), default=None, help="bingx: stop after N closed bars."
+)
+@click.option(
+    "--duration",
+    "duration_s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="bingx: stop after this many seconds (whichever of --max-bars/--duration comes first).",
+)
+@click.option(
+    "--on-mismatch",
+    type=click.Choice(["halt", "continue"]),
+    default="halt",
+    show_default=True,
+    help="bingx, continuing an existing journal: what to do when the venue's positions differ "
+    "from the journal's (see dita recover).",
+)
+@click.option(
+    "--bar-interval-ms",
+    type=click.IntRange(min=1),
+    default=60_000,
+    hidden=True,  # tests: a loopback emulator whose "1m" bars are this long
+)
 def run(
     data: Path | None,
     symbol: str,
@@ -168,12 +219,41 @@ def run(
     no_journal: bool,
     sync_mode: str,
     quiet: bool,
+    testnet: bool = False,
+    bingx_base_url: str | None = None,
+    bingx_credentials: Path | None = None,
+    yes_real_money: bool = False,
+    max_bars: int | None = None,
+    duration_s: float | None = None,
+    on_mismatch: str = "halt",
+    bar_interval_ms: int = 60_000,
 ) -> None:
     """Run a policy over market data on the simulated exchange and journal every step.
 
     With no options: the demo policy over the bundled BTC-USDT sample, journaled
     to a fresh directory under runs/.
+
+    With --venue bingx: trade on BingX (--testnet: its demo environment) on live
+    1m bars until --max-bars/--duration; an existing --journal is continued
+    after reconciling with the venue.
     """
+    live_only = {
+        "--testnet": testnet, "--bingx-base-url": bingx_base_url is not None,
+        "--bingx-credentials": bingx_credentials is not None, "--yes-real-money": yes_real_money,
+        "--max-bars": max_bars is not None, "--duration": duration_s is not None,
+    }  # fmt: skip
+    if venue == "bingx":
+        _run_bingx(
+            symbol=symbol, policy_spec=policy_spec, intents=intents, capital=capital, slots=slots,
+            journal_path=journal_path, no_journal=no_journal, sync_mode=sync_mode, quiet=quiet,
+            testnet=testnet, base_url=bingx_base_url, credentials=bingx_credentials,
+            yes_real_money=yes_real_money, max_bars=max_bars, duration_s=duration_s,
+            on_mismatch=on_mismatch, bar_interval_ms=bar_interval_ms,
+        )  # fmt: skip
+        return
+    given = [flag for flag, used in live_only.items() if used]
+    if given:
+        _fail("run", f"{given[0]} is for --venue bingx only")
     from dita.engine import EngineError
     from dita.runner import (
         RunSetupError,
@@ -218,6 +298,100 @@ def run(
     if target is not None:
         console.print(f"journal: {target}", soft_wrap=True)
         console.print(f"check it: dita replay {target}", soft_wrap=True)
+
+
+def _run_bingx(
+    *,
+    symbol: str,
+    policy_spec: str | None,
+    intents: str | None,
+    capital: Decimal,
+    slots: int,
+    journal_path: Path | None,
+    no_journal: bool,
+    sync_mode: str,
+    quiet: bool,
+    testnet: bool,
+    base_url: str | None,
+    credentials: Path | None,
+    yes_real_money: bool,
+    max_bars: int | None,
+    duration_s: float | None,
+    on_mismatch: str,
+    bar_interval_ms: int,
+) -> None:
+    """``dita run --venue bingx``: every check before anything is written or sent."""
+    from click.core import ParameterSource
+
+    from dita.engine import EngineError
+    from dita.live import (
+        Network,
+        default_live_journal,
+        execute_live,
+        load_credentials,
+        prepare_live_run,
+        resolve_target,
+    )
+    from dita.recovery import OnMismatch, RecoveryError
+    from dita.runner import RunSetupError
+    from dita.summary import summary_table
+    from dita.venues.base import VenueError
+
+    ctx = click.get_current_context()
+    for name in ("data", "seed", "participation", "latency_ms"):
+        if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT:
+            _fail(
+                "run", f"--{name.replace('_', '-')} is for the simulated venues, not --venue bingx"
+            )
+    if no_journal:
+        _fail("run", "--venue bingx always journals (a live run must be recoverable)")
+    if sync_mode.upper() != "FULL":
+        _fail("run", "--venue bingx journals with --sync FULL only (durable before any order)")
+    explicit_capital = ctx.get_parameter_source("capital") is not ParameterSource.DEFAULT
+    try:
+        target = resolve_target(testnet=testnet, base_url=base_url)
+        if target.network is Network.LIVE and not yes_real_money:
+            raise RunSetupError(
+                f"--venue bingx without --testnet trades REAL MONEY on {target.endpoints.rest}; "
+                "add --yes-real-money if that is what you mean (or --testnet for the demo account)"
+            )
+        creds = load_credentials(credentials)
+        journal = journal_path or default_live_journal(symbol)
+        prepared = prepare_live_run(
+            target=target, credentials=creds, journal=journal, symbol=symbol, policy=policy_spec,
+            intents=intents, slots=slots, capital=capital if explicit_capital else None,
+            max_bars=max_bars, duration_s=duration_s, bar_interval_ms=bar_interval_ms,
+            on_mismatch=OnMismatch(on_mismatch),
+        )  # fmt: skip
+    except RunSetupError as e:
+        _fail("run", str(e))
+
+    console = Console(stderr=True)
+    if target.network is Network.LIVE:
+        click.echo(
+            f"WARNING: LIVE TRADING WITH REAL MONEY on {target.endpoints.rest} "
+            f"({symbol}, policy {prepared.policy_name}); Ctrl-C stops, `dita recover` reconciles",
+            err=True,
+        )
+    if journal_path is None:
+        click.echo(f"journal: {journal} (no --journal given)", err=True)
+
+    def on_bar(bar: Bar, n: int) -> None:
+        if not quiet:
+            console.print(f"bar {n}: {bar.symbol} open time {bar.ts} close {bar.close}")
+
+    try:
+        result = execute_live(
+            prepared, on_bar=on_bar, on_ready=lambda what: click.echo(what, err=True)
+        )
+    except (RunSetupError, JournalError, EngineError, VenueError, RecoveryError) as e:
+        where = f" (journal so far: {journal})" if journal.exists() else ""
+        _fail("run", f"{e}{where}")
+
+    Console().print(summary_table(result.stats, f"dita run ({target.venue_name}, {symbol})",
+                                  caption=prepared.policy_name, open_slots=result.open_slots))  # fmt: skip
+    click.echo(f"journal: {journal}")
+    click.echo(f"check it: dita replay {journal}")
 
 
 @main.command()

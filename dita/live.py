@@ -1,0 +1,321 @@
+"""``dita run --venue bingx``: a policy trading on BingX (live, VST demo, or a loopback emulator).
+
+Like ``dita.runner`` for the simulated venues, setup is split in two:
+``prepare_live_run`` checks every input (endpoint, credentials, policy,
+journal path, stop condition) and writes nothing; ``execute_live`` talks to
+the venue and writes the journal. Differences from a simulated run:
+
+* Time is wall time (``LiveClock``), bars are BingX's closed 1m klines
+  (``dita.venues.bingx.bars.BingxBarFeed``), instruments come from
+  ``/quote/contracts``, and the kernel's capital is the account's available
+  balance unless ``--capital`` is given.
+* The journal is always durable (SQLite ``synchronous=FULL``).
+* An existing journal is continued through the crash-recovery path: the
+  kernel is rebuilt from it and reconciled with the venue (``Engine(resume_from=...)``)
+  before the policy sees a bar; a fresh journal gets a client order id prefix
+  of its own, so two runs on one account never share an order id.
+* The run stops after ``max_bars`` closed bars or ``duration_s`` seconds
+  (whichever comes first), then waits for live orders to finish.
+
+API keys come from ``BINGX_API_KEY``/``BINGX_API_SECRET`` or a file; they never
+reach the journal, a log line, or an error message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from dita.clock import Clock, LiveClock
+from dita.engine import BacktestResult
+from dita.journal import RunMeta, SqliteJournal, Synchronous
+from dita.marketdata import Bar
+from dita.policy import JsonlIntents, Policy, PolicyError, load_policy
+from dita.recovery import OnMismatch
+from dita.runner import DEFAULT_POLICY, RunSetupError
+from dita.venues.bingx import Credentials, CredentialsError, Endpoints
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+MINUTE_MS = 60_000
+
+
+class Network(StrEnum):
+    LIVE = "live"  # real money
+    VST = "vst"  # BingX's demo environment ("virtual USDT")
+    LOOPBACK = "loopback"  # a BingX emulator on this machine
+
+
+@dataclass(frozen=True)
+class Target:
+    network: Network
+    endpoints: Endpoints
+
+    @property
+    def venue_name(self) -> str:
+        return "bingx" if self.network is Network.LIVE else f"bingx-{self.network.value}"
+
+
+def resolve_target(*, testnet: bool, base_url: str | None) -> Target:
+    """Where a ``--venue bingx`` run trades. ``base_url`` is for a loopback emulator only."""
+    if base_url is None:
+        return (
+            Target(Network.VST, Endpoints.vst())
+            if testnet
+            else Target(Network.LIVE, Endpoints.live())
+        )
+    if testnet:
+        raise RunSetupError("--bingx-base-url and --testnet contradict each other; choose one")
+    try:
+        parts = urlsplit(base_url)
+        port = parts.port
+    except ValueError:
+        raise RunSetupError(f"--bingx-base-url {base_url!r}: not a URL") from None
+    if (
+        parts.scheme != "http"
+        or parts.hostname not in LOOPBACK_HOSTS
+        or port is None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.username
+    ):
+        raise RunSetupError(
+            f"--bingx-base-url {base_url!r}: only a loopback emulator is accepted "
+            "(http://127.0.0.1:PORT or http://localhost:PORT); use --testnet or no flag for BingX"
+        )
+    assert parts.hostname is not None
+    return Target(Network.LOOPBACK, Endpoints.loopback(port, parts.hostname))
+
+
+def load_credentials(path: Path | None, environ: Mapping[str, str] | None = None) -> Credentials:
+    """Keys from ``path`` or the environment; the error names where we looked, never a value."""
+    try:
+        return Credentials.from_file(path) if path is not None else Credentials.from_env(environ)
+    except CredentialsError as e:
+        hint = "" if path is not None else " (or pass --bingx-credentials FILE)"
+        raise RunSetupError(f"{e}{hint}") from None
+
+
+@dataclass
+class LiveRun:
+    """A validated ``--venue bingx`` run; ``execute_live`` is the first step that writes."""
+
+    target: Target
+    credentials: Credentials
+    symbol: str
+    policy: Policy
+    policy_name: str
+    slots: int
+    capital: Decimal | None  # None: the account's available balance
+    journal_path: Path
+    resume: bool  # the journal exists: continue it through recovery
+    max_bars: int | None
+    duration_s: float | None
+    bar_interval_ms: int = MINUTE_MS
+    on_mismatch: OnMismatch = OnMismatch.HALT
+
+
+def _load_policy(policy: str | None, intents: str | None) -> tuple[Policy, str]:
+    if policy is not None and intents is not None:
+        raise RunSetupError("choose one of --policy and --intents, not both")
+    try:
+        if intents is not None:
+            if intents == "-":
+                import sys
+
+                return JsonlIntents.read(sys.stdin, "<stdin>"), "jsonl:<stdin>"
+            return JsonlIntents.read(intents), f"jsonl:{intents}"
+        name = policy or DEFAULT_POLICY
+        return load_policy(name), name
+    except PolicyError as e:
+        raise RunSetupError(str(e)) from None
+
+
+def prepare_live_run(
+    *,
+    target: Target,
+    credentials: Credentials,
+    journal: Path,
+    symbol: str = "BTC-USDT",
+    policy: str | None = None,
+    intents: str | None = None,
+    slots: int = 2,
+    capital: Decimal | None = None,
+    max_bars: int | None = None,
+    duration_s: float | None = None,
+    bar_interval_ms: int = MINUTE_MS,
+    on_mismatch: OnMismatch = OnMismatch.HALT,
+) -> LiveRun:
+    """Validate a live run; raise ``RunSetupError`` and write nothing if anything is wrong."""
+    if max_bars is None and duration_s is None:
+        raise RunSetupError(
+            "a --venue bingx run needs an explicit end: --max-bars N and/or --duration SECONDS"
+        )
+    if max_bars is not None and max_bars < 1:
+        raise RunSetupError(f"--max-bars must be >= 1, got {max_bars}")
+    if duration_s is not None and not duration_s > 0:
+        raise RunSetupError(f"--duration must be > 0 seconds, got {duration_s}")
+    if slots < 1:
+        raise RunSetupError(f"--slots must be >= 1, got {slots}")
+    if capital is not None and (not capital.is_finite() or capital <= 0):
+        raise RunSetupError(f"--capital must be a positive number, got {capital}")
+    if bar_interval_ms != MINUTE_MS and target.network is not Network.LOOPBACK:
+        raise RunSetupError("--bar-interval-ms is for a loopback emulator only; BingX bars are 1m")
+    if bar_interval_ms < 10:
+        raise RunSetupError(f"--bar-interval-ms must be >= 10, got {bar_interval_ms}")
+    resume = journal.exists()
+    if resume and not journal.is_file():
+        raise RunSetupError(f"{journal}: not a journal file")
+    if journal.parent.exists() and not journal.parent.is_dir():
+        raise RunSetupError(f"{journal.parent}: not a directory")
+    pol, name = _load_policy(policy, intents)
+    return LiveRun(
+        target=target, credentials=credentials, symbol=symbol, policy=pol, policy_name=name,
+        slots=slots, capital=capital, journal_path=journal, resume=resume, max_bars=max_bars,
+        duration_s=duration_s, bar_interval_ms=bar_interval_ms, on_mismatch=on_mismatch,
+    )  # fmt: skip
+
+
+def default_live_journal(symbol: str, clock: Clock | None = None) -> Path:
+    """``runs/<UTC time>-bingx-<symbol>/journal.sqlite`` (a fresh directory)."""
+    from datetime import UTC, datetime
+
+    now = (clock or LiveClock()).now_ms()
+    stamp = datetime.fromtimestamp(now / 1000, tz=UTC).strftime("%Y%m%dT%H%M%SZ")
+    base = Path("runs") / f"{stamp}-bingx-{symbol.lower()}"
+    candidate, n = base, 1
+    while candidate.exists():
+        n += 1
+        candidate = Path(f"{base}-{n}")
+    return candidate / "journal.sqlite"
+
+
+def fresh_prefix(now_ms: int) -> str:
+    """A client order id prefix for a fresh run: ``d`` + base36 seconds (unique for ~2 years)."""
+    n = (now_ms // 1000) % 36**5
+    digits = ""
+    for _ in range(5):
+        n, r = divmod(n, 36)
+        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[r] + digits
+    return "d" + digits
+
+
+def execute_live(
+    run: LiveRun,
+    *,
+    clock: Clock | None = None,
+    on_bar: Callable[[Bar, int], None] | None = None,
+    on_ready: Callable[[str], None] | None = None,
+) -> BacktestResult:
+    """Trade until the stop condition; the journal is written as the run goes."""
+    import asyncio
+
+    return asyncio.run(_live(run, clock or LiveClock(), on_bar, on_ready))
+
+
+async def _live(
+    run: LiveRun,
+    clock: Clock,
+    on_bar: Callable[[Bar, int], None] | None,
+    on_ready: Callable[[str], None] | None,
+) -> BacktestResult:
+    import httpx
+
+    from dita.engine import Engine
+    from dita.kernel import Kernel
+    from dita.recovery import ReconcileSettings, RecoveryError, open_journal_for_recovery
+    from dita.venues.bingx import BingxConfig, BingxVenue
+    from dita.venues.bingx.bars import BingxBarFeed
+
+    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)) as client:
+        venue = BingxVenue(
+            client, run.credentials, BingxConfig(endpoints=run.target.endpoints), clock=clock.now_ms
+        )
+        instruments = await venue.load_instruments()
+        inst = instruments.get(run.symbol)
+        if inst is None:
+            raise RunSetupError(
+                f"{run.target.endpoints.rest} does not list {run.symbol} as tradable "
+                f"({len(instruments)} symbols, e.g. {', '.join(sorted(instruments)[:5])})"
+            )
+        reconcile: ReconcileSettings | None = None
+        resume_from: int | None = None
+        if run.resume:
+            try:
+                rec = open_journal_for_recovery(run.journal_path)
+            except RecoveryError as e:
+                raise RunSetupError(str(e)) from None
+            journal, kernel, meta = rec.journal, rec.kernel, rec.meta
+            if not meta.venue.startswith("bingx") or run.symbol not in meta.instrument_map():
+                journal.close()
+                raise RunSetupError(
+                    f"{run.journal_path}: journal of a {meta.venue or 'sim'} run on "
+                    f"{', '.join(sorted(meta.instrument_map()))}; it cannot continue as a "
+                    f"{run.target.venue_name} run on {run.symbol}"
+                )
+            resume_from = rec.last_input_seq
+            reconcile = ReconcileSettings(on_mismatch=run.on_mismatch)
+            what = f"resuming {run.journal_path} (reconciling with the venue first)"
+            if rec.torn is not None:
+                what += f"; torn tail moved aside: {rec.torn}"
+        else:
+            capital = run.capital
+            if capital is None:
+                capital = (await venue.balance()).available
+                if capital <= 0:
+                    raise RunSetupError(
+                        f"the account has no available balance on {run.target.endpoints.rest}"
+                    )
+            prefix = fresh_prefix(clock.now_ms())
+            kernel = Kernel(run.slots, [inst], capital, client_id_prefix=prefix)
+            meta = RunMeta(
+                slots=run.slots, instruments=(inst,), initial_capital=capital,
+                client_id_prefix=prefix, policy=run.policy_name, seed=None,
+                venue=run.target.venue_name, params=_params(run),
+            )  # fmt: skip
+            run.journal_path.parent.mkdir(parents=True, exist_ok=True)
+            journal = SqliteJournal.open(run.journal_path, synchronous=Synchronous.FULL)
+            what = f"journal {run.journal_path} (new)"
+        if on_ready is not None:
+            on_ready(what)
+
+        start = clock.now_ms()
+        feed = BingxBarFeed(
+            client, run.target.endpoints.rest, run.symbol, clock=clock.now_ms,
+            interval_ms=run.bar_interval_ms, grace_ms=min(2_000, run.bar_interval_ms // 10),
+            max_bars=run.max_bars,
+            until_ms=None if run.duration_s is None else start + int(run.duration_s * 1000),
+        )  # fmt: skip
+
+        async def bars() -> AsyncIterator[Bar]:
+            n = 0
+            async for bar in feed:
+                n += 1
+                if on_bar is not None:
+                    on_bar(bar, n)
+                yield bar
+
+        with journal:
+            engine = Engine(
+                kernel=kernel, venue=venue, policy=run.policy, journal=journal, clock=clock,
+                meta=meta, bars=bars(), resume_from=resume_from, reconcile=reconcile,
+            )  # fmt: skip
+            stats = await engine.run()
+            return BacktestResult(stats, engine.kernel, engine.open_slots())
+
+
+def _params(run: LiveRun) -> dict[str, Any]:
+    """What a reader of the journal needs to know about the run (never a key or secret)."""
+    return {
+        "rest": run.target.endpoints.rest,
+        "network": run.target.network.value,
+        "symbol": run.symbol,
+        "bar_interval_ms": run.bar_interval_ms,
+        "max_bars": run.max_bars,
+        "duration_s": run.duration_s,
+        "capital_from": "option" if run.capital is not None else "venue balance",
+    }
