@@ -378,7 +378,10 @@ def _run_bingx(
 
     def on_bar(bar: Bar, n: int) -> None:
         if not quiet:
-            console.print(f"bar {n}: {bar.symbol} open time {bar.ts} close {bar.close}")
+            from datetime import UTC, datetime
+
+            at = datetime.fromtimestamp(bar.ts / 1000, tz=UTC).isoformat(timespec="milliseconds")
+            console.print(f"bar {n}: {bar.symbol} {at} close {bar.close} volume {bar.volume}")
 
     try:
         result = execute_live(
@@ -387,6 +390,12 @@ def _run_bingx(
     except (RunSetupError, JournalError, EngineError, VenueError, RecoveryError) as e:
         where = f" (journal so far: {journal})" if journal.exists() else ""
         _fail("run", f"{e}{where}")
+    except KeyboardInterrupt:
+        _fail(
+            "run",
+            f"interrupted; {journal} keeps what was committed: run again with --journal {journal} "
+            "(it reconciles with the venue first) or `dita recover`",
+        )
 
     Console().print(summary_table(result.stats, f"dita run ({target.venue_name}, {symbol})",
                                   caption=prepared.policy_name, open_slots=result.open_slots))  # fmt: skip
@@ -628,8 +637,27 @@ def emulate() -> None:
     show_default=True,
     help="Initial USDT balance.",
 )
+@click.option(
+    "--tape-ms",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Print a synthetic trade on every contract each N ms (seeded random walk), so klines "
+    "form and orders fill with no market feed.",
+)
+@click.option(
+    "--kline-ms",
+    type=click.IntRange(min=10),
+    default=60_000,
+    hidden=True,  # tests and demos: a shorter "1m" kline (pair with dita run --bar-interval-ms)
+)
 def emulate_bingx(
-    port: int, api_key: str | None, api_secret: str | None, hedge_mode: bool, balance: Decimal
+    port: int,
+    api_key: str | None,
+    api_secret: str | None,
+    hedge_mode: bool,
+    balance: Decimal,
+    tape_ms: int | None = None,
+    kline_ms: int = 60_000,
 ) -> None:
     """Serve BingX's perpetual-swap REST and user-data WebSocket on 127.0.0.1 until interrupted."""
     try:
@@ -637,7 +665,10 @@ def emulate_bingx(
     except ImportError as e:
         _fail("emulate bingx", f"the BingX emulator is not available: {e}")
     try:
-        serve(port, api_key, api_secret, hedge_mode=hedge_mode, initial_balance=balance)
+        serve(
+            port, api_key, api_secret, hedge_mode=hedge_mode, initial_balance=balance,
+            kline_ms=kline_ms, tape_ms=tape_ms,
+        )  # fmt: skip
     except (ValueError, OSError) as e:
         _fail("emulate bingx", str(e))
 

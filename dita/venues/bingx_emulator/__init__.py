@@ -48,8 +48,23 @@ __all__ = [
     "HttpFault",
     "Mode",
     "serve",
+    "tape",
     "wall_clock_ms",
 ]
+
+
+async def tape(emulator: BingxEmulator, every_s: float, *, seed: int = 7) -> None:
+    """Forever: a print on every contract each ``every_s`` seconds, its price a seeded
+    random walk of -2..+2 ticks around the last one (volume: 10 minimum quantities)."""
+    import random
+
+    rng = random.Random(seed)
+    while True:
+        for spec in emulator.exchange.contracts:
+            last = emulator.exchange.price(spec.symbol)
+            price = max(spec.tick, last + spec.tick * rng.randint(-2, 2))
+            await emulator.trade(spec.symbol, price, spec.min_qty * 10)
+        await asyncio.sleep(every_s)
 
 
 def serve(
@@ -60,11 +75,16 @@ def serve(
     host: str = "127.0.0.1",
     hedge_mode: bool = False,
     initial_balance: Decimal = Decimal(10_000),
+    kline_ms: int = 60_000,
+    tape_ms: int | None = None,
+    seed: int = 7,
 ) -> None:
     """Run the emulator until interrupted (the ``dita emulate bingx`` entry point).
 
     ``api_key``/``api_secret`` default to ``BINGX_API_KEY``/``BINGX_API_SECRET``.
     Raises ``ValueError`` if neither is given; never prints the secret.
+    ``tape_ms``: print a trade on every contract each ``tape_ms`` ms (``tape``), so
+    that klines form and resting orders fill with no market feed attached.
     """
     key = api_key or os.environ.get("BINGX_API_KEY", "")
     secret = api_secret or os.environ.get("BINGX_API_SECRET", "")
@@ -82,10 +102,14 @@ def serve(
             port=port,
             mode=Mode.HEDGE if hedge_mode else Mode.ONE_WAY,
             initial_balance=initial_balance,
+            kline_ms=kline_ms,
         )
         async with emulator:
             print(f"BingX emulator: REST {emulator.rest_url}  WS {emulator.ws_url}", flush=True)
-            await asyncio.Event().wait()
+            if tape_ms is None:
+                await asyncio.Event().wait()
+            else:
+                await tape(emulator, tape_ms / 1000, seed=seed)
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())

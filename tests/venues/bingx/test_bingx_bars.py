@@ -255,3 +255,28 @@ async def test_feed_gives_up_on_a_bingx_error_code() -> None:
         feed = BingxBarFeed(client, "https://example.invalid", "NOPE-USDT", max_bars=1)
         with pytest.raises(KlineError, match="109400"):
             [b async for b in feed]
+
+
+async def test_feed_on_a_dita_emulate_bingx_subprocess_with_a_tape() -> None:
+    """`dita emulate bingx --tape-ms` as its own process: its prints form bars that the
+    feed (wall clock, 100 ms "minutes") hands out closed, consecutive, once each."""
+    import os
+    import sys
+
+    env = {**os.environ, "BINGX_API_KEY": API_KEY, "BINGX_API_SECRET": API_SECRET}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "dita.cli", "emulate", "bingx", "--port", "0", "--tape-ms", "10",
+        "--kline-ms", "100", env=env, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        rest = line.split("REST ")[1].split()[0]
+        async with httpx.AsyncClient() as client:
+            feed = BingxBarFeed(client, rest, "ETH-USDT", interval_ms=100, grace_ms=10, max_bars=4)
+            bars = [b async for b in feed]
+    finally:
+        proc.terminate()
+        await proc.wait()
+    assert [b.ts - bars[0].ts for b in bars] == [0, 100, 200, 300]
+    assert all(b.volume > 0 and b.low <= b.close <= b.high for b in bars)
