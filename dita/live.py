@@ -277,6 +277,7 @@ async def _live(
                 client_id_prefix=prefix, policy=run.policy_name, seed=None,
                 venue=run.target.venue_name, params=_params(run),
             )  # fmt: skip
+            made_dir = not run.journal_path.parent.exists()
             run.journal_path.parent.mkdir(parents=True, exist_ok=True)
             journal = SqliteJournal.open(run.journal_path, synchronous=Synchronous.FULL)
             what = f"journal {run.journal_path} (new)"
@@ -304,8 +305,34 @@ async def _live(
                 kernel=kernel, venue=venue, policy=run.policy, journal=journal, clock=clock,
                 meta=meta, bars=bars(), resume_from=resume_from, reconcile=reconcile,
             )  # fmt: skip
-            stats = await engine.run()
+            try:
+                stats = await engine.run()
+            except BaseException:
+                if not run.resume:
+                    journal.close()
+                    _discard_if_empty(run.journal_path, made_dir)
+                raise
             return BacktestResult(stats, engine.kernel, engine.open_slots())
+
+
+def _discard_if_empty(path: Path, made_dir: bool) -> None:
+    """A fresh journal that failed before its run record (the venue refused the start):
+    remove it, so that the same ``--journal`` can be used again rather than 'resumed'."""
+    from dita.journal import JournalError
+
+    try:
+        with SqliteJournal.open(path, create=False, readonly=True) as j:
+            if j.last_seq != 0:
+                return
+    except JournalError:
+        return
+    for p in (
+        path,
+        *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal", ".lock")),
+    ):
+        p.unlink(missing_ok=True)
+    if made_dir and not any(path.parent.iterdir()):
+        path.parent.rmdir()
 
 
 def _params(run: LiveRun) -> dict[str, Any]:

@@ -110,6 +110,24 @@ async def test_live_run_on_the_emulator_trades_journals_replays_and_resumes(
     assert SECRET.encode() not in journal.read_bytes()
 
 
+async def test_a_start_the_venue_refuses_leaves_no_journal_behind(
+    tmp_path: Path, emulator: BingxEmulator
+) -> None:
+    """The user-data stream cannot start (HTTP 401 on the listen key): exit 1 with one
+    line, and the fresh journal is gone, so the same --journal works on the next try."""
+    emulator.fail_next("/openApi/user/auth/userDataStream", status=401, method="POST")
+    journal = tmp_path / "fresh" / "journal.sqlite"
+    env = _env(BINGX_API_KEY=KEY, BINGX_API_SECRET=SECRET)
+    code, _, err = await _dita(tmp_path, *_live_args(emulator, journal, 2), env=env)
+    assert code == 1
+    assert err.splitlines()[-1].startswith("dita run: error: ") and "401" in err
+    assert not (tmp_path / "fresh").exists()
+
+    code, _, err = await _dita(tmp_path, *_live_args(emulator, journal, 2), env=env)
+    assert code == 0, err
+    assert verify_journal(journal).finished
+
+
 # --------------------------------------------------------------------------- refusals
 
 
