@@ -128,6 +128,38 @@ async def test_a_start_the_venue_refuses_leaves_no_journal_behind(
     assert verify_journal(journal).finished
 
 
+async def test_a_killed_live_run_resumes_through_reconciliation(
+    tmp_path: Path, emulator: BingxEmulator
+) -> None:
+    """SIGKILL mid-run (after the entry), then the same command line again: the journal is
+    continued after reconciling with the emulator, and replays clean."""
+    import signal
+
+    journal = tmp_path / "journal.sqlite"
+    env = _env(BINGX_API_KEY=KEY, BINGX_API_SECRET=SECRET)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "dita.cli", *_live_args(emulator, journal, 500), cwd=tmp_path,
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for _ in range(300):  # until the entry order has reached the emulator
+            if emulator.exchange.order_count() >= 1:
+                break
+            await asyncio.sleep(0.05)
+        assert emulator.exchange.order_count() >= 1
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+
+    code, _, err = await _dita(tmp_path, *_live_args(emulator, journal, 3), env=env)
+    assert code == 0, err
+    assert "resuming" in err
+    v = verify_journal(journal)
+    assert v.finished
+    r = CliRunner().invoke(main, ["replay", str(journal)], catch_exceptions=False)
+    assert r.exit_code == 0, r.stderr
+
+
 # --------------------------------------------------------------------------- refusals
 
 
