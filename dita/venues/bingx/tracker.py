@@ -166,6 +166,7 @@ class OrderTracker:
         cid = (u.client_order_id or self._cid_by_oid.get(oid, "")).lower() or f"#{oid}"
         if cid not in self._tracks and oid in self._finished:
             return []
+        stranger = cid not in self._tracks  # e.g. placed by this engine before a restart
         t = self._track(cid, u.symbol)
         self._bind(t, oid)
         when = ev.push_time or ev.event_time
@@ -179,6 +180,16 @@ class OrderTracker:
                 status = parse.order_status(u.status)
                 delta = parse.fill_delta(u, t.cum_qty if t.cum_known else None, t.cum_cost)
                 events += self._ack(t, when)
+                if delta is not None and stranger and not t.cum_known:
+                    # First word of an order this process never followed: earlier fills
+                    # (z - l) happened before we listened. Report the venue's cumulative
+                    # quantity, not just this frame's: whoever applied the earlier fills
+                    # (the kernel, after a restart) must see this one as news, not as old.
+                    z = parse.dec_or(u.cum_qty, _ZERO, "z")
+                    if z > delta.qty:
+                        t.cum_qty = z - delta.qty
+                        avg = parse.dec_or(u.avg_price, _ZERO, "ap")
+                        t.cum_cost = avg * z - delta.qty * delta.price if avg > 0 else _ZERO
                 if delta is not None:
                     events.append(self._fill(t, delta.qty, delta.price, delta.fee, when, status))
                 t.cum_known = True
