@@ -348,6 +348,7 @@ def _run_bingx(
     if sync_mode.upper() != "FULL":
         _fail("run", "--venue bingx journals with --sync FULL only (durable before any order)")
     explicit_capital = ctx.get_parameter_source("capital") is not ParameterSource.DEFAULT
+    explicit_slots = ctx.get_parameter_source("slots") is not ParameterSource.DEFAULT
     try:
         target = resolve_target(testnet=testnet, base_url=base_url)
         if target.network is Network.LIVE and not yes_real_money:
@@ -359,7 +360,8 @@ def _run_bingx(
         journal = journal_path or default_live_journal(symbol)
         prepared = prepare_live_run(
             target=target, credentials=creds, journal=journal, symbol=symbol, policy=policy_spec,
-            intents=intents, slots=slots, capital=capital if explicit_capital else None,
+            intents=intents, slots=slots if explicit_slots else None,
+            capital=capital if explicit_capital else None,
             max_bars=max_bars, duration_s=duration_s, bar_interval_ms=bar_interval_ms,
             on_mismatch=OnMismatch(on_mismatch),
         )  # fmt: skip
@@ -399,6 +401,14 @@ def _run_bingx(
 
     Console().print(summary_table(result.stats, f"dita run ({target.venue_name}, {symbol})",
                                   caption=prepared.policy_name, open_slots=result.open_slots))  # fmt: skip
+    live = result.kernel.live_orders()
+    if live:
+        click.echo(
+            f"note: {len(live)} order(s) still working on the venue "
+            f"({', '.join(o.client_order_id for o in live)}); run again with --journal {journal} "
+            "to follow them, or `dita recover`",
+            err=True,
+        )
     click.echo(f"journal: {journal}")
     click.echo(f"check it: dita replay {journal}")
 

@@ -109,8 +109,8 @@ class LiveRun:
     symbol: str
     policy: Policy
     policy_name: str
-    slots: int
-    capital: Decimal | None  # None: the account's available balance
+    slots: int | None  # None: 2 for a fresh journal, the journal's when continuing one
+    capital: Decimal | None  # None: the account's available balance, or the journal's
     journal_path: Path
     resume: bool  # the journal exists: continue it through recovery
     max_bars: int | None
@@ -143,7 +143,7 @@ def prepare_live_run(
     symbol: str = "BTC-USDT",
     policy: str | None = None,
     intents: str | None = None,
-    slots: int = 2,
+    slots: int | None = None,
     capital: Decimal | None = None,
     max_bars: int | None = None,
     duration_s: float | None = None,
@@ -159,7 +159,7 @@ def prepare_live_run(
         raise RunSetupError(f"--max-bars must be >= 1, got {max_bars}")
     if duration_s is not None and not duration_s > 0:
         raise RunSetupError(f"--duration must be > 0 seconds, got {duration_s}")
-    if slots < 1:
+    if slots is not None and slots < 1:
         raise RunSetupError(f"--slots must be >= 1, got {slots}")
     if capital is not None and (not capital.is_finite() or capital <= 0):
         raise RunSetupError(f"--capital must be a positive number, got {capital}")
@@ -257,6 +257,20 @@ async def _live(
                     f"{', '.join(sorted(meta.instrument_map()))}; it cannot continue as a "
                     f"{run.target.venue_name} run on {run.symbol}"
                 )
+            differs = [
+                f"{flag} {given} (the journal's run has {theirs})"
+                for flag, given, theirs in (
+                    ("--slots", run.slots, meta.slots),
+                    ("--capital", run.capital, meta.initial_capital),
+                )
+                if given is not None and given != theirs
+            ]
+            if differs:
+                journal.close()
+                raise RunSetupError(
+                    f"{run.journal_path}: continuing a journal keeps its parameters; "
+                    f"drop {', '.join(differs)}"
+                )
             resume_from = rec.last_input_seq
             reconcile = ReconcileSettings(on_mismatch=run.on_mismatch)
             what = f"resuming {run.journal_path} (reconciling with the venue first)"
@@ -271,9 +285,10 @@ async def _live(
                         f"the account has no available balance on {run.target.endpoints.rest}"
                     )
             prefix = fresh_prefix(clock.now_ms())
-            kernel = Kernel(run.slots, [inst], capital, client_id_prefix=prefix)
+            slots = run.slots or 2
+            kernel = Kernel(slots, [inst], capital, client_id_prefix=prefix)
             meta = RunMeta(
-                slots=run.slots, instruments=(inst,), initial_capital=capital,
+                slots=slots, instruments=(inst,), initial_capital=capital,
                 client_id_prefix=prefix, policy=run.policy_name, seed=None,
                 venue=run.target.venue_name, params=_params(run),
             )  # fmt: skip

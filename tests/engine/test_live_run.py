@@ -96,6 +96,16 @@ async def test_live_run_on_the_emulator_trades_journals_replays_and_resumes(
     assert r.exit_code == 0, r.stderr
     assert "OK: " in r.stdout
 
+    # continuing keeps the journal's parameters: a different --slots is refused, nothing written
+    before = journal.read_bytes()
+    code, _, err = await _dita(tmp_path, *_live_args(emulator, journal, 3), "--slots", "3", env=env)
+    assert code == 1
+    assert err.splitlines()[-1].startswith(
+        f"dita run: error: {journal}: continuing a journal keeps its parameters; "
+        "drop --slots 3 (the journal's run has 2)"
+    )
+    assert journal.read_bytes() == before
+
     # a second start on the same journal continues it through reconciliation
     code, out, err = await _dita(tmp_path, *_live_args(emulator, journal, 3), env=env)
     assert code == 0, err
