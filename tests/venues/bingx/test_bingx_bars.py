@@ -5,6 +5,7 @@ only, each once, in order, gaps fetched)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import httpx
@@ -105,12 +106,12 @@ class Market:
 
 
 @pytest.fixture
-async def market() -> Market:
+async def market() -> AsyncIterator[Market]:
     clock = SimClock(T0)
     emu = BingxEmulator(API_KEY, API_SECRET, clock=clock.now_ms)
     async with emu:
         await emu.set_price("BTC-USDT", Decimal(60000))
-        yield Market(emu, clock)  # type: ignore[misc]
+        yield Market(emu, clock)
 
 
 async def _klines(m: Market, **params: str) -> list[Bar]:
