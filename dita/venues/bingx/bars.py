@@ -128,7 +128,9 @@ class BingxBarFeed:
     backoff (logged without the URL's query); a BingX error code or a
     malformed answer raises ``KlineError``.
 
-    ``until_ms`` (clock time) and ``max_bars`` end the feed.
+    ``until_ms`` (clock time) and ``max_bars`` end the feed. Between requests it
+    sleeps until the bar still forming should have closed, so a healthy feed makes
+    about one request per bar; ``poll_s`` is the pace while a bar is overdue.
     """
 
     def __init__(
@@ -199,8 +201,16 @@ class BingxBarFeed:
                     return
             if len(fresh) >= self.limit - 1:
                 continue  # a full page after a gap: there is probably more to fetch at once
-            if not fresh:
-                await self._sleep(self.poll_s)
+            await self._sleep(self._wait_s(newest, self._clock()))
+
+    def _wait_s(self, newest_ts: int, now: int) -> float:
+        """Until the bar still forming should be closed (one request per bar when all is
+        well), or ``poll_s`` when it is overdue or unknown; never past ``until_ms``."""
+        due = newest_ts + self.interval_ms + self.grace_ms - now if newest_ts >= 0 else 0
+        wait_ms = float(due) if due > 0 else self.poll_s * 1000
+        if self.until_ms is not None:
+            wait_ms = min(wait_ms, max(0.0, float(self.until_ms - now)))
+        return wait_ms / 1000
 
     def _request_url(self) -> str:
         params: dict[str, str | int] = {

@@ -177,6 +177,21 @@ async def test_feed_yields_each_closed_bar_once_in_order(market: Market) -> None
     assert seen[1].close == Decimal(60002) and seen[2].open == Decimal(60101)
 
 
+async def test_feed_sleeps_until_the_next_bar_is_due(market: Market) -> None:
+    """A quiet market (flat bars after one print): the feed asks once per bar, right after
+    each bar is due, instead of every poll_s."""
+    await market.print_at(T0 + 10, "60000")
+    market.clock.set(T0 + MIN + 10)
+    async with httpx.AsyncClient() as client:
+        feed = BingxBarFeed(
+            client, market.emu.rest_url, "BTC-USDT", clock=market.clock.now_ms,
+            sleep=market.sleep, grace_ms=500, poll_s=5, max_bars=5,
+        )  # fmt: skip
+        seen = [(b.ts, market.clock.now_ms()) async for b in feed]
+    assert seen == [(T0 + m * MIN, T0 + (m + 1) * MIN + (10 if m == 0 else 500)) for m in range(5)]
+    assert feed.requests == 5
+
+
 async def test_feed_fetches_the_bars_it_missed_during_a_stall(market: Market) -> None:
     await market.print_at(T0 + 10, "60000")
     async with httpx.AsyncClient() as client:
