@@ -277,6 +277,19 @@ async def _live(
             if rec.torn is not None:
                 what += f"; torn tail moved aside: {rec.torn}"
         else:
+            # A fresh kernel starts flat: an account already holding the symbol (say, a run
+            # that ended with an order working) would make its orders mean something else
+            # (a reduce-only exit against someone else's position).
+            held = [p for p in await venue.positions() if p.asset == run.symbol and p.quantity]
+            working = [o for o in await venue.open_orders() if o.asset == run.symbol]
+            if held or working:
+                found = [f"{p.side.value} {p.quantity}" for p in held]
+                found += [f"{len(working)} open order(s)"] if working else []
+                raise RunSetupError(
+                    f"the account already has {' and '.join(found)} on {run.symbol} at "
+                    f"{run.target.endpoints.rest}; a fresh run starts flat: close them, or continue "
+                    "the journal that opened them (--journal PATH)"
+                )
             capital = run.capital
             if capital is None:
                 capital = (await venue.balance()).available

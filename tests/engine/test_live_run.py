@@ -170,6 +170,27 @@ async def test_a_killed_live_run_resumes_through_reconciliation(
     assert r.exit_code == 0, r.stderr
 
 
+async def test_a_fresh_run_refuses_an_account_that_is_not_flat(
+    tmp_path: Path, emulator: BingxEmulator
+) -> None:
+    """Someone else's position on the symbol (in one-way mode our reduce-only exits would
+    act on it): refused before the journal exists."""
+    emulator.exchange.place(
+        {"symbol": "BTC-USDT", "side": "BUY", "positionSide": "BOTH", "type": "MARKET",
+         "quantity": "0.002"}
+    )  # fmt: skip
+    journal = tmp_path / "journal.sqlite"
+    env = _env(BINGX_API_KEY=KEY, BINGX_API_SECRET=SECRET)
+    code, _, err = await _dita(tmp_path, *_live_args(emulator, journal, 2), env=env)
+    assert code == 1
+    assert err.splitlines()[-1] == (
+        f"dita run: error: the account already has LONG 0.002 on BTC-USDT at {emulator.rest_url}; "
+        "a fresh run starts flat: close them, or continue the journal that opened them "
+        "(--journal PATH)"
+    )
+    assert not journal.exists()
+
+
 # --------------------------------------------------------------------------- refusals
 
 
