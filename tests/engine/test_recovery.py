@@ -333,6 +333,35 @@ async def test_a_venue_that_contradicts_the_journal_stops_the_engine(tmp_path: P
     assert order.client_order_id in str(r.task.exception())
 
 
+class Overcharging(SimVenue):
+    """A venue whose report shows more fees than the fills the kernel applied carried."""
+
+    async def query_order(self, order: Order) -> OrderReport | None:
+        rep = await super().query_order(order)
+        assert rep is not None
+        return dataclasses.replace(rep, fees=rep.fees + Decimal("0.5"))
+
+
+async def test_a_fee_difference_is_recorded_once_and_does_not_halt(tmp_path: Path) -> None:
+    w = World(tmp_path)
+    order = w.enter()
+    w.send(order, journal_events=True)
+    for ev in w.trade(Decimal(49_980), Decimal("0.03")):
+        w.pipeline.on_event(ev)
+    w.pipeline.flush()
+    w.crash()
+    halt = dataclasses.replace(CONTINUE, on_mismatch=OnMismatch.HALT)
+
+    r = await restart(w, Overcharging(w.exchange, start_ts=T0), halt)
+    (adj,) = r.engine.reconciliations[0].adjustments
+    assert (adj.subject, adj.client_order_id, adj.venue_value - adj.kernel_value) == (
+        "fees", order.client_order_id, Decimal("0.5"),
+    )  # fmt: skip
+    again = await r.engine.reconcile("again")
+    assert again.adjustments == []  # on the record once
+    await r.stop()  # it ran: the position is right, only the money differs
+
+
 def trade_by_hand(w: World) -> None:
     """Somebody bought on the account outside dita (a MARKET order of their own)."""
     req = OrderRequest("by-hand-1", SYM, OrderSide.BUY, OrderType.MARKET, Decimal("0.05"), None)
