@@ -60,6 +60,7 @@ from dita.kernel import (
     KernelIntent,
     KernelOutcome,
     Order,
+    OrderStatus,
     SubmitOrder,
     TradeStage,
     VenueEvent,
@@ -815,21 +816,25 @@ class Engine:
         return report
 
     async def _watch(self) -> None:
-        """Ask the processor to reconcile when an order stays in flight too long or the
-        venue's stream reconnected (events may have been lost in the gap)."""
+        """Ask the processor to reconcile when an order waits for an answer too long
+        (submitted or cancel requested, no word for ``stale_after_s``), a working order
+        has been silent for ``working_recheck_s``, or the venue's stream reconnected
+        (events may have been lost in the gap)."""
         settings = self._reconcile_settings
         assert settings is not None
         loop = asyncio.get_running_loop()
-        first_seen: dict[str, float] = {}
+        since: dict[str, tuple[tuple[object, ...], float]] = {}  # cid -> (state, unchanged since)
         reconnects = getattr(self.venue, "reconnects", None)
         while True:
             await asyncio.sleep(settings.check_every_s)
             now = loop.time()
-            live = {o.client_order_id for o in self.kernel.live_orders()}
-            for cid in [c for c in first_seen if c not in live]:
-                del first_seen[cid]
-            for cid in live:
-                first_seen.setdefault(cid, now)
+            live = {o.client_order_id: o for o in self.kernel.live_orders()}
+            for cid in [c for c in since if c not in live]:
+                del since[cid]
+            for cid, o in live.items():
+                state: tuple[object, ...] = (o.status, o.acked, o.filled_qty)
+                if cid not in since or since[cid][0] != state:
+                    since[cid] = (state, now)
             reason: str | None = None
             seen_reconnects = getattr(self.venue, "reconnects", None)
             if isinstance(seen_reconnects, int) and isinstance(reconnects, int):
@@ -838,14 +843,21 @@ class Engine:
                 reconnects = seen_reconnects
             if reason is None and self._sent == self._released:
                 stale = sorted(
-                    c for c, t in first_seen.items() if now - t >= settings.stale_after_s
+                    cid
+                    for cid, (_, t) in since.items()
+                    if now - t
+                    >= (
+                        settings.working_recheck_s
+                        if live[cid].status is OrderStatus.WORKING
+                        else settings.stale_after_s
+                    )
                 )
                 if stale:
-                    reason = f"in flight over {settings.stale_after_s}s: {', '.join(stale)}"
+                    reason = f"no word for too long: {', '.join(stale)}"
             if reason is not None and not self._reconcile_requested:
                 self._reconcile_requested = True
-                for cid in first_seen:
-                    first_seen[cid] = now
+                for cid, (known, _) in list(since.items()):
+                    since[cid] = (known, now)
                 await self._inbox.put(("reconcile", reason))
 
     async def _send_commands(self) -> None:

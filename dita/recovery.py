@@ -160,8 +160,10 @@ class ReconcileSettings:
     requery_delay_s: float = 0.25
     check_balance: bool = False
     resubmit_unsent: bool = True
-    # while running: query orders live longer than this; how often to look
+    # while running: query an order still waiting for an answer (submitted, or cancel
+    # requested) after this long; a working order silent for working_recheck_s
     stale_after_s: float = 3.0
+    working_recheck_s: float = 60.0
     check_every_s: float = 1.0
 
 

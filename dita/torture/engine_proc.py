@@ -193,6 +193,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             reconcile=ReconcileSettings(
                 on_mismatch=OnMismatch.CONTINUE,
                 stale_after_s=1.0,
+                working_recheck_s=5.0,
                 check_every_s=0.25,
                 requery_delay_s=0.1,
                 max_rounds=20,

@@ -448,11 +448,13 @@ async def test_an_order_in_flight_too_long_is_queried_while_running(tmp_path: Pa
     settings = dataclasses.replace(CONTINUE, stale_after_s=0.05, check_every_s=0.01)
     reasons = await _run_with_lost_events(tmp_path, settings, poke=False)
     assert reasons[0] == "start"
-    assert reasons[1].startswith("in flight over 0.05s: ")
+    assert reasons[1].startswith("no word for too long: ")
 
 
 async def test_a_stream_reconnect_triggers_a_rest_reconciliation(tmp_path: Path) -> None:
-    settings = dataclasses.replace(CONTINUE, stale_after_s=3600, check_every_s=0.01)
+    settings = dataclasses.replace(
+        CONTINUE, stale_after_s=3600, working_recheck_s=3600, check_every_s=0.01
+    )
     reasons = await _run_with_lost_events(tmp_path, settings, poke=True)
     assert reasons == ["start", "venue stream reconnected"]
 
