@@ -853,6 +853,8 @@ class Kernel:
                         return self._on_order_end(slot, trade, order, event)
                     case EventKind.CANCEL_REJECT:
                         return self._on_cancel_reject(slot, trade, order, event)
+                    case EventKind.FEE:
+                        return self._on_fee(slot, trade, order, event)
                     case _:
                         raise _Refusal(D.INVALID_EVENT, f"unknown event kind {event.kind!r}")
             except _Refusal as r:
@@ -1085,6 +1087,21 @@ class Kernel:
             OrderStatus.WORKING if (order.acked or order.filled_qty > 0) else OrderStatus.REQUESTED
         )
         return self._step(slot, ev, order, D.OK, f"event {ev.event_id}: CANCEL_REJECT", old)
+
+    def _on_fee(self, slot: _Slot, trade: _Trade, order: _Order, ev: VenueEvent) -> KernelOutcome:
+        fee = _finite(ev.fee)
+        if fee is None or fee == 0:
+            raise _Refusal(
+                D.INVALID_EVENT, f"FEE event needs a finite, non-zero fee, got {ev.fee!r}"
+            )
+        old = slot.stage
+        order.fees += fee
+        trade.fees += fee
+        self._fees += fee
+        self._capital -= fee
+        return self._step(
+            slot, ev, order, D.OK, f"event {ev.event_id}: FEE {fee}", old, LedgerDelta(fees=fee)
+        )
 
     def _on_funding(self, ev: VenueEvent) -> KernelOutcome:
         if not isinstance(ev.asset, str) or ev.asset not in self._instruments:

@@ -97,6 +97,9 @@ class EventKind(StrEnum):
     REJECT = "REJECT"
     EXPIRED = "EXPIRED"
     FUNDING = "FUNDING"  # account event: funding paid or received on a position
+    # a fee charged (or refunded, if negative) on an order outside its fill
+    # events, e.g. found by reconciliation when a stream gap lost a fill's fee
+    FEE = "FEE"
 
 
 class KernelDiagnosticCode(StrEnum):

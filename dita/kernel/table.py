@@ -27,6 +27,7 @@ INPUTS = (
     "CANCEL_REJECT",
     "REJECT",
     "EXPIRED",
+    "FEE",
 )
 
 

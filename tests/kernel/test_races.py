@@ -230,3 +230,22 @@ def test_second_cancel_ack_is_no_news_and_exit_cancel_keeps_the_rest() -> None:
     # the partly filled leg 0 was consumed: the next EXIT is the last leg, all that remains
     nxt = order_of(k.process_intent(exit_(ref=D("50000"))))
     assert nxt.first_leg == 1 and nxt.quantity == D("0.9")
+
+
+def test_a_fee_found_later_is_charged_to_its_order_and_the_ledger() -> None:
+    # a stream gap can lose a fill's fee; reconciliation reports it as a FEE event
+    k = make_kernel()
+    entry = order_of(k.process_intent(enter(size=D("1"))))
+    k.on_venue_event(fill(entry, "1", "50000", "1", fee="2", kind=EventKind.FILL))
+    capital = k.account.capital
+    fee = VenueEvent("fee-1", 40, EventKind.FEE, entry.client_order_id, fee=D("0.75"))
+    out = k.on_venue_event(fee)
+    assert out.accepted and out.transitions == () and out.state is S.POSITION_OPEN
+    assert out.ledger.fees == D("0.75")
+    assert k.account.capital == capital - D("0.75") and k.slot(0).fees == D("2.75")
+    assert capital_identity(k) and k.check_invariants() == []
+    before = snap(k)
+    assert k.on_venue_event(fee).diagnostic_code is C.DUPLICATE_EVENT
+    zero = VenueEvent("fee-2", 41, EventKind.FEE, entry.client_order_id, fee=D(0))
+    assert k.on_venue_event(zero).diagnostic_code is C.INVALID_EVENT
+    assert snap(k) == before
