@@ -23,6 +23,7 @@ WORKING, partly        no such order                CANCEL_ACK, fills kept
 filled
 PENDING_CANCEL         no such order                REQUERY: ask again, never guess
 any                    cum_qty below what we have   CONFLICT: stop and tell a human
+any                    same cum_qty, other fees     FEE for the difference (a lost fill fee)
 =====================  ===========================  ==========================================
 
 Synthetic events have deterministic ids (``rc:<client order id>:<kind>:<cum>``),
@@ -175,6 +176,19 @@ def reconcile_order(
                 last_price=value / missed,
                 cum_qty=report.cum_qty,
                 fee=report.fees - order.fees,
+            )
+        )
+    elif report.fees != order.fees:
+        # same fills, different money: a fee the stream lost (or a later rebate)
+        events.append(
+            VenueEvent(
+                event_id=f"rc:{order.client_order_id}:{EventKind.FEE.value}:{report.fees}",
+                ts=report.ts,
+                kind=EventKind.FEE,
+                client_order_id=order.client_order_id,
+                venue_order_id=report.venue_order_id or order.venue_order_id,
+                fee=report.fees - order.fees,
+                reason="reconciliation: venue's cumulative fees differ",
             )
         )
     match report.status:

@@ -210,7 +210,6 @@ class Reconciler:
         st = self.settings
         acted: set[tuple[str, rc.Action]] = set()
         pending: list[str] = []
-        fee_diffs: dict[str, tuple[Order, Decimal]] = {}
         for round_no in range(1, st.max_rounds + 1):
             report.rounds = round_no
             live = self.sink.kernel().live_orders()
@@ -253,10 +252,6 @@ class Reconciler:
                     case rc.Action.REQUERY:
                         pending.append(cid)
                         report.requeried.append(cid)
-                    case rc.Action.NONE:
-                        venue = reports.get(cid)
-                        if venue is not None and venue.fees != v.order.fees:
-                            fee_diffs[cid] = (v.order, venue.fees)
                     case _:
                         pass
             if fed:
@@ -270,39 +265,9 @@ class Reconciler:
                 f"{', '.join(sorted(set(pending)))}: the venue never confirmed these orders' "
                 "state. Check them on the venue, then restart"
             )
-        if fee_diffs:
-            await self._record_fee_diffs(fee_diffs, report)
         if positions:
             await self._compare_account(report)
         return report
-
-    async def _record_fee_diffs(
-        self, diffs: dict[str, tuple[Order, Decimal]], report: ReconcileReport
-    ) -> None:
-        """Same quantity filled, different fees (a fee lost in a stream gap, say). The kernel
-        has no fee-only event, so this is recorded and reported; it never halts trading
-        (the position is right), and the balance check, if on, sees the money."""
-        seen = self.sink.journaled_adjustments()
-        new = []
-        for cid, (order, venue_fees) in sorted(diffs.items()):
-            adj = Adjustment(
-                adjustment_id=f"adj:fees:{cid}:{order.fees}:{venue_fees}",
-                subject="fees",
-                asset=order.asset,
-                slot_id=order.slot_id,
-                client_order_id=cid,
-                kernel_value=order.fees,
-                venue_value=venue_fees,
-                action="recorded",
-                reason=f"order {cid}: venue charged fees {venue_fees}, the kernel applied "
-                f"{order.fees} for the same {order.filled_qty} filled",
-            )
-            if adj.adjustment_id not in seen:
-                new.append(adj)
-                self.sink.record(adj)
-        if new:
-            await self.sink.commit()
-        report.adjustments.extend(new)
 
     async def _query(self, order: Order) -> OrderReport | None:
         try:

@@ -31,6 +31,7 @@ from dita.journal import (
 )
 from dita.kernel import (
     Action,
+    EventKind,
     Instrument,
     Kernel,
     KernelIntent,
@@ -342,7 +343,7 @@ class Overcharging(SimVenue):
         return dataclasses.replace(rep, fees=rep.fees + Decimal("0.5"))
 
 
-async def test_a_fee_difference_is_recorded_once_and_does_not_halt(tmp_path: Path) -> None:
+async def test_a_fee_the_kernel_missed_enters_as_a_fee_event_once(tmp_path: Path) -> None:
     w = World(tmp_path)
     order = w.enter()
     w.send(order, journal_events=True)
@@ -350,16 +351,15 @@ async def test_a_fee_difference_is_recorded_once_and_does_not_halt(tmp_path: Pat
         w.pipeline.on_event(ev)
     w.pipeline.flush()
     w.crash()
-    halt = dataclasses.replace(CONTINUE, on_mismatch=OnMismatch.HALT)
+    capital_before = w.pipeline.kernel.account.capital
 
-    r = await restart(w, Overcharging(w.exchange, start_ts=T0), halt)
-    (adj,) = r.engine.reconciliations[0].adjustments
-    assert (adj.subject, adj.client_order_id, adj.venue_value - adj.kernel_value) == (
-        "fees", order.client_order_id, Decimal("0.5"),
-    )  # fmt: skip
+    r = await restart(w, Overcharging(w.exchange, start_ts=T0))
+    (ev,) = r.engine.reconciliations[0].events
+    assert (ev.kind, ev.fee) == (EventKind.FEE, Decimal("0.5"))
+    assert r.engine.kernel.account.capital == capital_before - Decimal("0.5")
     again = await r.engine.reconcile("again")
-    assert again.adjustments == []  # on the record once
-    await r.stop()  # it ran: the position is right, only the money differs
+    assert not again.changed_anything  # same id: the fee is applied once
+    await r.stop()
 
 
 def trade_by_hand(w: World) -> None:
