@@ -290,17 +290,10 @@ class Exchange:
 
     def place(self, p: dict[str, str]) -> dict[str, Any]:
         """``POST /openApi/swap/v2/trade/order`` (PROTOCOL.md §3.3); returns ``data``."""
-        spec = self._spec(_required(p, "symbol"))
-        side = _required(p, "side").upper()
-        if side not in ("BUY", "SELL"):
-            raise ApiError(80014, f"Invalid parameters, side: {side} is not BUY or SELL")
-        otype = _required(p, "type").upper()
-        if otype not in ("MARKET", "LIMIT"):
-            raise ApiError(
-                80014, f"Invalid parameters, type {otype} is not supported by the emulator"
-            )
-        pos_side = p.get("positionSide", "LONG").upper()  # DOC25: defaults to LONG
-        reduce_only = _bool(p.get("reduceOnly", "false"), "reduceOnly")
+        req = parse_place(p, self._spec, reject_excess_precision=self.reject_excess_precision)
+        spec, side, otype, pos_side = req.spec, req.side, req.otype, req.pos_side
+        reduce_only, qty, tif, cid = req.reduce_only, req.qty, req.tif, req.cid
+        price = req.price if req.price is not None else _ZERO
         if self.mode is Mode.ONE_WAY and pos_side != "BOTH":
             raise ApiError(
                 109400, "In the One-way mode, the 'PositionSide' field can only be set to BOTH."
@@ -315,24 +308,6 @@ class Exchange:
                 raise ApiError(
                     109400, "In the Hedge mode, the 'ReduceOnly' field can not be filled."
                 )
-        if "quantity" not in p:
-            raise ApiError(80014, "parameter quantity is must")
-        qty = self._on_grid(_decimal(p["quantity"], "quantity"), spec.step, "quantity")
-        if qty <= 0:
-            raise ApiError(80014, "Invalid parameters, quantity must be greater than 0")
-        price = _ZERO
-        if otype == "LIMIT":
-            if "price" not in p:
-                raise ApiError(80014, "parameter price is must")
-            price = self._on_grid(_decimal(p["price"], "price"), spec.tick, "price")
-            if price <= 0:
-                raise ApiError(80014, "Invalid parameters, price must be greater than 0")
-        tif = p.get("timeInForce", "GTC")
-        if tif not in ("GTC", "IOC", "FOK", "PostOnly"):
-            raise ApiError(80014, f"Invalid parameters, timeInForce {tif}")
-        cid = p.get("clientOrderId", p.get("clientOrderID", "")).lower()
-        if len(cid) > 40:
-            raise ApiError(80014, "Invalid parameters, clientOrderId: length must be 1-40")
         if cid and cid in self._by_cid:
             raise ApiError(101481, "clientOrderID cannot be repeated")
 
@@ -539,17 +514,6 @@ class Exchange:
             raise _no_symbol(symbol)
         return spec
 
-    def _on_grid(self, value: Decimal, unit: Decimal, what: str) -> Decimal:
-        floored = (value // unit) * unit
-        if floored != value:
-            if self.reject_excess_precision:
-                raise ApiError(
-                    110425,
-                    f"Order size does not meet the contract precision or step size requirement ({what})",
-                )
-            return floored.quantize(unit)  # DOC25: excess decimals are truncated
-        return value
-
     def _lev(self, symbol: str, pos_side: str, side: str) -> int:
         key = pos_side if pos_side in ("LONG", "SHORT") else "BOTH"
         return self._leverage.get((symbol, key), self.default_leverage)
@@ -708,6 +672,72 @@ def _no_symbol(symbol: str) -> ApiError:
         109400,
         f"{symbol},symbol not exist, please verify it in api: /openApi/swap/v2/quote/contracts",
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceParams:
+    """A place-order request's parameters, checked the way BingX checks them (both engines)."""
+
+    spec: ContractSpec
+    side: str  # BUY | SELL
+    otype: str  # MARKET | LIMIT
+    pos_side: str  # as sent, upper-cased; the engine applies its position-mode rules
+    reduce_only: bool
+    qty: Decimal
+    price: Decimal | None  # None for MARKET
+    tif: str
+    cid: str  # lower-cased, "" if none
+
+
+def on_grid(value: Decimal, unit: Decimal, what: str, *, reject_excess_precision: bool) -> Decimal:
+    floored = (value // unit) * unit
+    if floored == value:
+        return value
+    if reject_excess_precision:
+        raise ApiError(
+            110425,
+            f"Order size does not meet the contract precision or step size requirement ({what})",
+        )
+    return floored.quantize(unit)  # DOC25: excess decimals are truncated
+
+
+def parse_place(
+    p: dict[str, str], spec_of: Callable[[str], ContractSpec], *, reject_excess_precision: bool
+) -> PlaceParams:
+    """``POST /openApi/swap/v2/trade/order`` parameters (PROTOCOL.md §3.3)."""
+    spec = spec_of(_required(p, "symbol"))
+    side = _required(p, "side").upper()
+    if side not in ("BUY", "SELL"):
+        raise ApiError(80014, f"Invalid parameters, side: {side} is not BUY or SELL")
+    otype = _required(p, "type").upper()
+    if otype not in ("MARKET", "LIMIT"):
+        raise ApiError(80014, f"Invalid parameters, type {otype} is not supported by the emulator")
+    pos_side = p.get("positionSide", "LONG").upper()  # DOC25: defaults to LONG
+    reduce_only = _bool(p.get("reduceOnly", "false"), "reduceOnly")
+    if "quantity" not in p:
+        raise ApiError(80014, "parameter quantity is must")
+    grid = reject_excess_precision
+    qty = on_grid(
+        _decimal(p["quantity"], "quantity"), spec.step, "quantity", reject_excess_precision=grid
+    )
+    if qty <= 0:
+        raise ApiError(80014, "Invalid parameters, quantity must be greater than 0")
+    price: Decimal | None = None
+    if otype == "LIMIT":
+        if "price" not in p:
+            raise ApiError(80014, "parameter price is must")
+        price = on_grid(
+            _decimal(p["price"], "price"), spec.tick, "price", reject_excess_precision=grid
+        )
+        if price <= 0:
+            raise ApiError(80014, "Invalid parameters, price must be greater than 0")
+    tif = p.get("timeInForce", "GTC")
+    if tif not in ("GTC", "IOC", "FOK", "PostOnly"):
+        raise ApiError(80014, f"Invalid parameters, timeInForce {tif}")
+    cid = p.get("clientOrderId", p.get("clientOrderID", "")).lower()
+    if len(cid) > 40:
+        raise ApiError(80014, "Invalid parameters, clientOrderId: length must be 1-40")
+    return PlaceParams(spec, side, otype, pos_side, reduce_only, qty, price, tif, cid)
 
 
 def _required(p: dict[str, str], name: str) -> str:

@@ -37,10 +37,9 @@ from dita.venues.bingx_emulator.exchange import (
     ContractSpec,
     Exchange,
     Mode,
-    _bool,
-    _decimal,
     _no_symbol,
     _required,
+    parse_place,
     s,
 )
 from dita.venues.sim import FeeSchedule, SimConfig, SimExchange
@@ -151,34 +150,20 @@ class SimEngine:
     # -- trading ------------------------------------------------------------------
 
     def place(self, p: dict[str, str]) -> dict[str, Any]:
-        spec = self._spec(_required(p, "symbol"))
-        side = _required(p, "side").upper()
-        if side not in ("BUY", "SELL"):
-            raise ApiError(80014, f"Invalid parameters, side: {side} is not BUY or SELL")
-        otype = _required(p, "type").upper()
-        if otype not in ("MARKET", "LIMIT"):
-            raise ApiError(
-                80014, f"Invalid parameters, type {otype} is not supported by the emulator"
-            )
-        if p.get("positionSide", "LONG").upper() != "BOTH":
+        req = parse_place(p, self._spec, reject_excess_precision=self.reject_excess_precision)
+        spec, side, otype, price, tif, cid = (
+            req.spec,
+            req.side,
+            req.otype,
+            req.price,
+            req.tif,
+            req.cid,
+        )
+        reduce_only, qty = req.reduce_only, req.qty
+        if req.pos_side != "BOTH":
             raise ApiError(
                 109400, "In the One-way mode, the 'PositionSide' field can only be set to BOTH."
             )
-        reduce_only = _bool(p.get("reduceOnly", "false"), "reduceOnly")
-        if "quantity" not in p:
-            raise ApiError(80014, "parameter quantity is must")
-        qty = self._grid(_decimal(p["quantity"], "quantity"), spec.step, "quantity")
-        price: Decimal | None = None
-        if otype == "LIMIT":
-            if "price" not in p:
-                raise ApiError(80014, "parameter price is must")
-            price = self._grid(_decimal(p["price"], "price"), spec.tick, "price")
-        tif = p.get("timeInForce", "GTC")
-        if tif not in ("GTC", "IOC", "FOK", "PostOnly"):
-            raise ApiError(80014, f"Invalid parameters, timeInForce {tif}")
-        cid = p.get("clientOrderId", p.get("clientOrderID", "")).lower()
-        if len(cid) > 40:
-            raise ApiError(80014, "Invalid parameters, clientOrderId: length must be 1-40")
         last = self.price(spec.symbol)
         marketable = price is None or (price >= last if side == "BUY" else price <= last)
         if tif == "PostOnly" and marketable:
@@ -331,17 +316,6 @@ class SimEngine:
         if spec is None:
             raise _no_symbol(symbol)
         return spec
-
-    def _grid(self, value: Decimal, unit: Decimal, what: str) -> Decimal:
-        floored = (value // unit) * unit
-        if floored == value:
-            return value
-        if self.reject_excess_precision:
-            raise ApiError(
-                110425,
-                f"Order size does not meet the contract precision or step size requirement ({what})",
-            )
-        return floored.quantize(unit)  # DOC25: excess decimals are truncated
 
     def _new_sim_cid(self, cid: str) -> str:
         if cid:
