@@ -1,6 +1,6 @@
 """One regression test per structural flaw of the system dita replaces.
 
-Source: ../shared/seed/000_fdb36e770723e143.txt. Each test stages the exact
+Source: the review of the predecessor system (its 13 flaws are listed in docs/design.md). Each test stages the exact
 trigger the review describes and asserts the behaviour that the flawed system
 got wrong, so that it would have failed there.
 """
