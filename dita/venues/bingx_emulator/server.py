@@ -1,11 +1,30 @@
-"""The loopback BingX server: REST under ``/openApi/...`` and the user-data
-WebSocket at ``/swap-market?listenKey=...``, on one port (aiohttp).
+"""The loopback BingX server: REST under ``/openApi/...``, the user-data
+WebSocket at ``/swap-market?listenKey=...`` and the public market WebSocket at
+``/swap-market`` (no listen key), on one port (aiohttp).
 
 It speaks BingX's wire protocol (PROTOCOL.md §2-§6, §9) so that any BingX
 client works against it unchanged apart from the base URL. The trading itself
 is ``exchange.Exchange``; this module is the protocol around it: parameter
 parsing, signature/timestamp verification with BingX's error codes, the JSON
 envelope, listen keys, gzipped frames and Ping, and fault injection.
+
+Every endpoint a BingX swap client needs is served (the route table below
+names each one's documentation): market data, trading, order and fill
+history, account configuration, listen keys, and the few spot / coin-M /
+wallet endpoints ccxt's ``load_markets`` asks for in live mode (answered
+empty but well-formed: the emulator has no spot or coin-M markets).
+
+Hardening (issue 11): a signed endpoint checks ``X-BX-APIKEY`` before a byte
+of the body is read; bodies are limited to ``max_body_bytes`` (HTTP 413 with
+80014) and must arrive within ``body_timeout_s`` (408 with 80014); request
+head size is bounded by aiohttp's line/field/header-count limits and a client
+that has not sent a complete request head within ``header_timeout_s`` of
+connecting (or of its last answer) is disconnected; garbage (bad JSON, deep
+nesting, bad numbers) is answered 80014, and an unexpected exception becomes
+100500 (counted in ``internal_errors``), never an HTTP 500. ``recvWindow`` is
+capped at ``recv_window_max`` (5000 ms: the official skills reference says
+"maximum 5000"; PROTOCOL.md §2.1). Unauthenticated requests are recorded in
+``requests`` without their parameters, and the record is bounded.
 
 Fault injection is configured per test through methods on ``BingxEmulator``
 (``fail_next``, ``rate_limit_next``, ``delay_next``, ``drop_stream_events``,
@@ -23,6 +42,7 @@ import hashlib
 import hmac
 import json
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -33,9 +53,12 @@ import msgspec
 from aiohttp import WSMsgType, web
 
 from dita.venues.bingx.clock import wall_clock_ms
+from dita.venues.bingx_emulator import public_stream
 from dita.venues.bingx_emulator.engine import Engine
-from dita.venues.bingx_emulator.exchange import ApiError, Exchange, Mode
+from dita.venues.bingx_emulator.exchange import ApiError, Exchange, Mode, s
+from dita.venues.bingx_emulator.history import History
 from dita.venues.bingx_emulator.klines import KlineBook
+from dita.venues.bingx_emulator.market import MarketData, PublicTrade
 from dita.venues.bingx_emulator.sim_engine import SimEngine
 
 log = logging.getLogger("dita.bingx_emulator")
@@ -68,12 +91,13 @@ class HttpFault:
 @dataclass
 class _Conn:
     ws: web.WebSocketResponse
-    listen_key: str
+    listen_key: str  # "" for a public market connection
     queue: asyncio.Queue[tuple[bytes, asyncio.Future[None] | None]] = field(
         default_factory=lambda: asyncio.Queue(maxsize=10_000)
     )
     pongs: int = 0
     pings: int = 0
+    channels: dict[str, public_stream.Channel] = field(default_factory=dict)
 
 
 @dataclass
@@ -103,13 +127,18 @@ class BingxEmulator:
         engine: Literal["sim", "builtin"] = "sim",
         immediate_fills: bool = True,
         recv_window_default: int = 5000,
-        recv_window_max: int | None = None,  # PROTOCOL.md §2.1 CONFLICT: SKILL says 5000
+        recv_window_max: int | None = 5000,  # PROTOCOL.md §2.1: the skills reference's maximum
         future_tolerance_ms: int = 1000,  # §2.4 UNCONFIRMED
         ping_interval: float = 5.0,
         missed_pongs_allowed: int = 3,
         listen_key_ttl_ms: int = 3_600_000,
         stream_before_rest_delay: float = 0.05,
         kline_ms: int = 60_000,  # length of a klines "1m" bar; shorter makes tests fast
+        max_body_bytes: int = 64 * 1024,
+        header_timeout_s: float = 10.0,
+        body_timeout_s: float = 10.0,
+        depth_push_s: float = 1.0,  # DOC23: depth is pushed every second
+        max_recorded_requests: int = 100_000,
     ) -> None:
         self._api_key = api_key
         self._secret = api_secret
@@ -132,13 +161,22 @@ class BingxEmulator:
         self.listen_key_ttl_ms = listen_key_ttl_ms
         self.stream_before_rest_delay = stream_before_rest_delay
         self.klines = KlineBook(kline_ms)
+        self.max_body_bytes = max_body_bytes
+        self.header_timeout_s = header_timeout_s
+        self.body_timeout_s = body_timeout_s
+        self.depth_push_s = depth_push_s
+        self.market = MarketData(self.exchange, self.clock, funding_rate=self._funding_rate)
+        self.history = History(self.exchange)
+        self.margin_types: dict[str, str] = {}  # symbol -> CROSSED (the only mode modelled)
+        self.internal_errors = 0  # unexpected exceptions answered 100500 (a bug if not 0)
+        self._printing = False
         # fault injection
         self.faults: list[HttpFault] = []
         self.drop_next_events = 0
         self.duplicate_next_events = 0
         self.stream_before_rest = False
         # state
-        self.requests: list[RequestRecord] = []
+        self.requests: deque[RequestRecord] = deque(maxlen=max_recorded_requests)
         self.listen_keys: dict[str, int] = {}  # key -> expires at (ms)
         self._key_seq = 0
         self._conns: list[_Conn] = []
@@ -149,7 +187,18 @@ class BingxEmulator:
     # -- lifecycle ---------------------------------------------------------
 
     async def start(self) -> None:
-        app = web.Application()
+        app = web.Application(
+            client_max_size=self.max_body_bytes,
+            handler_args={
+                # a client must finish its request head this soon after connecting or after
+                # its last answer (aiohttp closes an idle connection at its keep-alive timeout,
+                # and a partial request head does not reset it)
+                "keepalive_timeout": self.header_timeout_s,
+                "max_line_size": 16 * 1024,
+                "max_field_size": 8 * 1024,
+                "max_headers": 64,
+            },
+        )
         app.router.add_get(STREAM_PATH, self._stream)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -161,6 +210,7 @@ class BingxEmulator:
         sockets = getattr(server, "sockets", None) or []
         self._port = sockets[0].getsockname()[1]
         self._spawn(self._expiry_loop())
+        self._spawn(self._depth_loop())
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -202,9 +252,17 @@ class BingxEmulator:
     async def trade(self, symbol: str, price: Decimal, volume: Decimal) -> None:
         """A print that fills crossing resting LIMIT orders up to ``volume``; it also
         goes into the klines bar of the current minute (by the emulator's clock)."""
-        self.exchange.trade(symbol, price, volume)
-        self.klines.add(symbol, self.clock(), price, volume)
-        await self._flush()
+        self._printing = True
+        try:
+            self.exchange.trade(symbol, price, volume)
+        finally:
+            self._printing = False
+        now = self.clock()
+        self.klines.add(symbol, now, price, volume)
+        if volume > 0:
+            self._public_trade(PublicTrade(symbol, now, price, volume, buyer_maker=False))
+        self._push_klines(symbol)
+        await self._flush(printing=True)
 
     # -- test control: faults ----------------------------------------------------
 
@@ -283,7 +341,11 @@ class BingxEmulator:
     # -- REST ----------------------------------------------------------------------
 
     def _route_table(self) -> dict[tuple[str, str], tuple[Handler, bool]]:
-        ex = self.exchange
+        """(method, path) -> (handler, signed). Sources: DOC25 = the scrape of the official
+        docs, rosssaunders/coincise ``docs/bingx/endpoints/{public,private}/<method>_<path>.md``
+        (one file per endpoint, named after it); CCXT = ccxt's bingx (``api`` table and the
+        recorded replies in its methods); PROTOCOL.md for the older ones."""
+        ex, mk, hist = self.exchange, self.market, self.history
         v2, v1, v3 = "/openApi/swap/v2", "/openApi/swap/v1", "/openApi/swap/v3"
         return {
             ("GET", f"{v2}/server/time"): (lambda p: {"serverTime": self.clock()}, False),
@@ -292,6 +354,15 @@ class BingxEmulator:
             ("GET", f"{v2}/quote/price"): (lambda p: ex.price_data(p.get("symbol")), False),
             ("GET", f"{v2}/quote/ticker"): (lambda p: ex.ticker_data(p.get("symbol")), False),
             ("GET", f"{v3}/quote/klines"): (self._klines, False),
+            ("GET", f"{v2}/quote/klines"): (self._klines, False),  # the older path (DOC23)
+            ("GET", f"{v1}/market/markPriceKlines"): (self._klines, False),  # mark = last here
+            # DOC25 get_openapi_swap_v2_quote_{depth,bookticker,trades,fundingrate,openinterest}
+            ("GET", f"{v2}/quote/depth"): (mk.depth, False),
+            ("GET", f"{v2}/quote/bookTicker"): (mk.book_ticker, False),
+            ("GET", f"{v2}/quote/trades"): (mk.trades, False),
+            ("GET", f"{v2}/quote/fundingRate"): (mk.funding_history, False),
+            ("GET", f"{v2}/quote/openInterest"): (mk.open_interest, False),
+            ("GET", f"{v2}/quote/premiumIndex"): (self._premium_index, False),
             ("POST", f"{v2}/trade/order"): (ex.place, True),
             ("POST", f"{v2}/trade/order/test"): (lambda p: {"order": {}}, True),
             ("DELETE", f"{v2}/trade/order"): (ex.cancel, True),
@@ -301,12 +372,23 @@ class BingxEmulator:
             ("GET", f"{v2}/user/positions"): (ex.positions_data, True),
             ("GET", f"{v2}/user/balance"): (lambda p: {"balance": ex.balance_row()}, True),
             ("GET", f"{v3}/user/balance"): (lambda p: [ex.balance_row()], True),
-            ("POST", f"{v2}/trade/leverage"): (ex.set_leverage, True),
+            ("POST", f"{v2}/trade/leverage"): (self._set_leverage, True),
             ("GET", f"{v2}/trade/leverage"): (ex.get_leverage, True),
             ("POST", f"{v2}/trade/batchOrders"): (self._batch_place, True),
             ("DELETE", f"{v2}/trade/batchOrders"): (self._batch_cancel, True),
             ("GET", f"{v2}/trade/openOrder"): (self._open_order, True),
-            ("GET", f"{v2}/quote/premiumIndex"): (self._premium_index, False),
+            # DOC25 get_openapi_swap_v2_trade_allorders, get_openapi_swap_v1_trade_fullorder,
+            # get_openapi_swap_v2_trade_allfillorders
+            ("GET", f"{v2}/trade/allOrders"): (hist.all_orders, True),
+            ("GET", f"{v1}/trade/fullOrder"): (hist.full_order, True),
+            ("GET", f"{v2}/trade/allFillOrders"): (hist.fill_orders, True),
+            # DOC25 {get,post}_openapi_swap_v2_trade_margintype
+            ("GET", f"{v2}/trade/marginType"): (self._margin_type, True),
+            ("POST", f"{v2}/trade/marginType"): (self._set_margin_type, True),
+            # DOC25 get_openapi_swap_v2_user_commissionrate; CCXT fetch_trading_fee's reply
+            ("GET", f"{v2}/user/commissionRate"): (self._commission_rate, True),
+            # DOC25 post_openapi_swap_v2_trade_closeallpositions; CCXT close_all_positions
+            ("POST", f"{v2}/trade/closeAllPositions"): (self._close_all_positions, True),
             ("GET", f"{v1}/positionSide/dual"): (
                 lambda p: {"dualSidePosition": "true" if ex.mode is Mode.HEDGE else "false"},
                 True,
@@ -315,7 +397,98 @@ class BingxEmulator:
                 lambda p: ex.set_mode(p.get("dualSidePosition", "false").lower() == "true"),
                 True,
             ),
+            # What ccxt's live-mode load_markets asks for besides the swap contracts
+            # (CCXT fetch_currencies, fetch_inverse_swap_markets, fetch_spot_markets; DOC25
+            # get_openapi_wallets_v1_capital_config_getall, get_openapi_cswap_v1_market_contracts):
+            # the emulator has no spot or coin-M markets and no deposit networks.
+            ("GET", "/openApi/wallets/v1/capital/config/getall"): (
+                lambda p: [{"coin": "USDT", "name": "USDT", "networkList": []}],
+                True,
+            ),
+            ("GET", "/openApi/cswap/v1/market/contracts"): (lambda p: [], False),
+            ("GET", "/openApi/spot/v1/common/symbols"): (lambda p: {"symbols": []}, False),
         }
+
+    def _set_leverage(self, p: dict[str, str]) -> dict[str, Any]:
+        answer = self.exchange.set_leverage(p)
+        self._config_update(answer["symbol"])
+        return answer
+
+    def _margin_type(self, p: dict[str, str]) -> dict[str, Any]:
+        symbol = self.market.symbol(p)
+        return {"symbol": symbol, "marginType": self.margin_types.get(symbol, "CROSSED")}
+
+    def _set_margin_type(self, p: dict[str, str]) -> dict[str, Any]:
+        symbol = self.market.symbol(p)
+        wanted = p.get("marginType", "").upper()
+        if wanted not in ("CROSSED", "ISOLATED", "SEPARATE_ISOLATED"):
+            raise ApiError(
+                80014, "Invalid parameters,marginType: ISOLATED, CROSSED or SEPARATE_ISOLATED"
+            )
+        if wanted != "CROSSED":
+            # the emulator's margin arithmetic is cross only: refuse rather than pretend
+            raise ApiError(
+                80014,
+                f"Invalid parameters, marginType {wanted}: the emulator models CROSSED margin only",
+            )
+        self.margin_types[symbol] = wanted
+        self._config_update(symbol)
+        return {}
+
+    def _config_update(self, symbol: str) -> None:
+        """``ACCOUNT_CONFIG_UPDATE`` after a leverage or margin-type change (DOC23
+        "Configuration updates such as leverage and margin mode")."""
+        self.exchange.outbox.append(self._config_event(symbol))
+
+    def _config_event(self, symbol: str) -> dict[str, Any]:
+        lev = self.exchange.get_leverage({"symbol": symbol})
+        mt = "cross" if self.margin_types.get(symbol, "CROSSED") == "CROSSED" else "isolated"
+        return {
+            "e": "ACCOUNT_CONFIG_UPDATE", "E": self.clock(),
+            "ac": {"s": symbol, "l": lev["longLeverage"], "S": lev["shortLeverage"], "mt": mt},
+        }  # fmt: skip
+
+    def _commission_rate(self, p: dict[str, str]) -> dict[str, Any]:
+        spec = self.exchange.contracts[0]
+        return {
+            "commission": {
+                "takerCommissionRate": spec.taker_fee, "makerCommissionRate": spec.maker_fee
+            }
+        }  # fmt: skip
+
+    def _close_all_positions(self, p: dict[str, str]) -> dict[str, Any]:
+        """One reduce-only MARKET order per open position (of ``symbol`` if given)."""
+        symbol = p.get("symbol") or None
+        if symbol is not None:
+            self.market.symbol(p)
+        success: list[int] = []
+        failed: list[dict[str, Any]] = []
+        one_way = self.exchange.mode is Mode.ONE_WAY
+        for row in self.exchange.positions_data({"symbol": symbol} if symbol else {}):
+            amt = Decimal(str(row["positionAmt"]))
+            side_held = str(row["positionSide"])
+            if amt == 0:
+                continue
+            long = amt > 0 if side_held == "BOTH" else side_held == "LONG"
+            order = {
+                "symbol": str(row["symbol"]), "side": "SELL" if long else "BUY", "type": "MARKET",
+                "quantity": s(amt.copy_abs()), "positionSide": "BOTH" if one_way else side_held,
+            }  # fmt: skip
+            if one_way:
+                order["reduceOnly"] = "true"
+            try:
+                success.append(self.exchange.place(order)["order"]["orderId"])
+            except ApiError as err:
+                failed.append(
+                    {"symbol": row["symbol"], "errorCode": err.code, "errorMessage": err.msg}
+                )
+        return {"success": success, "failed": failed or None}
+
+    def _funding_rate(self, symbol: str) -> Decimal:
+        """The rate the engine charges (the sim's configured rate; the built-in matcher none)."""
+        if isinstance(self.exchange, SimEngine):
+            return self.exchange.sim.config.funding_rate
+        return Decimal(0)
 
     def _batch_place(self, p: dict[str, str]) -> dict[str, Any]:
         """``POST /trade/batchOrders`` (PROTOCOL.md §3.3): up to 5 orders as a JSON array.
@@ -386,7 +559,8 @@ class BingxEmulator:
             price = format(self.exchange.price(symbol), "f")
             return {
                 "symbol": symbol, "markPrice": price, "indexPrice": price,
-                "lastFundingRate": "0.00010000", "nextFundingTime": self.clock() + 3_600_000,
+                "lastFundingRate": s(self._funding_rate(symbol)),
+                "nextFundingTime": (self.clock() // 28_800_000 + 1) * 28_800_000,
             }  # fmt: skip
 
         symbol = p.get("symbol")
@@ -396,8 +570,41 @@ class BingxEmulator:
         return [row(c.symbol) for c in self.exchange.contracts]
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._handle(request)
+        except Exception:  # a bug in the emulator: log it, count it, never answer HTTP 500
+            self.internal_errors += 1
+            log.exception("emulator error on %s %s", request.method, request.path[:200])
+            response = _envelope(100500, "internal error in the BingX emulator")
+            response.force_close()
+            return response
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         method, path = request.method, request.path
-        pairs, body_pairs, is_json = await self._params(request)
+        is_listen = path == LISTEN_KEY_PATH
+        route = self._routes.get((method, path))
+        if route is None and not is_listen:
+            self.requests.append(RequestRecord(method, path, {}))
+            return _unread(
+                request,
+                _envelope(100400, f"{method} {path[:100]} is not a BingX endpoint", status=404),
+            )
+        signed = is_listen or (route is not None and route[1])
+        if signed:
+            # the key is checked before a byte of the body is read (issue 11)
+            problem = self._check_key(request)
+            if problem is not None:
+                self.requests.append(RequestRecord(method, path, {}))
+                return _unread(request, problem)
+        body = await self._read_body(request)
+        if isinstance(body, web.Response):
+            self.requests.append(RequestRecord(method, path, {}))
+            return _unread(request, body)
+        parsed = _params(request.query_string, body, request.content_type)
+        if isinstance(parsed, web.Response):
+            self.requests.append(RequestRecord(method, path, {}))
+            return parsed
+        pairs, body_pairs, is_json = parsed
         params = dict(body_pairs)
         params.update(pairs)  # the query wins on duplicates (PROTOCOL.md §3.0)
         self.requests.append(RequestRecord(method, path, params))
@@ -407,13 +614,11 @@ class BingxEmulator:
         if fault is not None and not fault.after_execute and (fault.status or fault.code):
             return self._fault_response(fault)
 
-        if path == LISTEN_KEY_PATH:
+        if is_listen:
             response = await self._listen_key(method, request, pairs + body_pairs, is_json)
         else:
-            route = self._routes.get((method, path))
-            if route is None:
-                return _envelope(100400, f"{method} {path} is not a BingX endpoint", status=404)
-            handler, signed = route
+            assert route is not None
+            handler, _ = route
             if signed:
                 problem = self._authenticate(request, pairs, body_pairs, is_json)
                 if problem is not None:
@@ -422,6 +627,8 @@ class BingxEmulator:
                 data = handler(params)
             except ApiError as err:
                 response = _envelope(err.code, err.msg)
+            except (ArithmeticError, RecursionError) as err:  # absurd numbers, deep nesting
+                response = _envelope(80014, f"Invalid parameters, {type(err).__name__}")
             else:
                 response = _envelope(0, "", data)
             await self._flush(wait=self.stream_before_rest)
@@ -429,26 +636,39 @@ class BingxEmulator:
             return self._fault_response(fault)
         return response
 
-    async def _params(
-        self, request: web.Request
-    ) -> tuple[list[tuple[str, str]], list[tuple[str, str]], bool]:
-        """Query pairs and body pairs, values URL-decoded, in the order received."""
-        query = _pairs(request.query_string)
-        body: list[tuple[str, str]] = []
-        is_json = False
-        if request.can_read_body:
-            raw = await request.text()
-            if request.content_type == "application/json" and raw.strip():
-                is_json = True
-                try:
-                    obj = json.loads(raw, parse_float=str, parse_int=str)
-                except ValueError:
-                    obj = {}
-                if isinstance(obj, dict):
-                    body = sorted((str(k), _json_text(v)) for k, v in obj.items())
-            elif raw:
-                body = _pairs(raw)
-        return query, body, is_json
+    def _check_key(self, request: web.Request) -> web.Response | None:
+        key = request.headers.get("X-BX-APIKEY", "")
+        if not key:
+            return _envelope(100413, "Null apiKey")
+        if not hmac.compare_digest(_bytes(key), self._api_key.encode()):
+            return _envelope(100413, "Incorrect apiKey")
+        return None
+
+    async def _read_body(self, request: web.Request) -> bytes | web.Response:
+        """The body, at most ``max_body_bytes``, within ``body_timeout_s``."""
+        if not request.body_exists:
+            return b""
+        limit = self.max_body_bytes
+        too_large = _envelope(
+            80014, f"Invalid parameters, request body over {limit} bytes", status=413
+        )
+        if request.content_length is not None and request.content_length > limit:
+            return too_large
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout(self.body_timeout_s):
+                while True:
+                    chunk = await request.content.read(limit + 1 - size)
+                    if not chunk:
+                        break
+                    size += len(chunk)
+                    if size > limit:
+                        return too_large
+                    chunks.append(chunk)
+        except TimeoutError:
+            return _envelope(80014, "Invalid parameters, request body too slow", status=408)
+        return b"".join(chunks)
 
     def _authenticate(
         self,
@@ -457,22 +677,30 @@ class BingxEmulator:
         body: list[tuple[str, str]],
         is_json: bool,
     ) -> web.Response | None:
-        """PROTOCOL.md §2.6: key, signature over the received order, timestamp window."""
-        key = request.headers.get("X-BX-APIKEY", "")
-        if not key:
-            return _envelope(100413, "Null apiKey")
-        if not hmac.compare_digest(key, self._api_key):
-            return _envelope(100413, "Incorrect apiKey")
+        """PROTOCOL.md §2.6: key, signature, timestamp window.
+
+        The signature is accepted over the parameters in the order received or sorted
+        (a JSON body is always sorted): the official example signs them unsorted as sent,
+        ccxt sorts and sends sorted, and some clients sign sorted but send in another order.
+        """
+        problem = self._check_key(request)
+        if problem is not None:
+            return problem
         pairs = query + body
         sig = next((v for k, v in pairs if k == "signature"), "")
         if not sig:
             return _envelope(100412, "Null signature")
         signed = [(k, v) for k, v in pairs if k != "signature"]
-        if is_json and not query:
-            signed = sorted(signed)
-        payload = "&".join(f"{k}={v}" for k, v in signed)
-        expected = hmac.new(self._secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, sig.lower()):
+        orders = [sorted(signed)] if is_json and not query else [signed, sorted(signed)]
+        given = _bytes(sig.lower())
+        for candidate in orders:
+            payload = "&".join(f"{k}={v}" for k, v in candidate)
+            expected = hmac.new(
+                self._secret.encode(), payload.encode("utf-8", "surrogateescape"), hashlib.sha256
+            ).hexdigest()
+            if hmac.compare_digest(expected.encode(), given):
+                break
+        else:
             return _envelope(100001, "Signature verification failed due to signature mismatch")
         params = dict(signed)
         try:
@@ -483,6 +711,8 @@ class BingxEmulator:
             window = int(params.get("recvWindow", self.recv_window_default))
         except ValueError:
             return _envelope(80014, "Invalid parameters, recvWindow")
+        if window <= 0:
+            window = self.recv_window_default
         if self.recv_window_max is not None:
             window = min(window, self.recv_window_max)
         now = self.clock()
@@ -565,6 +795,8 @@ class BingxEmulator:
     # -- user-data stream ---------------------------------------------------------
 
     async def _stream(self, request: web.Request) -> web.StreamResponse:
+        if "listenKey" not in request.query:
+            return await self._market_stream(request)
         listen_key = request.query.get("listenKey", "")
         if not self._key_valid(listen_key):
             return _envelope(100400, "listenKey is invalid or expired", status=401)
@@ -574,19 +806,8 @@ class BingxEmulator:
         self._conns.append(conn)
         writer = asyncio.create_task(self._writer(conn))
         pinger = asyncio.create_task(self._pinger(conn))
-        now = self.clock()
         for spec in self.exchange.contracts[:1]:
-            lev = self.exchange.get_leverage({"symbol": spec.symbol})
-            _offer(
-                conn,
-                _ENCODER.encode(
-                    {
-                        "e": "ACCOUNT_CONFIG_UPDATE", "E": now,
-                        "ac": {"s": spec.symbol, "l": lev["longLeverage"], "S": lev["shortLeverage"], "mt": "cross"},
-                    }
-                ),
-                None,
-            )  # fmt: skip
+            _offer(conn, _ENCODER.encode(self._config_event(spec.symbol)), None)
         try:
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT and msg.data == "Pong":
@@ -600,6 +821,97 @@ class BingxEmulator:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         return ws
+
+    # -- public market stream ---------------------------------------------------------
+
+    async def _market_stream(self, request: web.Request) -> web.StreamResponse:
+        """``/swap-market`` without a listen key: trade, depth and kline subscriptions."""
+        ws = web.WebSocketResponse(autoping=True, max_msg_size=64 * 1024)
+        await ws.prepare(request)
+        conn = _Conn(ws, "")
+        self._conns.append(conn)
+        writer = asyncio.create_task(self._writer(conn))
+        pinger = asyncio.create_task(self._pinger(conn))
+        try:
+            async for msg in ws:
+                if msg.type is not WSMsgType.TEXT:
+                    continue
+                if msg.data == "Pong":
+                    conn.pongs += 1
+                    continue
+                self._market_request(conn, msg.data)
+        finally:
+            writer.cancel()
+            pinger.cancel()
+            if conn in self._conns:
+                self._conns.remove(conn)
+            for task in (writer, pinger):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        return ws
+
+    def _market_request(self, conn: _Conn, text: str) -> None:
+        req = public_stream.parse_request(text)
+        if req is None:
+            _offer(
+                conn, _ENCODER.encode(public_stream.reply("", 80014, "Invalid parameters")), None
+            )
+            return
+        symbols = {c.symbol for c in self.exchange.contracts}
+        channel = public_stream.parse_channel(req.data_type, symbols)
+        if channel is None:
+            reply = public_stream.reply(
+                req.id, 80015, f"dataType not supported: {req.data_type[:60]}"
+            )
+            _offer(conn, _ENCODER.encode(reply), None)
+            return
+        _offer(conn, _ENCODER.encode(public_stream.reply(req.id)), None)
+        if req.req_type == "unsub":
+            conn.channels.pop(channel.data_type, None)
+            return
+        conn.channels[channel.data_type] = channel
+        if channel.kind == "depth":
+            self._push_depth(conn, channel)
+        elif channel.kind == "kline":
+            self._push_kline(conn, channel)
+
+    @property
+    def market_subscriptions(self) -> int:
+        return sum(len(c.channels) for c in self._conns)
+
+    def _push_depth(self, conn: _Conn, channel: public_stream.Channel) -> None:
+        bids, asks = self.market.book(channel.symbol, channel.levels)
+        frame = public_stream.push(channel, {"bids": bids, "asks": asks})
+        frame["ts"] = self.clock()
+        _offer(conn, _ENCODER.encode(frame), None)
+
+    def _push_kline(self, conn: _Conn, channel: public_stream.Channel) -> None:
+        bar = self.klines.latest(channel.symbol, channel.interval, self.clock())
+        if bar is not None:
+            row = public_stream.kline_row(bar["time"], bar)
+            _offer(conn, _ENCODER.encode(public_stream.push(channel, [row])), None)
+
+    def _push_klines(self, symbol: str) -> None:
+        for conn in self._conns:
+            for channel in list(conn.channels.values()):
+                if channel.kind == "kline" and channel.symbol == symbol:
+                    self._push_kline(conn, channel)
+
+    def _public_trade(self, trade: PublicTrade) -> None:
+        self.market.add_trade(trade)
+        for conn in self._conns:
+            for channel in list(conn.channels.values()):
+                if channel.kind == "trade" and channel.symbol == trade.symbol:
+                    frame = public_stream.push(channel, [trade.ws_row()])
+                    _offer(conn, _ENCODER.encode(frame), None)
+
+    async def _depth_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.depth_push_s)
+            for conn in list(self._conns):
+                for channel in list(conn.channels.values()):
+                    if channel.kind == "depth":
+                        self._push_depth(conn, channel)
 
     async def _writer(self, conn: _Conn) -> None:
         while True:
@@ -622,13 +934,21 @@ class BingxEmulator:
             conn.pings += 1
             _offer(conn, b"Ping", None)
 
-    async def _flush(self, wait: bool = False) -> None:
-        """Move the exchange's pending events onto the streams (with injected faults)."""
+    async def _flush(self, wait: bool = False, printing: bool = False) -> None:
+        """Move the exchange's pending events onto the streams (with injected faults);
+        history and the public trade tape see every event, whatever the faults."""
         outbox = self.exchange.outbox
         pending: list[asyncio.Future[None]] = []
         loop = asyncio.get_running_loop()
         while outbox:
             event = outbox.pop(0)
+            fill = self.history.record(event, during_print=printing)
+            if fill is not None and not printing:  # the account took liquidity: a print
+                self._public_trade(
+                    PublicTrade(fill.symbol, fill.time, fill.price, fill.qty, fill.side == "SELL")
+                )
+                self.klines.add(fill.symbol, self.clock(), fill.price, fill.qty)
+                self._push_klines(fill.symbol)
             if self.drop_next_events > 0:
                 self.drop_next_events -= 1
                 continue
@@ -672,6 +992,36 @@ def _envelope(code: int, msg: str, data: Any = None, status: int = 200) -> web.R
     else:
         body["data"] = {}
     return web.Response(status=status, body=_ENCODER.encode(body), content_type="application/json")
+
+
+def _unread(request: web.Request, response: web.Response) -> web.Response:
+    """Answer without reading the body: close the connection instead of draining it."""
+    if request.body_exists:
+        response.force_close()
+    return response
+
+
+def _bytes(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _params(
+    query_string: str, raw: bytes, content_type: str
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]], bool] | web.Response:
+    """Query pairs and body pairs, values URL-decoded, in the order received; garbage
+    (a JSON body that does not parse, is not an object, or nests too deep) is 80014."""
+    query = _pairs(query_string)
+    text = raw.decode("utf-8", "replace")
+    if content_type == "application/json" and text.strip():
+        try:
+            obj = json.loads(text, parse_float=str, parse_int=str)
+            if not isinstance(obj, dict):
+                raise ValueError("not an object")
+            body = sorted((str(k), _json_text(v)) for k, v in obj.items())
+        except (ValueError, RecursionError):
+            return _envelope(80014, "Invalid parameters, the request body is not a JSON object")
+        return query, body, True
+    return query, _pairs(text) if text else [], False
 
 
 def _pairs(raw: str) -> list[tuple[str, str]]:
