@@ -1,6 +1,13 @@
 """Pure functions from BingX wire types to dita's domain types.
 
-No I/O, no clock: every timestamp comes from the payload or the caller.
+No I/O, no clock: every timestamp comes from the payload or the caller. Every
+function here raises only ``WireError`` for a value it cannot accept: a number
+that is not a finite decimal, is out of range (``MAX_ABS``, ``MIN_MAGNITUDE_EXP``,
+``MAX_TEXT``) or negative where that is absurd (prices, quantities), an unknown
+side/type/position side. Entry points for fuzzing: ``dec``, ``instrument``,
+``order_report``, ``position``, ``account_position``, ``balance_v3``,
+``funding_events``, ``fill_delta`` (after ``wire.decode``), and
+``tracker.OrderTracker``'s ``on_placed``/``on_rest``/``on_stream``.
 """
 
 from __future__ import annotations
@@ -32,46 +39,117 @@ class PositionMode(StrEnum):
     HEDGE = "HEDGE"  # positionSide=LONG/SHORT, closes by the opposite side, no reduceOnly
 
 
-def dec(text: str, what: str) -> Decimal:
-    """A finite Decimal from a wire string; raises ``WireError`` naming the field."""
+# Bounds on anything BingX may call a decimal: far beyond any real price, quantity or
+# balance, far below anything that would make the arithmetic slow or inexact.
+MAX_TEXT = 64  # characters of one number's text
+MAX_ABS = Decimal("1e20")
+MIN_MAGNITUDE_EXP = -30  # a non-zero value smaller than 1e-30 is refused
+
+
+def dec(num: wire.Num | str, what: str, *, signed: bool = True) -> Decimal:
+    """A finite, bounded Decimal from a wire number; ``WireError`` naming the field otherwise.
+
+    ``signed=False`` also refuses negative values (prices, quantities)."""
+    text = num.text if isinstance(num, wire.Num) else num
+    if not isinstance(text, str) or not text or len(text) > MAX_TEXT:
+        shown = text[:MAX_TEXT] + "..." if isinstance(text, str) and len(text) > MAX_TEXT else text
+        raise WireError(f"{what}: {shown!r} is not a decimal")
     try:
         value = Decimal(text)
-    except (InvalidOperation, TypeError):
+    except (InvalidOperation, TypeError, ValueError):
         raise WireError(f"{what}: {text!r} is not a decimal") from None
     if not value.is_finite():
         raise WireError(f"{what}: {text!r} is not finite")
+    if value and (abs(value) >= MAX_ABS or value.adjusted() < MIN_MAGNITUDE_EXP):
+        raise WireError(f"{what}: {text!r} is out of range")
+    if not signed and value < 0:
+        raise WireError(f"{what}: {text!r} is negative")
+    if value == 0:
+        value = abs(value)  # "-0" is 0
     return value
 
 
-def dec_or(text: str | None, default: Decimal, what: str) -> Decimal:
-    """Like ``dec`` but ``""``/None (BingX's "no value") gives ``default``."""
-    if text is None or text == "":
+def dec_or(
+    num: wire.Num | str | None, default: Decimal, what: str, *, signed: bool = True
+) -> Decimal:
+    """Like ``dec`` but an absent value (``""``, ``null``, missing) gives ``default``."""
+    if num is None:
         return default
-    return dec(text, what)
+    text = num.text if isinstance(num, wire.Num) else num
+    if text == "":
+        return default
+    return dec(num, what, signed=signed)
+
+
+def flag(value: bool | str | None) -> bool:
+    """BingX booleans: ``true``/``false`` as JSON booleans or strings; ``""``/null are false."""
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    match value.strip().lower():
+        case "true":
+            return True
+        case "false" | "":
+            return False
+    raise WireError(f"{value!r} is not a boolean")
+
+
+def text(value: str | None) -> str:
+    return value or ""
+
+
+def order_id(value: int, what: str = "orderId") -> str:
+    if not 0 < value < 2**63:
+        raise WireError(f"{what}: {value} is not a BingX order id")
+    return str(value)
+
+
+def placed_order_id(p: wire.PlacedOrder) -> str:
+    """The id in a place reply: ``orderId`` (number or string) or the string ``orderID``."""
+    if p.order_id:
+        return order_id(p.order_id)
+    if p.order_id_text.isdigit() and len(p.order_id_text) <= 19:
+        return order_id(int(p.order_id_text), "orderID")
+    raise WireError("place reply without an order id")
 
 
 def instrument(c: wire.Contract) -> Instrument:
     """A contract row as a kernel ``Instrument`` (tick = 10^-pricePrecision, step = 10^-quantityPrecision)."""
-    if c.price_precision < 0 or c.quantity_precision < 0:
-        raise WireError(f"contract {c.symbol}: negative precision")
+    if not 0 <= c.price_precision <= 18 or not 0 <= c.quantity_precision <= 18:
+        raise WireError(f"contract {c.symbol}: precision out of range")
     return Instrument(
         symbol=c.symbol,
         tick_size=Decimal(10) ** -c.price_precision,
         step_size=Decimal(10) ** -c.quantity_precision,
-        min_quantity=c.trade_min_quantity,
-        min_notional=c.trade_min_usdt,
+        min_quantity=dec_or(c.trade_min_quantity, _ZERO, "tradeMinQuantity", signed=False),
+        min_notional=dec_or(c.trade_min_usdt, _ZERO, "tradeMinUSDT", signed=False),
     )
 
 
 def tradable(c: wire.Contract) -> bool:
     """ccxt's rule: the API may both open and close positions, and the contract is online."""
-    return c.status == 1 and c.api_state_open == "true" and c.api_state_close == "true"
+    return c.status == 1 and _yes(c.api_state_open) and _yes(c.api_state_close)
 
 
-def order_status(status: str) -> OrderStatus:
+def _yes(value: str | bool) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def order_status(status: str | None) -> OrderStatus:
     """REST ``status`` / WS ``X`` onto the kernel's statuses (PROTOCOL.md §4: both cancel
-    spellings, ``PENDING`` = ``NEW``)."""
-    match status.upper():
+    spellings, ``PENDING`` = ``NEW``). An unknown value raises ``WireError``; callers
+    that must not lose a fill use ``known_status``."""
+    found = known_status(status)
+    if found is None:
+        raise WireError(f"unknown BingX order status {status!r}")
+    return found
+
+
+def known_status(status: str | None) -> OrderStatus | None:
+    """Like ``order_status``, but None for a value we do not know (``"Unknown"`` in the
+    docs' own stream example): the cumulative quantity then says what happened."""
+    match (status or "").strip().upper():
         case "NEW" | "PENDING" | "PARTIALLY_FILLED" | "WORKING" | "RUNNING":
             return OrderStatus.WORKING
         case "FILLED":
@@ -82,11 +160,11 @@ def order_status(status: str) -> OrderStatus:
             return OrderStatus.EXPIRED
         case "FAILED" | "REJECTED":
             return OrderStatus.REJECTED
-    raise WireError(f"unknown BingX order status {status!r}")
+    return None
 
 
-def order_side(side: str) -> OrderSide:
-    match side.upper():
+def order_side(side: str | None) -> OrderSide:
+    match (side or "").strip().upper():
         case "BUY":
             return OrderSide.BUY
         case "SELL":
@@ -94,8 +172,8 @@ def order_side(side: str) -> OrderSide:
     raise WireError(f"unknown BingX order side {side!r}")
 
 
-def order_type(type_: str) -> OrderType:
-    match type_.upper():
+def order_type(type_: str | None) -> OrderType:
+    match (type_ or "").strip().upper():
         case "MARKET":
             return OrderType.MARKET
         case "LIMIT":
@@ -108,43 +186,58 @@ def order_report(o: wire.RestOrder) -> OrderReport:
 
     ``commission`` is cumulative and negative when paid (PROTOCOL.md §3.11); the
     report's ``fees`` is positive when paid. Client order ids are lower-cased by
-    BingX, and ours are lower-case already, so they compare as sent.
+    BingX, and ours are lower-case already, so they compare as sent. A status we
+    do not know is read from the quantities: filled in full is FILLED, else WORKING
+    (so the order stays followed and is asked about again).
     """
-    cum = dec_or(o.executed_qty, _ZERO, "executedQty")
+    cum = dec_or(o.executed_qty, _ZERO, "executedQty", signed=False)
+    quantity = dec(o.orig_qty, "origQty", signed=False)
     otype = order_type(o.type)
-    price = dec_or(o.price, _ZERO, "price")
+    price = dec_or(o.price, _ZERO, "price", signed=False)
+    status = known_status(o.status)
+    if status is None:
+        status = OrderStatus.FILLED if quantity and cum >= quantity else OrderStatus.WORKING
     return OrderReport(
-        client_order_id=o.client_order_id.lower(),
-        venue_order_id=str(o.order_id),
+        client_order_id=text(o.client_order_id).lower(),
+        venue_order_id=order_id(o.order_id),
         asset=o.symbol,
         side=order_side(o.side),
         order_type=otype,
-        quantity=dec(o.orig_qty, "origQty"),
+        quantity=quantity,
         limit_price=price if otype is OrderType.LIMIT and price else None,
-        reduce_only=o.reduce_only or _closes_hedged(o.side, o.position_side),
-        status=order_status(o.status),
+        reduce_only=flag(o.reduce_only) or _closes_hedged(o.side, o.position_side),
+        status=status,
         cum_qty=cum,
-        avg_price=dec_or(o.avg_price, _ZERO, "avgPrice") if cum else None,
+        avg_price=dec_or(o.avg_price, _ZERO, "avgPrice", signed=False) if cum else None,
         fees=-dec_or(o.commission, _ZERO, "commission"),
         ts=o.update_time or o.time,
     )
 
 
-def _closes_hedged(side: str, position_side: str) -> bool:
+def _closes_hedged(side: str | None, position_side: str | None) -> bool:
     # In hedge mode a close is SELL+LONG or BUY+SHORT and carries no reduceOnly flag.
-    return (side, position_side) in {("SELL", "LONG"), ("BUY", "SHORT")}
+    return ((side or "").upper(), (position_side or "").upper()) in {
+        ("SELL", "LONG"),
+        ("BUY", "SHORT"),
+    }
 
 
 def position(p: wire.Position) -> PositionReport | None:
     """A position row, or None when it is flat.
 
-    One-way mode may report ``positionSide=BOTH`` with a signed amount
-    (PROTOCOL.md §3.8, UNCONFIRMED): the sign then decides the side.
+    One-way mode reports ``positionSide=BOTH`` with a signed amount (the docs'
+    one-way reading; PROTOCOL.md §3.8): the sign then decides the side.
     """
-    amt = p.position_amt
+    return _position(p.symbol, p.position_side, p.position_amt, p.avg_price)
+
+
+def _position(
+    symbol: str, position_side: str | None, amount: wire.Num, entry: wire.Num
+) -> PositionReport | None:
+    amt = dec_or(amount, _ZERO, "positionAmt")
     if amt == _ZERO:
         return None
-    match p.position_side.upper():
+    match (position_side or "").strip().upper():
         case "LONG":
             side = Side.LONG if amt > 0 else Side.SHORT
         case "SHORT":
@@ -153,27 +246,30 @@ def position(p: wire.Position) -> PositionReport | None:
             side = Side.LONG if amt > 0 else Side.SHORT
         case other:
             raise WireError(f"unknown BingX positionSide {other!r}")
-    return PositionReport(asset=p.symbol, side=side, quantity=abs(amt), entry_price=p.avg_price)
+    return PositionReport(
+        asset=symbol,
+        side=side,
+        quantity=abs(amt),
+        entry_price=dec_or(entry, _ZERO, "avgPrice", signed=False),
+    )
 
 
 def account_position(p: wire.AccountPosition) -> PositionReport | None:
     """An ``ACCOUNT_UPDATE`` position entry, like ``position``."""
-    return position(
-        wire.Position(
-            symbol=p.symbol,
-            position_side=p.position_side,
-            position_amt=p.position_amt,
-            avg_price=p.entry_price,
-        )
-    )
+    return _position(p.symbol, p.position_side, p.position_amt, p.entry_price)
 
 
 def balance(b: wire.Balance) -> BalanceReport:
     """v2 ``data.balance`` or one v3 row: wallet = ``balance``, available = ``availableMargin``."""
-    return BalanceReport(asset=b.asset, wallet=b.balance, available=b.available_margin)
+    return BalanceReport(
+        asset=b.asset,
+        wallet=dec(b.balance, f"{b.asset} balance"),
+        available=dec(b.available_margin, f"{b.asset} availableMargin"),
+    )
 
 
 def balance_v3(rows: list[wire.Balance], asset: str = "USDT") -> BalanceReport:
+    """The ``asset`` row of a v3 balance; other rows (``""`` USDC rows...) are not read."""
     for row in rows:
         if row.asset == asset:
             return balance(row)
@@ -188,18 +284,23 @@ def funding_events(ev: wire.AccountUpdate, settle_asset: str = "USDT") -> list[V
     """
     if ev.account.reason != "FUNDING_FEE":
         return []
-    symbols = [p.symbol for p in ev.account.positions]
-    return [
-        VenueEvent(
-            event_id=f"bingx:funding:{ev.event_time}:{b.asset}",
-            ts=ev.event_time,
-            kind=EventKind.FUNDING,
-            asset=symbols[0] if len(symbols) == 1 else "",
-            amount=b.balance_change,
-        )
-        for b in ev.account.balances
-        if b.asset == settle_asset and b.balance_change
-    ]
+    symbols = [p.symbol for p in ev.account.positions or []]
+    events = []
+    for b in ev.account.balances or []:
+        if b.asset != settle_asset:
+            continue
+        change = dec_or(b.balance_change, _ZERO, "bc")
+        if change:
+            events.append(
+                VenueEvent(
+                    event_id=f"bingx:funding:{ev.event_time}:{b.asset}",
+                    ts=ev.event_time,
+                    kind=EventKind.FUNDING,
+                    asset=symbols[0] if len(symbols) == 1 else "",
+                    amount=change,
+                )
+            )
+    return events
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,16 +327,17 @@ def fill_delta(
     ``prev_cum`` is None when we have never seen the order (then ``l`` is all we
     have). Returns None when the event advances nothing (a duplicate, or not a fill).
     """
-    cum = dec(u.cum_qty, "z")
-    last = dec_or(u.last_qty, _ZERO, "l") if u.last_qty not in (None, "") else None
-    last_price = dec_or(u.last_price, _ZERO, "L") if u.last_price not in (None, "") else None
+    cum = dec(u.cum_qty, "z", signed=False)
+    last = None if u.last_qty.absent else dec(u.last_qty, "l", signed=False)
+    last_price = None if u.last_price.absent else dec(u.last_price, "L", signed=False)
     fee = -dec_or(u.commission, _ZERO, "n")
     if prev_cum is None:
-        qty = last if last is not None else cum
+        qty = last if last is not None and last > 0 else cum
         if qty <= 0:
             return None
-        price = last_price if last_price is not None and last is not None else _avg(u, cum)
-        return FillDelta(qty, price, fee, consistent=last is not None)
+        if last is not None and last > 0 and last_price is not None and last_price > 0:
+            return FillDelta(qty, last_price, fee, consistent=True)
+        return FillDelta(qty, _avg(u, cum), fee, consistent=last is not None)
     qty = cum - prev_cum
     if qty <= 0:
         return None
@@ -245,13 +347,15 @@ def fill_delta(
     # the price of the gap follows from the average price over the whole order.
     avg = _avg(u, cum)
     price = (avg * cum - prev_cost) / qty
+    if price <= 0:
+        raise WireError(f"fill of order {u.order_id}: ap={avg} gives a gap price of {price}")
     return FillDelta(qty, price, fee, consistent=last is None)
 
 
 def _avg(u: wire.OrderUpdate, cum: Decimal) -> Decimal:
-    avg = dec_or(u.avg_price, _ZERO, "ap")
-    if avg <= 0 and u.last_price not in (None, ""):
-        avg = dec_or(u.last_price, _ZERO, "L")
+    avg = dec_or(u.avg_price, _ZERO, "ap", signed=False)
+    if avg <= 0 and not u.last_price.absent:
+        avg = dec(u.last_price, "L", signed=False)
     if avg <= 0:
         raise WireError(f"fill of order {u.order_id} (z={cum}) without a usable price")
     return avg

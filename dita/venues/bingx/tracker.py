@@ -115,39 +115,51 @@ class OrderTracker:
 
     def on_placed(self, cid: str, p: wire.PlacedOrder, ts: int) -> list[VenueEvent]:
         """The REST answer to a place: the venue holds the order (an ACK)."""
+        oid = parse.placed_order_id(p)
         t = self._track(cid.lower(), p.symbol)
-        self._bind(t, str(p.order_id))
-        if t.terminal and str(p.order_id) in self._finished:
+        self._bind(t, oid)
+        if t.terminal and oid in self._finished:
             return []
         return self._ack(t, ts)
 
     def on_rest(self, o: wire.RestOrder, ts: int | None = None) -> list[VenueEvent]:
         """A REST order object (query, open orders, cancel answer)."""
-        oid = str(o.order_id)
-        cid = (o.client_order_id or self._cid_by_oid.get(oid, "")).lower() or f"#{oid}"
+        oid = parse.order_id(o.order_id)
+        cid = (parse.text(o.client_order_id) or self._cid_by_oid.get(oid, "")).lower() or f"#{oid}"
         if cid not in self._tracks and oid in self._finished:
             return []
+        # read every number before changing any state: a refused report changes nothing
+        quantity = parse.dec_or(o.orig_qty, _ZERO, "origQty", signed=False)
+        cum = parse.dec_or(o.executed_qty, _ZERO, "executedQty", signed=False)
+        avg = parse.dec_or(o.avg_price, _ZERO, "avgPrice", signed=False)
+        total_fees = -parse.dec_or(o.commission, _ZERO, "commission")
+        status = parse.known_status(o.status)
+        if status is None:  # a status we do not know: the quantities tell
+            status = OrderStatus.FILLED if quantity and cum >= quantity else OrderStatus.WORKING
+        known = self._tracks.get(cid)
+        prev_cum = known.cum_qty if known is not None else _ZERO
+        prev_cost = known.cum_cost if known is not None else _ZERO
+        gap_price = _ZERO
+        if cum > prev_cum and status is not OrderStatus.REJECTED:
+            if avg <= 0:
+                raise wire.WireError(f"order {oid}: executedQty {cum} without avgPrice")
+            gap_price = (avg * cum - prev_cost) / (cum - prev_cum)
+            if gap_price <= 0:
+                raise wire.WireError(f"order {oid}: avgPrice {avg} gives a fill price {gap_price}")
         t = self._track(cid, o.symbol)
         self._bind(t, oid)
         when = ts if ts is not None else (o.update_time or o.time)
-        if t.quantity is None:
-            t.quantity = parse.dec(o.orig_qty, "origQty")
-        status = parse.order_status(o.status)
+        if t.quantity is None and quantity:
+            t.quantity = quantity
         events: list[VenueEvent] = []
         if status is OrderStatus.REJECTED:
             events += self._terminal(t, EventKind.REJECT, when, f"bingx status {o.status}")
             return events
         events += self._ack(t, when)
-        cum = parse.dec_or(o.executed_qty, _ZERO, "executedQty")
-        t.cum_known = True
         if cum > t.cum_qty:
-            avg = parse.dec_or(o.avg_price, _ZERO, "avgPrice")
-            if avg <= 0:
-                raise wire.WireError(f"order {oid}: executedQty {cum} without avgPrice")
             qty = cum - t.cum_qty
-            price = (avg * cum - t.cum_cost) / qty
-            total_fees = -parse.dec_or(o.commission, _ZERO, "commission")
-            events.append(self._fill(t, qty, price, total_fees - t.fees, when, status))
+            events.append(self._fill(t, qty, gap_price, total_fees - t.fees, when, status))
+        t.cum_known = True
         match status:
             case OrderStatus.CANCELED:
                 events += self._terminal(t, EventKind.CANCEL_ACK, when, "")
@@ -162,23 +174,38 @@ class OrderTracker:
     def on_stream(self, ev: wire.OrderTradeUpdate) -> list[VenueEvent]:
         """One ``ORDER_TRADE_UPDATE`` frame."""
         u = ev.order
-        oid = str(u.order_id)
-        cid = (u.client_order_id or self._cid_by_oid.get(oid, "")).lower() or f"#{oid}"
+        oid = parse.order_id(u.order_id, "i")
+        cid = (parse.text(u.client_order_id) or self._cid_by_oid.get(oid, "")).lower() or f"#{oid}"
         if cid not in self._tracks and oid in self._finished:
             return []
         stranger = cid not in self._tracks  # e.g. placed by this engine before a restart
+        known = self._tracks.get(cid)
+        # read every number before changing any state: a refused frame changes nothing
+        quantity = parse.dec_or(u.quantity, _ZERO, "q", signed=False)
+        exec_type = parse.text(u.exec_type).strip().upper()
+        status = parse.known_status(u.status)
+        delta = None
+        if exec_type in ("TRADE", "CALCULATED") or (
+            exec_type not in ("NEW", "CANCELED", "CANCELLED", "EXPIRED") and not u.cum_qty.absent
+        ):
+            # a fill (or an execution type we do not know that carries a cumulative
+            # quantity): whatever the status says, z decides what was filled
+            exec_type = "TRADE"
+            cum_known = known is not None and known.cum_known
+            delta = parse.fill_delta(
+                u, known.cum_qty if known is not None and cum_known else None,
+                known.cum_cost if known is not None else _ZERO,
+            )  # fmt: skip
         t = self._track(cid, u.symbol)
         self._bind(t, oid)
         when = ev.push_time or ev.event_time
         if t.quantity is None:
-            t.quantity = parse.dec_or(u.quantity, _ZERO, "q") or None
+            t.quantity = quantity or None
         events: list[VenueEvent] = []
-        match u.exec_type.upper():
+        match exec_type:
             case "NEW":
                 events += self._ack(t, when)
-            case "TRADE" | "CALCULATED":
-                status = parse.order_status(u.status)
-                delta = parse.fill_delta(u, t.cum_qty if t.cum_known else None, t.cum_cost)
+            case "TRADE":
                 events += self._ack(t, when)
                 if delta is not None and stranger and not t.cum_known:
                     # First word of an order this process never followed: earlier fills
@@ -191,9 +218,14 @@ class OrderTracker:
                         avg = parse.dec_or(u.avg_price, _ZERO, "ap")
                         t.cum_cost = avg * z - delta.qty * delta.price if avg > 0 else _ZERO
                 if delta is not None:
-                    events.append(self._fill(t, delta.qty, delta.price, delta.fee, when, status))
+                    fill_status = status if status is not None else OrderStatus.WORKING
+                    events.append(
+                        self._fill(t, delta.qty, delta.price, delta.fee, when, fill_status)
+                    )
                 t.cum_known = True
-                if status is OrderStatus.FILLED:
+                if status is OrderStatus.FILLED or (
+                    t.quantity is not None and t.cum_qty >= t.quantity
+                ):
                     self._finish(t)
             case "CANCELED" | "CANCELLED":
                 events += self._catch_up(t, u, when)
@@ -220,9 +252,11 @@ class OrderTracker:
             oid, seq = t.venue_order_id, str(t.cancel_rejects)
             cum: Decimal | None = t.cum_qty
         else:
-            oid = str(rest.order_id) if rest is not None else ""
+            oid = parse.order_id(rest.order_id) if rest is not None else ""
             cum = (
-                parse.dec_or(rest.executed_qty, _ZERO, "executedQty") if rest is not None else None
+                parse.dec_or(rest.executed_qty, _ZERO, "executedQty", signed=False)
+                if rest is not None
+                else None
             )
             seq = f"t{ts}"
         ev = VenueEvent(
@@ -244,22 +278,23 @@ class OrderTracker:
         No fills: we cannot know which of them the consumer already has; its
         reconciliation works from the report.
         """
-        match parse.order_status(o.status):
+        match parse.known_status(o.status):
             case OrderStatus.CANCELED:
                 kind = EventKind.CANCEL_ACK
             case OrderStatus.EXPIRED:
                 kind = EventKind.EXPIRED
             case _:
                 return []
-        oid = str(o.order_id)
+        oid = parse.order_id(o.order_id)
+        cum = parse.dec_or(o.executed_qty, _ZERO, "executedQty", signed=False)
         return [
             VenueEvent(
                 event_id=f"bingx:{oid}:{kind.value.lower()}",
                 ts=o.update_time or o.time,
                 kind=kind,
-                client_order_id=o.client_order_id.lower(),
+                client_order_id=parse.text(o.client_order_id).lower(),
                 venue_order_id=oid,
-                cum_qty=parse.dec_or(o.executed_qty, _ZERO, "executedQty"),
+                cum_qty=cum,
             )
         ]
 
@@ -327,12 +362,12 @@ class OrderTracker:
 
     def _catch_up(self, t: _Track, u: wire.OrderUpdate, ts: int) -> list[VenueEvent]:
         """A cancel/expiry frame whose ``z`` shows fills we never saw (lost frames)."""
+        cum = parse.dec_or(u.cum_qty, _ZERO, "z", signed=False)
+        avg = parse.dec_or(u.avg_price, _ZERO, "ap", signed=False)
+        if cum > t.cum_qty and (avg <= 0 or avg * cum <= t.cum_cost):
+            raise wire.WireError(f"order {u.order_id}: z={cum} without a usable ap")
         events = self._ack(t, ts)
-        cum = parse.dec_or(u.cum_qty, _ZERO, "z")
         if cum > t.cum_qty:
-            avg = parse.dec_or(u.avg_price, _ZERO, "ap")
-            if avg <= 0:
-                raise wire.WireError(f"order {u.order_id}: z={cum} without ap")
             qty = cum - t.cum_qty
             events.append(
                 self._fill(t, qty, (avg * cum - t.cum_cost) / qty, _ZERO, ts, OrderStatus.WORKING)

@@ -16,12 +16,28 @@ Transport errors are translated once, in ``_call``:
 * HTTP 401/403 and auth codes                       -> ``VenueFatal``
 * HTTP 429/418 and rate-limit codes (100410 ...)    -> back off and retry; after
   ``rate_limit_retries`` attempts ``RateLimited`` (a ``NotSent``)
+* 100421 (timestamp)                                -> measure the clock offset
+  again and send again (nothing was done)
 
-Business answers are events, never exceptions: a refused order is a REJECT, a
-refused cancel is a CANCEL_REJECT (after a query, because BingX's codes do not
-tell "filled" from "cancelled" from "never existed", PROTOCOL.md §3.4), and a
-duplicate client order id (our earlier attempt did reach the venue) is
-answered by querying that order.
+Only ``VenueError`` subclasses leave the adapter. An answer that cannot be
+understood (``wire.WireError`` or anything else raised while reading it) is
+``UnreadableOutcome`` (an ``OutcomeUnknown``) after a request that may have
+changed something, and ``UnreadableAnswer`` after a read.
+
+Business answers are events, never exceptions. An order is rejected only when
+the venue confirms it does not exist: whatever code a place gets (80012 may be
+"margin is not enough" or "system busy", 101400 "below minimum" or "duplicate
+clientOrderID", 109400 "invalid parameter" or "timestamp skewed", see
+errors.py), the adapter asks for the order by its client order id; if it
+exists it is followed (ACK, fills), if the venue says it does not, it is a
+REJECT, and if the venue cannot say, the submit is ``OutcomeUnknown``. A
+refused cancel is a CANCEL_REJECT after a query (BingX's codes do not tell
+"filled" from "cancelled" from "never existed", PROTOCOL.md §3.4).
+
+Signing uses the venue's time (``ServerClock``): the offset is measured at
+start, every ``clock_sync_s``, and again after 100421/109400. Rate-limit
+headers (``X-RateLimit-Requests-Remain``/``-Expire``) hold the next request
+to an exhausted endpoint until its window ends.
 
 The stream task keeps a listen key alive (PUT every ``listen_key_refresh_s``),
 reconnects with exponential backoff, answers ``Ping`` with ``Pong``, renews
@@ -35,7 +51,7 @@ import asyncio
 import contextlib
 import gzip
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -56,8 +72,8 @@ from dita.venues.base import (
     VenueFatal,
 )
 from dita.venues.bingx import parse, wire
-from dita.venues.bingx.clock import Clock, wall_clock_ms
-from dita.venues.bingx.errors import BingxError, ErrorClass
+from dita.venues.bingx.clock import Clock, ServerClock, wall_clock_ms
+from dita.venues.bingx.errors import BingxError, ErrorClass, resyncs_clock
 from dita.venues.bingx.parse import PositionMode
 from dita.venues.bingx.signing import (
     API_KEY_HEADER,
@@ -104,6 +120,18 @@ class RateLimited(NotSent):
     """BingX kept answering "too many requests" after every backoff: nothing was done."""
 
 
+class UnreadableAnswer(VenueError):
+    """A read got an answer we cannot understand: nothing changed, the read failed."""
+
+
+class UnreadableOutcome(OutcomeUnknown):
+    """A request that may have changed something got an answer we cannot understand."""
+
+
+RATE_REMAIN_HEADER = "X-RateLimit-Requests-Remain"
+RATE_EXPIRE_HEADER = "X-RateLimit-Requests-Expire"
+
+
 @dataclass(frozen=True, slots=True)
 class Endpoints:
     """Where to talk to: REST base URL and the swap WebSocket URL (PROTOCOL.md §1)."""
@@ -141,6 +169,9 @@ class BingxConfig:
     rate_limits: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
     start_timeout_s: float = 10.0
     event_queue_size: int = 10_000
+    clock_sync_s: float = 300.0  # measure the offset to the venue's time this often
+    confirm_queries: int = 2  # after a refused place: ask this many times whether it exists
+    confirm_delay_s: float = 0.3  # between those queries (the venue may still be processing)
 
 
 class _Business(Exception):
@@ -191,6 +222,9 @@ class BingxVenue:
         self._tracker = OrderTracker()
         self._queue: asyncio.Queue[VenueEvent | None] = asyncio.Queue(config.event_queue_size)
         self._limiters = {path: _Limiter(rate) for path, rate in config.rate_limits.items()}
+        self.server_clock = ServerClock(clock)
+        self.rate_limit_seen: dict[str, tuple[int, int]] = {}  # path -> (remain, expire)
+        self._held_until: dict[str, int] = {}  # path -> local ms before which not to call it
         self._instruments: dict[str, Instrument] = {}
         self._listen_key: str | None = None
         self._ws: ClientConnection | None = None
@@ -199,6 +233,7 @@ class BingxVenue:
         self._closing = False
         self._fatal: VenueFatal | None = None
         self._renewing = False
+        self._gap_task: asyncio.Task[None] | None = None
         self.reconnects = 0  # completed stream (re)connections, for tests and metrics
         self.account_positions: dict[tuple[str, str], PositionReport | None] = {}
         self.account_balance: BalanceReport | None = None
@@ -209,10 +244,13 @@ class BingxVenue:
     # -- lifecycle ---------------------------------------------------------
 
     async def start(self) -> None:
-        """Load instruments, open the user-data stream, and wait until it is connected."""
+        """Measure the clock offset, load instruments, open the user-data stream, and wait
+        until it is connected."""
+        await self.sync_clock()
         await self.load_instruments()
         self._tasks.append(asyncio.create_task(self._stream_loop(), name="bingx-stream"))
         self._tasks.append(asyncio.create_task(self._keepalive_loop(), name="bingx-keepalive"))
+        self._tasks.append(asyncio.create_task(self._clock_loop(), name="bingx-clock"))
         try:
             await asyncio.wait_for(self._stream_ready.wait(), self.config.start_timeout_s)
         except TimeoutError:
@@ -232,7 +270,7 @@ class BingxVenue:
                 await task
         self._tasks.clear()
         if self._listen_key is not None:
-            with contextlib.suppress(VenueError, _Business, wire.WireError):
+            with contextlib.suppress(VenueError, _Business):
                 await self._call("DELETE", LISTEN_KEY, {"listenKey": self._listen_key})
             self._listen_key = None
         with contextlib.suppress(asyncio.QueueFull):
@@ -243,8 +281,10 @@ class BingxVenue:
     async def load_instruments(self) -> dict[str, Instrument]:
         """Instruments from ``/quote/contracts`` (tick, step, minimum quantity and notional)."""
         raw = await self._call("GET", CONTRACTS, {}, signed=False)
-        rows = wire.decode(raw, list[wire.Contract])
-        self._instruments = {c.symbol: parse.instrument(c) for c in rows if parse.tradable(c)}
+        with _reading("contracts"):
+            rows = wire.decode(raw, list[wire.Contract])
+            instruments = {c.symbol: parse.instrument(c) for c in rows if parse.tradable(c)}
+        self._instruments = instruments
         return dict(self._instruments)
 
     @property
@@ -268,15 +308,18 @@ class BingxVenue:
         followed = self._tracker.knows(cid)
         self._tracker.begin_call(cid, order.asset, order.quantity)
         try:
-            raw = await self._call("POST", ORDER, params)
+            raw = await self._call("POST", ORDER, params, business=True)
         except NotSent:
             self._tracker.forget_unseen(cid)
             raise
         except _Business as b:
             await self._on_submit_error(order, b.err, followed)
         else:
-            placed = wire.decode(raw, wire.PlacedOrderData).order
-            await self._emit(self._tracker.on_placed(cid, placed, self._clock()))
+            # the order exists: from here on, only an outcome-unknown may leave
+            with _reading(f"place reply for {cid}", mutation=True):
+                placed = wire.placed_order(raw)
+                events = self._tracker.on_placed(cid, placed, self._clock())
+            await self._emit(events)
         finally:
             self._tracker.end_call(cid)
 
@@ -286,14 +329,16 @@ class BingxVenue:
         if followed:
             self._tracker.begin_call(cid, order.asset)
         try:
-            raw = await self._call("DELETE", ORDER, self._id_params(order))
+            raw = await self._call("DELETE", ORDER, self._id_params(order), business=True)
         except _Business as b:
             await self._on_cancel_error(order, b.err, followed)
         else:
-            rest = wire.decode(raw, wire.OrderData).order
-            await self._emit(
-                self._tracker.on_rest(rest) if followed else self._tracker.untracked_end(rest)
-            )
+            with _reading(f"cancel reply for {cid}", mutation=True):
+                rest = wire.decode(raw, wire.OrderData).order
+                events = (
+                    self._tracker.on_rest(rest) if followed else self._tracker.untracked_end(rest)
+                )
+            await self._emit(events)
         finally:
             if followed:
                 self._tracker.end_call(cid)
@@ -309,23 +354,35 @@ class BingxVenue:
             # (a submit still running may yet place it: then it stays followed)
             self._tracker.forget_unseen(order.client_order_id, only_if_idle=True)
             return None
-        if self._tracker.knows(order.client_order_id):
-            await self._emit(self._tracker.on_rest(rest))
-        return parse.order_report(rest)
+        with _reading(f"order {order.client_order_id}"):
+            report = parse.order_report(rest)
+            events = (
+                self._tracker.on_rest(rest) if self._tracker.knows(order.client_order_id) else []
+            )
+        await self._emit(events)
+        return report
 
     async def open_orders(self) -> list[OrderReport]:
         raw = await self._call("GET", OPEN_ORDERS, {})
-        orders = wire.decode(raw, wire.OrdersData).orders or []
-        return [parse.order_report(o) for o in orders if o.type in ("MARKET", "LIMIT")]
+        with _reading("open orders"):
+            orders = wire.decode(raw, wire.OrdersData).orders or []
+            return [
+                parse.order_report(o)
+                for o in orders
+                if (o.type or "").upper() in ("MARKET", "LIMIT")
+            ]
 
     async def positions(self) -> list[PositionReport]:
         raw = await self._call("GET", POSITIONS, {})
-        reports = [parse.position(p) for p in wire.decode(raw, list[wire.Position])]
+        with _reading("positions"):
+            reports = [parse.position(p) for p in wire.decode(raw, list[wire.Position])]
         return [r for r in reports if r is not None]
 
     async def balance(self) -> BalanceReport:
         raw = await self._call("GET", BALANCE_V3, {})
-        return parse.balance_v3(wire.decode(raw, list[wire.Balance]), self.config.settle_asset)
+        with _reading("balance"):
+            rows = wire.decode(raw, list[wire.Balance])
+            return parse.balance_v3(rows, self.config.settle_asset)
 
     async def set_leverage(self, symbol: str, leverage: int) -> None:
         """Set leverage for ``symbol`` (both sides in hedge mode). Raises ``VenueError`` if refused."""
@@ -333,7 +390,10 @@ class BingxVenue:
         for side in sides:
             try:
                 await self._call(
-                    "POST", LEVERAGE, {"symbol": symbol, "side": side, "leverage": leverage}
+                    "POST",
+                    LEVERAGE,
+                    {"symbol": symbol, "side": side, "leverage": leverage},
+                    business=True,
                 )
             except _Business as b:
                 raise VenueError(
@@ -342,7 +402,27 @@ class BingxVenue:
 
     async def server_time(self) -> int:
         raw = await self._call("GET", SERVER_TIME, {}, signed=False)
-        return wire.decode(raw, wire.ServerTime).server_time
+        with _reading("server time"):
+            return wire.decode(raw, wire.ServerTime).server_time
+
+    async def sync_clock(self) -> int | None:
+        """Measure the offset between the local clock and the venue's; returns it (ms), or
+        None when the venue could not be asked (the previous offset stays)."""
+        sent = self.server_clock.local()
+        try:
+            server = await self.server_time()
+        except VenueError as exc:
+            log.warning("BingX server time unavailable (%s); clock offset unchanged", exc)
+            return None
+        received = self.server_clock.local()
+        try:
+            offset = self.server_clock.measure(sent, server, received)
+        except ValueError as exc:
+            log.warning("BingX clock measurement refused: %s", exc)
+            return None
+        if abs(offset) >= 1000:
+            log.warning("local clock is %+d ms off BingX's; signing with BingX's time", -offset)
+        return offset
 
     def events(self) -> AsyncIterator[VenueEvent]:
         return self._drain()
@@ -408,11 +488,36 @@ class BingxVenue:
             if b.err.error_class in (ErrorClass.ORDER_GONE, ErrorClass.ALREADY_FILLED):
                 return None
             raise VenueError(f"query {symbol} {cid}: {b.err}") from None
-        return wire.decode(raw, wire.OrderData).order
+        with _reading(f"query {symbol} {cid}"):
+            return wire.decode(raw, wire.OrderData).order
+
+    async def _confirm(self, order: Order, err: BingxError) -> wire.RestOrder | None:
+        """After a refused place: does the order exist? None only when the venue says it
+        does not; ``OutcomeUnknown`` when it cannot say."""
+        cid = order.client_order_id
+        attempts = (
+            1 if err.error_class is ErrorClass.REJECT else max(1, self.config.confirm_queries)
+        )
+        for attempt in range(attempts):
+            if attempt:
+                await self._sleep(self.config.confirm_delay_s)
+            try:
+                rest = await self._query(order.asset, cid)
+            except VenueFatal:
+                raise
+            except VenueError as exc:
+                raise OutcomeUnknown(
+                    f"submit {cid}: {err}, and asking whether the order exists failed ({exc})"
+                ) from None
+            if rest is not None:
+                return rest
+        return None
 
     async def _on_submit_error(self, order: Order, err: BingxError, followed: bool) -> None:
         cid = order.client_order_id
         match err.error_class:
+            case ErrorClass.FATAL:
+                raise VenueFatal(f"submit {cid}: {err}")
             case ErrorClass.DUPLICATE:
                 # BingX already has this id: our earlier attempt reached it (a 504 that had
                 # placed it), or the id was reused. Nothing new was placed. If we follow that
@@ -420,33 +525,52 @@ class BingxVenue:
                 if followed:
                     rest = await self._query(order.asset, cid)
                     if rest is not None:
-                        await self._emit(self._tracker.on_rest(rest))
+                        with _reading(f"order {cid}", mutation=True):
+                            events = self._tracker.on_rest(rest)
+                        await self._emit(events)
                 else:
                     self._tracker.forget_unseen(cid)
                 raise DuplicateClientOrderId(
                     f"submit {cid}: {err}; the existing order is unchanged"
                 )
-            case ErrorClass.FATAL:
-                raise VenueFatal(f"submit {cid}: {err}")
-            case _:
-                await self._emit(self._tracker.on_reject(cid, order.asset, err, self._clock()))
+        # Whatever the code says, the order is rejected only if the venue confirms that it
+        # does not exist (80012, 80001, 101400 and 109400 have "maybe executed" readings).
+        rest = await self._confirm(order, err)
+        if rest is not None:
+            log.warning("submit %s answered %s, but the order exists: following it", cid, err)
+            with _reading(f"order {cid}", mutation=True):
+                events = self._tracker.on_rest(rest)
+            await self._emit(events)
+            return
+        await self._emit(self._tracker.on_reject(cid, order.asset, err, self._clock()))
 
     async def _on_cancel_error(self, order: Order, err: BingxError, followed: bool) -> None:
         cid = order.client_order_id
         if err.error_class is ErrorClass.FATAL:
             raise VenueFatal(f"cancel {cid}: {err}")
-        # "already filled", "not found" and "already cancelled" look alike (§3.4): ask.
+        # "already filled", "not found", "already cancelled" and "busy" look alike (§3.4): ask.
         rest = None
-        if err.error_class in (ErrorClass.ORDER_GONE, ErrorClass.ALREADY_FILLED):
-            rest = await self._query(order.asset, cid)
+        if err.error_class in (
+            ErrorClass.ORDER_GONE,
+            ErrorClass.ALREADY_FILLED,
+            ErrorClass.AMBIGUOUS,
+            ErrorClass.UNAVAILABLE,
+        ):
+            try:
+                rest = await self._query(order.asset, cid)
+            except VenueFatal:
+                raise
+            except VenueError as exc:
+                raise OutcomeUnknown(f"cancel {cid}: {err}, and the query failed ({exc})") from None
         events: list[VenueEvent] = []
         reason = str(err)
-        if rest is not None:
-            if followed:
-                events += self._tracker.on_rest(rest)
-            reason = f"{err}; order is {rest.status}"
-        if not any(e.kind is EventKind.CANCEL_ACK for e in events):
-            events += self._tracker.on_cancel_reject(cid, reason, self._clock(), rest)
+        with _reading(f"order {cid}", mutation=True):
+            if rest is not None:
+                if followed:
+                    events += self._tracker.on_rest(rest)
+                reason = f"{err}; order is {rest.status}"
+            if not any(e.kind is EventKind.CANCEL_ACK for e in events):
+                events += self._tracker.on_cancel_reject(cid, reason, self._clock(), rest)
         await self._emit(events)
 
     async def _emit(self, events: list[VenueEvent]) -> None:
@@ -462,19 +586,19 @@ class BingxVenue:
         params: Mapping[str, ParamValue],
         *,
         signed: bool = True,
+        business: bool = False,
     ) -> msgspec.Raw:
+        """One request, with retries for rate limits and timestamps. Business errors leave
+        as ``_Business``; with ``business`` also the "busy" ones (the caller confirms the
+        outcome itself), otherwise those are ``OutcomeUnknown``/``NotSent``."""
         what = f"{method} {path}"
         attempts = self.config.rate_limit_retries + 1
         backoff = self.config.rate_limit_backoff_s
         for attempt in range(attempts):
-            limiter = self._limiters.get(path)
-            if limiter is not None:
-                wait = limiter.delay_s(self._clock())
-                if wait > 0:
-                    await self._sleep(wait)
+            await self._pace(path)
             if signed:
                 query = signed_query(
-                    params, self._creds.secret, self._clock(), self.config.recv_window
+                    params, self._creds.secret, self.server_clock.now(), self.config.recv_window
                 )
             else:
                 query = public_query(params)
@@ -482,15 +606,17 @@ class BingxVenue:
             headers = {API_KEY_HEADER: self._creds.api_key} if signed or path == LISTEN_KEY else {}
             try:
                 resp = await self._client.request(method, url, headers=headers)
+                body = resp.content
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 raise NotSent(f"{what}: could not connect ({type(exc).__name__})") from None
             except httpx.TimeoutException as exc:
                 raise OutcomeUnknown(f"{what}: no answer in time ({type(exc).__name__})") from None
-            except httpx.TransportError as exc:
+            except httpx.HTTPError as exc:
                 raise OutcomeUnknown(
                     f"{what}: connection failed after sending ({type(exc).__name__})"
                 ) from None
             status = resp.status_code
+            self._note_rate_headers(path, resp.headers)
             if status in (429, 418):
                 log.warning(
                     "%s: HTTP %d, backing off %.3fs (attempt %d)",
@@ -507,20 +633,32 @@ class BingxVenue:
             if status >= 500:
                 # 504 explicitly means "may or may not have executed" (PROTOCOL.md §6.1).
                 raise OutcomeUnknown(f"{what}: HTTP {status}")
+            if (
+                path == LISTEN_KEY
+                and method in ("PUT", "DELETE")
+                and status < 300
+                and not body.strip()
+            ):
+                # documented by HTTP status only (PROTOCOL.md §3.12): an empty 200 is done
+                return msgspec.Raw(b"null")
             try:
                 if path == LISTEN_KEY and method == "POST":
                     # The one answer without an envelope: {"listenKey": ...} (PROTOCOL.md §3.12).
-                    lk = wire.decode(resp.content, wire.ListenKeyAnswer)
-                    env = wire.Envelope(lk.code, lk.msg, msgspec.Raw(resp.content))
+                    lk = wire.decode(body, wire.ListenKeyAnswer)
+                    env = wire.Envelope(lk.code, lk.msg, msgspec.Raw(body))
                 else:
-                    env = wire.decode(resp.content, wire.Envelope)
+                    env = wire.envelope(body)
             except wire.WireError:
                 if status >= 400:
                     raise VenueFatal(f"{what}: HTTP {status} with no BingX body") from None
-                raise OutcomeUnknown(f"{what}: unreadable answer (HTTP {status})") from None
+                if method == "GET":
+                    raise UnreadableAnswer(f"{what}: unreadable answer (HTTP {status})") from None
+                raise UnreadableOutcome(f"{what}: unreadable answer (HTTP {status})") from None
             if env.code == 0 and status < 400:
                 return env.data
-            err = BingxError(env.code, env.msg)
+            err = BingxError(env.code, env.msg or "")
+            if resyncs_clock(err.code) and signed:
+                await self.sync_clock()
             match err.error_class:
                 case ErrorClass.RETRY_LATER | ErrorClass.TIMESTAMP:
                     log.warning(
@@ -531,6 +669,8 @@ class BingxVenue:
                     continue
                 case ErrorClass.FATAL:
                     raise VenueFatal(f"{what}: {err}")
+                case ErrorClass.UNAVAILABLE if business:
+                    raise _Business(err)
                 case ErrorClass.UNAVAILABLE if method != "GET":
                     raise OutcomeUnknown(f"{what}: {err}")
                 case ErrorClass.UNAVAILABLE:
@@ -539,12 +679,47 @@ class BingxVenue:
                     raise _Business(err)
         raise RateLimited(f"{what}: still rate limited after {attempts} attempts")
 
+    async def _pace(self, path: str) -> None:
+        """Wait for the endpoint's own limiter, and for a window the venue said is used up."""
+        now = self._clock()
+        wait = 0.0
+        limiter = self._limiters.get(path)
+        if limiter is not None:
+            wait = limiter.delay_s(now)
+        held = self._held_until.pop(path, None)
+        if held is not None and held > now:
+            wait = max(wait, (held - now) / 1000.0)
+        if wait > 0:
+            await self._sleep(wait)
+
+    def _note_rate_headers(self, path: str, headers: Mapping[str, str]) -> None:
+        """``X-RateLimit-Requests-Remain``/``-Expire`` (DOC25 rate_limit): when nothing
+        remains, hold the endpoint until the window expires. Expire is read as a duration
+        in ms, or as an epoch time in ms when it is that large (the docs do not say)."""
+        remain_text = headers.get(RATE_REMAIN_HEADER)
+        expire_text = headers.get(RATE_EXPIRE_HEADER)
+        if remain_text is None or expire_text is None:
+            return
+        try:
+            remain, expire = int(remain_text.strip()), int(expire_text.strip())
+        except ValueError:
+            return  # unreadable advice is no advice
+        self.rate_limit_seen[path] = (remain, expire)
+        if remain > 0 or expire <= 0:
+            return
+        if expire > 10**12:  # an epoch time (venue clock)
+            hold = expire - self.server_clock.offset_ms
+        else:
+            hold = self._clock() + min(expire, 60_000)
+        self._held_until[path] = hold
+
     # -- user-data stream ----------------------------------------------------------
 
     async def _ensure_listen_key(self) -> str:
         if self._listen_key is None:
             raw = await self._call("POST", LISTEN_KEY, {})
-            self._listen_key = wire.decode(raw, wire.ListenKey).listen_key
+            with _reading("listen key"):
+                self._listen_key = wire.decode(raw, wire.ListenKey).listen_key
         return self._listen_key
 
     async def _keepalive_loop(self) -> None:
@@ -558,6 +733,11 @@ class BingxVenue:
             except (VenueError, _Business) as exc:
                 log.warning("listen key refresh failed (%s); renewing", type(exc).__name__)
                 await self._renew_listen_key()
+
+    async def _clock_loop(self) -> None:
+        while True:
+            await self._sleep(self.config.clock_sync_s)
+            await self.sync_clock()
 
     async def _renew_listen_key(self) -> None:
         self._listen_key = None
@@ -625,11 +805,17 @@ class BingxVenue:
             return
         try:
             head = wire.decode(text, wire.StreamHead)
-            match head.e:
-                case "ORDER_TRADE_UPDATE":
-                    await self._emit(
-                        self._tracker.on_stream(wire.decode(text, wire.OrderTradeUpdate))
-                    )
+        except wire.WireError as exc:
+            log.error("unreadable BingX stream frame ignored: %s", exc)
+            return
+        event = head.e or ""
+        try:
+            match event:
+                case "ORDER_TRADE_UPDATE" | "TRADE_UPDATE":
+                    # TRADE_UPDATE: the name the 2025 docs' USDT-M example uses for the same
+                    # order/fill frame; fills follow from z either way, so both count once
+                    events = self._tracker.on_stream(wire.decode(text, wire.OrderTradeUpdate))
+                    await self._emit(events)
                 case "ACCOUNT_UPDATE":
                     await self._on_account(wire.decode(text, wire.AccountUpdate))
                 case "listenKeyExpired":
@@ -640,18 +826,47 @@ class BingxVenue:
                         log.warning("BingX stream error %s: %s", head.code, head.msg)
                 case _:
                     pass  # ACCOUNT_CONFIG_UPDATE, SNAPSHOT, ...: not ours to act on
-        except wire.WireError as exc:
-            log.error("unreadable BingX stream frame ignored: %s", exc)
+        except VenueError:
+            raise
+        except Exception as exc:  # an unreadable frame must not end the stream
+            detail = str(exc) if isinstance(exc, wire.WireError) else type(exc).__name__
+            log.error(
+                "unreadable BingX %s frame ignored (%s); asking for our orders", event, detail
+            )
+            if event in ("ORDER_TRADE_UPDATE", "TRADE_UPDATE"):
+                self._spawn_gap_fill()
+
+    def _spawn_gap_fill(self) -> None:
+        """Query our live orders soon (a frame about them could not be read)."""
+        if self._gap_task is not None and not self._gap_task.done():
+            return
+
+        async def run() -> None:
+            try:
+                await self._fill_gap()
+            except VenueError as exc:
+                log.warning("BingX order query after an unreadable frame failed: %s", exc)
+
+        self._gap_task = asyncio.create_task(run(), name="bingx-gap-fill")
+        self._tasks.append(self._gap_task)
 
     async def _on_account(self, ev: wire.AccountUpdate) -> None:
-        for p in ev.account.positions:
-            self.account_positions[(p.symbol, p.position_side)] = parse.account_position(p)
-        for b in ev.account.balances:
+        positions = {
+            (p.symbol, parse.text(p.position_side)): parse.account_position(p)
+            for p in ev.account.positions or []
+        }
+        balance = None
+        for b in ev.account.balances or []:
             if b.asset == self.config.settle_asset:
-                self.account_balance = BalanceReport(
-                    b.asset, b.wallet_balance, b.cross_wallet_balance
+                wallet = parse.dec(b.wallet_balance, "wb")
+                balance = BalanceReport(
+                    b.asset, wallet, parse.dec_or(b.cross_wallet_balance, wallet, "cw")
                 )
-        await self._emit(parse.funding_events(ev, self.config.settle_asset))
+        funding = parse.funding_events(ev, self.config.settle_asset)
+        self.account_positions.update(positions)
+        if balance is not None:
+            self.account_balance = balance
+        await self._emit(funding)
 
     async def _fill_gap(self) -> None:
         """After a (re)connect: whatever happened to our live orders while we were away."""
@@ -659,12 +874,33 @@ class BingxVenue:
         if not live:
             return
         raw = await self._call("GET", OPEN_ORDERS, {})
-        open_now = {
-            o.client_order_id.lower(): o for o in wire.decode(raw, wire.OrdersData).orders or []
-        }
+        with _reading("open orders"):
+            orders = wire.decode(raw, wire.OrdersData).orders or []
+        open_now = {parse.text(o.client_order_id).lower(): o for o in orders}
         for lo in live:
             rest = open_now.get(lo.client_order_id)
             if rest is None:
                 rest = await self._query(lo.symbol, lo.client_order_id)
             if rest is not None:
-                await self._emit(self._tracker.on_rest(rest))
+                with _reading(f"order {lo.client_order_id}"):
+                    events = self._tracker.on_rest(rest)
+                await self._emit(events)
+
+
+@contextlib.contextmanager
+def _reading(what: str, *, mutation: bool = False) -> Iterator[None]:
+    """Turn anything raised while reading an answer into a venue error: ``UnreadableOutcome``
+    after a request that may have changed something, ``UnreadableAnswer`` after a read."""
+    try:
+        yield
+    except VenueError:
+        raise
+    except Exception as exc:
+        if isinstance(exc, wire.WireError):
+            detail = str(exc)
+        else:
+            log.exception("BingX %s: unexpected error while reading the answer", what)
+            detail = type(exc).__name__
+        if mutation:
+            raise UnreadableOutcome(f"{what}: answer not understood ({detail})") from None
+        raise UnreadableAnswer(f"{what}: answer not understood ({detail})") from None

@@ -157,10 +157,10 @@ def test_positions_fixture_and_flat_rows() -> None:
     assert parse.position(rows[0]) == PositionReport(
         asset="LTC-USDT", side=Side.LONG, quantity=Decimal("0.1"), entry_price=Decimal("95.61")
     )
-    flat = wire.Position(symbol="BTC-USDT", position_side="LONG", position_amt=Decimal("0"))
+    flat = wire.Position(symbol="BTC-USDT", position_side="LONG", position_amt=wire.Num("0"))
     assert parse.position(flat) is None
     one_way_short = wire.Position(
-        symbol="BTC-USDT", position_side="BOTH", position_amt=Decimal("-0.5"), avg_price=Decimal(1)
+        symbol="BTC-USDT", position_side="BOTH", position_amt=wire.Num("-0.5"), avg_price=wire.Num("1")
     )
     report = parse.position(one_way_short)
     assert report is not None
@@ -192,7 +192,7 @@ def test_order_trade_update_full_fill_uses_l_and_L() -> None:
 def test_order_trade_update_without_l_falls_back_to_differencing_z() -> None:
     ev = wire.decode(OTU_CCXT, wire.OrderTradeUpdate)
     assert ev.order.order_id == 1711312357852147712
-    assert ev.order.last_qty is None
+    assert ev.order.last_qty.absent
     delta = parse.fill_delta(ev.order, Decimal(0), Decimal(0))
     assert delta is not None
     assert (delta.qty, delta.price) == (Decimal("0.1"), Decimal("64.36"))
@@ -207,10 +207,10 @@ def test_l_disagreeing_with_z_trusts_z_and_prices_the_gap_from_the_average() -> 
         order_type="LIMIT",
         exec_type="TRADE",
         status="PARTIALLY_FILLED",
-        cum_qty="3",
-        avg_price="11",
-        last_qty="1",
-        last_price="12",
+        cum_qty=wire.Num("3"),
+        avg_price=wire.Num("11"),
+        last_qty=wire.Num("1"),
+        last_price=wire.Num("12"),
     )
     delta = parse.fill_delta(u, Decimal(1), Decimal(10))
     assert delta is not None
@@ -221,7 +221,8 @@ def test_l_disagreeing_with_z_trusts_z_and_prices_the_gap_from_the_average() -> 
 
 def test_account_update_positions_and_balance() -> None:
     ev = wire.decode(ACCOUNT_UPDATE, wire.AccountUpdate)
-    assert ev.account.balances[0].wallet_balance == Decimal("5277.59264687")
+    assert ev.account.balances is not None
+    assert parse.dec(ev.account.balances[0].wallet_balance, "wb") == Decimal("5277.59264687")
     report = parse.account_position(ev.account.positions[0])
     assert report == PositionReport(
         asset="LINK-USDT",
@@ -261,8 +262,10 @@ def test_error_envelope_and_garbage() -> None:
     [
         (101204, ErrorClass.REJECT),
         (101290, ErrorClass.REJECT),
-        (101400, ErrorClass.REJECT),
-        (109400, ErrorClass.REJECT),
+        (101400, ErrorClass.AMBIGUOUS),  # also "duplicate clientOrderID"
+        (109400, ErrorClass.AMBIGUOUS),  # also "timestamp skewed"
+        (80012, ErrorClass.AMBIGUOUS),  # also "system busy"
+        (80001, ErrorClass.AMBIGUOUS),  # also "network failed"
         (101481, ErrorClass.DUPLICATE),
         (80018, ErrorClass.ALREADY_FILLED),
         (109421, ErrorClass.ORDER_GONE),
@@ -299,14 +302,14 @@ def _otu(
             order_type="LIMIT",
             exec_type=x,
             status=status,
-            cum_qty=z,
+            cum_qty=wire.Num(z),
             client_order_id=cid,
-            quantity=q,
-            price=price,
-            avg_price=ap,
-            last_qty=last,
-            last_price=price if last else None,
-            commission="-0.01",
+            quantity=wire.Num(q),
+            price=wire.Num(price),
+            avg_price=wire.Num(ap),
+            last_qty=wire.Num(last or ""),
+            last_price=wire.Num(price if last else ""),
+            commission=wire.Num("-0.01"),
         ),
     )
 
