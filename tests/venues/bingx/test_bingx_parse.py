@@ -160,7 +160,10 @@ def test_positions_fixture_and_flat_rows() -> None:
     flat = wire.Position(symbol="BTC-USDT", position_side="LONG", position_amt=wire.Num("0"))
     assert parse.position(flat) is None
     one_way_short = wire.Position(
-        symbol="BTC-USDT", position_side="BOTH", position_amt=wire.Num("-0.5"), avg_price=wire.Num("1")
+        symbol="BTC-USDT",
+        position_side="BOTH",
+        position_amt=wire.Num("-0.5"),
+        avg_price=wire.Num("1"),
     )
     report = parse.position(one_way_short)
     assert report is not None

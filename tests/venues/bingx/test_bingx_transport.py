@@ -15,8 +15,8 @@ import pytest
 
 from dita.kernel.model import OrderSide
 from dita.venues.base import NotSent, OutcomeUnknown, VenueError, VenueFatal
-from dita.venues.bingx.venue import UnreadableOutcome
 from dita.venues.bingx import BingxConfig, BingxVenue, Credentials, Endpoints, RateLimited
+from dita.venues.bingx.venue import UnreadableOutcome
 from tests.venues.bingx.conftest import make_order
 
 SECRET = "transport-secret-must-not-leak"
@@ -81,7 +81,10 @@ def answering(status: int, body: bytes = b"") -> Behaviour:
         (answering(502, b"bad gateway"), OutcomeUnknown),
         (answering(200, b"<html>not json</html>"), UnreadableOutcome),
         (answering(200, b""), UnreadableOutcome),
-        (answering(200, b'{"code":0,"msg":"","data":{"order":{"orderId":"x"}}}'), UnreadableOutcome),
+        (
+            answering(200, b'{"code":0,"msg":"","data":{"order":{"orderId":"x"}}}'),
+            UnreadableOutcome,
+        ),
         (answering(200, b'{"code":0,"data":{"order":{"orderId":-5}}}'), UnreadableOutcome),
         (answering(401), VenueFatal),
         (answering(403), VenueFatal),
