@@ -454,22 +454,22 @@ def replay(journal: Path) -> None:
     "out_dir",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help="Directory for report.html and report.png. Default: the journal's directory.",
+    help="Directory for report.html. Default: the journal's directory.",
 )
-def report(journal: Path, out_dir: Path | None) -> None:
-    """Write an HTML report and a PNG chart (price with entry/exit fills, equity, trades) for JOURNAL."""
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def report(journal: Path, out_dir: Path | None, quiet: bool) -> None:
+    """Write report.html for JOURNAL: statistics, zoomable price with orders, equity, drawdown,
+    trades, fills, refusals and the run's parameters; one file, works offline."""
     from dita.report import write_report
+    from dita.reporting.progress import progress_bar
     from dita.verify import open_journal
 
     try:
-        with open_journal(journal) as j:
-            page, png = write_report(j, out_dir or journal.parent, journal)
-    except JournalError as e:
+        with open_journal(journal) as j, progress_bar("report", j.last_seq, quiet) as tick:
+            page = write_report(j, out_dir or journal.parent, journal, progress=tick)
+    except (JournalError, ValueError) as e:
         _fail("report", str(e))
-    except ImportError as e:
-        _fail("report", f"{e}: install matplotlib (pip install matplotlib)")
     click.echo(f"wrote {page}")
-    click.echo(f"wrote {png}")
 
 
 @main.command()

@@ -238,6 +238,41 @@ class PriceTrail:
         self._n += 1
 
 
+class BarNotes:
+    """Closes of every ``sample``-th bar per symbol, journaled as a ``bars`` note every
+    ``every`` bars, so the report and ``dita serve`` see the price (and the bar count) of a
+    run that never reached its end (interrupted, or still running)."""
+
+    def __init__(self, every: int = 1000, sample: int = 10) -> None:
+        self.every = every
+        self.sample = sample
+        self._seen: dict[str, int] = {}
+        self._last: dict[str, Bar] = {}
+        self._series: dict[str, dict[str, list[Any]]] = {}
+
+    def add(self, bar: Bar) -> None:
+        n = self._seen.get(bar.symbol, 0)
+        self._seen[bar.symbol] = n + 1
+        if n % self.sample == 0:
+            self._append(bar)
+            self._last.pop(bar.symbol, None)
+        else:
+            self._last[bar.symbol] = bar
+
+    def _append(self, bar: Bar) -> None:
+        s = self._series.setdefault(bar.symbol, {"ts": [], "close": []})
+        s["ts"].append(bar.close_ts)
+        s["close"].append(str(bar.close))
+
+    def take(self) -> dict[str, dict[str, list[Any]]]:
+        """The closes since the last take, each symbol's latest bar included."""
+        for bar in self._last.values():
+            self._append(bar)
+        self._last = {}
+        out, self._series = self._series, {}
+        return out
+
+
 class Pipeline:
     """The one path into the kernel: journal, kernel, outcome, policy; commands held for flush.
 
@@ -261,6 +296,7 @@ class Pipeline:
         self.stats = RunStats(kernel.account.initial_capital)
         self.snapshot_every = snapshot_every
         self.prices = PriceTrail()
+        self._bar_notes = BarNotes()
         self._symbol = ""
         self._outbox: list[Command] = []
         self._since_snapshot = 0
@@ -315,6 +351,9 @@ class Pipeline:
         self.stats.bars += 1
         self.prices.add(bar)
         self._symbol = bar.symbol
+        self._bar_notes.add(bar)
+        if self.stats.bars % self._bar_notes.every == 0:
+            self.note("bars", bars=self.stats.bars, series=self._bar_notes.take())
         try:
             intents = self.policy.on_bar(bar, self.view)
         except Exception as e:
@@ -422,6 +461,9 @@ class Pipeline:
 
     def finish(self, **data: Any) -> None:
         """Price trail (for reports), end note and final snapshot, committed."""
+        rest = self._bar_notes.take()
+        if rest:
+            self.note("bars", bars=self.stats.bars, series=rest)
         self.note("prices", symbol=self._symbol, ts=self.prices.ts, close=self.prices.close)
         self.note("end", bars=self.stats.bars, **data)
         self.snapshot()

@@ -58,10 +58,11 @@ def test_run_with_no_arguments_then_replay_then_report(cwd: Path) -> None:
 
     code, out, err = _invoke("report", str(journal))
     assert code == 0, err
-    html = (journal.parent / "report.html").read_text()
-    png = (journal.parent / "report.png").read_bytes()
-    assert png.startswith(b"\x89PNG\r\n\x1a\n")
-    assert "<h2>Trades (" in html and "data:image/png;base64," in html
+    page = journal.parent / "report.html"
+    html = page.read_text()
+    assert page.stat().st_mode & 0o777 == 0o600
+    assert "<h2>Trades (" in html and 'id="dita-data"' in html
+    assert not (journal.parent / "report.png").exists()
 
 
 def test_run_from_jsonl_intents_on_stdin(cwd: Path) -> None:

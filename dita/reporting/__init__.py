@@ -1,0 +1,1 @@
+"""What ``dita report`` computes and draws: statistics, the journal reader, the HTML page."""
