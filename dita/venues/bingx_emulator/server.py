@@ -407,6 +407,8 @@ class BingxEmulator:
             ),
             ("GET", "/openApi/cswap/v1/market/contracts"): (lambda p: [], False),
             ("GET", "/openApi/spot/v1/common/symbols"): (lambda p: {"symbols": []}, False),
+            # ccxt's fetch_balance() without a type asks for the spot account (CCXT fetch_balance)
+            ("GET", "/openApi/spot/v1/account/balance"): (lambda p: {"balances": []}, True),
         }
 
     def _set_leverage(self, p: dict[str, str]) -> dict[str, Any]:
