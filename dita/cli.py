@@ -83,17 +83,36 @@ def _default_journal(seed: int) -> Path:
 
 @main.command()
 @click.option(
-    "--data",
+    "--config",
+    "config_path",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="OHLCV CSV (Binance or BingX kline export; .zip ok). Default: bundled BTC-USDT 1m sample.",
+    envvar="DITA_CONFIG",
+    show_envvar=True,
+    help="Run config (TOML): every option below, instruments, fees per symbol (docs/markets.md). "
+    "Precedence: flag > environment variable > config > bundled default.",
 )
-@click.option("--symbol", default="BTC-USDT", show_default=True, help="Symbol the bars belong to.")
+@click.option(
+    "--data",
+    multiple=True,
+    metavar="[SYMBOL=]PATH",
+    envvar="DITA_DATA",
+    show_envvar=True,
+    help="Bars: a file (Binance, BingX, Bybit or OKX klines; .csv, .csv.gz, .zip, .parquet) or a "
+    "folder of them; repeat for several symbols (merged in time order). The symbol is "
+    "SYMBOL=, else --symbol (one file), else the file name. Default: bundled BTC-USDT 1m sample.",
+)
+@click.option(
+    "--symbol", default="BTC-USDT", show_default=True, envvar="DITA_SYMBOL", show_envvar=True,
+    help="Symbol of a single --data file (the live symbol with --venue bingx).",
+)  # fmt: skip
 @click.option(
     "--policy",
     "policy_spec",
     default=None,
     metavar="MODULE:ATTR",
+    envvar="DITA_POLICY",
+    show_envvar=True,
     help="Policy to run. Default: dita.policies.demo:DemoPolicy.",
 )
 @click.option(
@@ -118,17 +137,25 @@ def _default_journal(seed: int) -> Path:
     type=DECIMAL,
     default=Decimal(100_000),
     show_default=True,
+    envvar="DITA_CAPITAL",
+    show_envvar=True,
     help="Initial capital (USDT).",
 )
 @click.option(
-    "--seed", type=int, default=7, show_default=True, help="Simulator seed (slippage draws)."
-)
-@click.option("--slots", type=int, default=2, show_default=True, help="Trade slots in the kernel.")
+    "--seed", type=int, default=7, show_default=True, envvar="DITA_SEED", show_envvar=True,
+    help="Simulator seed (slippage draws).",
+)  # fmt: skip
+@click.option(
+    "--slots", type=int, default=2, show_default=True, envvar="DITA_SLOTS", show_envvar=True,
+    help="Trade slots in the kernel.",
+)  # fmt: skip
 @click.option(
     "--participation",
     type=DECIMAL,
     default=Decimal("0.01"),
     show_default=True,
+    envvar="DITA_PARTICIPATION",
+    show_envvar=True,
     help="Share of each bar's volume the simulator lets resting orders fill.",
 )
 @click.option(
@@ -136,9 +163,36 @@ def _default_journal(seed: int) -> Path:
     type=click.IntRange(min=0),
     default=50,
     show_default=True,
+    envvar="DITA_LATENCY_MS",
+    show_envvar=True,
     help="Simulated time between sending a command and the venue acting on it "
     "(a cancel can then lose the race against a fill, as on a real venue).",
 )
+@click.option(
+    "--instruments",
+    "instrument_files",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="DITA_INSTRUMENT_FILES",
+    show_envvar=True,
+    help="Instruments file (from `dita instruments fetch`); repeatable, later wins. Default: "
+    "the bundled BingX list.",
+)
+@click.option("--maker-fee", type=DECIMAL, default=Decimal("0.0002"), show_default=True,
+              envvar="DITA_MAKER_FEE", show_envvar=True,
+              help="Maker fee rate (fraction of notional) for every symbol.")  # fmt: skip
+@click.option("--taker-fee", type=DECIMAL, default=Decimal("0.0005"), show_default=True,
+              envvar="DITA_TAKER_FEE", show_envvar=True,
+              help="Taker fee rate for every symbol.")  # fmt: skip
+@click.option("--funding-rate", type=DECIMAL, default=Decimal("0.0001"), show_default=True,
+              envvar="DITA_FUNDING_RATE", show_envvar=True,
+              help="Funding rate per interval (longs pay when > 0) for every symbol.")  # fmt: skip
+@click.option("--funding-interval-h", type=DECIMAL, default=Decimal(8), show_default=True,
+              envvar="DITA_FUNDING_INTERVAL_H", show_envvar=True,
+              help="Hours between funding times (from 00:00 UTC).")  # fmt: skip
+@click.option("--slippage", default="random:2", show_default=True, metavar="none|fixed:BPS|random:BPS",
+              envvar="DITA_SLIPPAGE", show_envvar=True,
+              help="Taker slippage: none, a fixed number of bps, or uniform in [0, BPS].")  # fmt: skip
 @click.option(
     "--journal",
     "journal_path",
@@ -205,7 +259,8 @@ def _default_journal(seed: int) -> Path:
     hidden=True,  # tests: a loopback emulator whose "1m" bars are this long
 )
 def run(
-    data: Path | None,
+    config_path: Path | None,
+    data: tuple[str, ...],
     symbol: str,
     policy_spec: str | None,
     intents: str | None,
@@ -215,6 +270,12 @@ def run(
     slots: int,
     participation: Decimal,
     latency_ms: int,
+    instrument_files: tuple[Path, ...],
+    maker_fee: Decimal,
+    taker_fee: Decimal,
+    funding_rate: Decimal,
+    funding_interval_h: Decimal,
+    slippage: str,
     journal_path: Path | None,
     no_journal: bool,
     sync_mode: str,
@@ -254,29 +315,50 @@ def run(
     given = [flag for flag, used in live_only.items() if used]
     if given:
         _fail("run", f"{given[0]} is for --venue bingx only")
+    from click.core import ParameterSource
+
     from dita.engine import EngineError
     from dita.runner import (
         RunSetupError,
-        SimSettings,
         execute,
         execute_on_bingx_emulator,
-        prepare_sim_run,
+        prepare_configured_run,
     )
-    from dita.summary import summary_table
+    from dita.summary import summary_table, symbol_table
     from dita.venues.base import VenueError
 
     console = Console()
     if no_journal and journal_path is not None:
         _fail("run", "--journal and --no-journal contradict each other")
+    ctx = click.get_current_context()
+    sim_options = ("data", "symbol", "policy_spec", "capital", "seed", "slots", "participation",
+             "latency_ms", "instrument_files", "maker_fee", "taker_fee", "funding_rate",
+             "funding_interval_h", "slippage")  # fmt: skip
+    explicit = {
+        "policy" if name == "policy_spec" else name: ctx.params[name]
+        for name in sim_options
+        if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    }
+    try:
+        # The journal's default name needs the seed, which the config may set.
+        from dita.runconfig import load_run_config, resolve
+
+        cfg = load_run_config(config_path) if config_path is not None else None
+        seed = int(resolve("seed", explicit, cfg))
+    except ValueError as e:
+        _fail("run", str(e))
     target = None if no_journal else (journal_path or _default_journal(seed))
     try:
-        prepared = prepare_sim_run(
-            data=data, policy=policy_spec, intents=intents, capital=capital, seed=seed, slots=slots,
-            journal=target, symbol=symbol, sim=SimSettings(participation=participation, latency_ms=latency_ms),
+        prepared = prepare_configured_run(
+            explicit, config_path, intents=intents, journal=target,
             synchronous=Synchronous(sync_mode.upper()),
         )  # fmt: skip
     except RunSetupError as e:
         _fail("run", str(e))
+    for note in prepared.notes:
+        click.echo(f"dita run: data: {note}", err=True)
+    if venue == "bingx-emulator" and len(prepared.instruments) != 1:
+        _fail("run", "--venue bingx-emulator runs one symbol; use --venue sim for several")
 
     runner = execute if venue == "sim" else execute_on_bingx_emulator
     try:
@@ -293,8 +375,10 @@ def run(
         where = f" (journal so far: {target})" if target is not None and target.exists() else ""
         _fail("run", f"{e}{where}")
 
-    console.print(summary_table(result.stats, f"dita run ({venue}, seed {seed})", caption=prepared.policy_name,
-                                open_slots=result.open_slots))  # fmt: skip
+    console.print(summary_table(result.stats, f"dita run ({venue}, seed {prepared.seed})",
+                                caption=prepared.policy_name, open_slots=result.open_slots))  # fmt: skip
+    if len(prepared.instruments) > 1:
+        console.print(symbol_table(result.stats))
     if target is not None:
         console.print(f"journal: {target}", soft_wrap=True)
         console.print(f"check it: dita replay {target}", soft_wrap=True)
@@ -338,10 +422,12 @@ def _run_bingx(
     from dita.venues.base import VenueError
 
     ctx = click.get_current_context()
-    for name in ("data", "seed", "participation", "latency_ms"):
+    for name in ("data", "seed", "participation", "latency_ms", "config_path", "instrument_files",
+                 "maker_fee", "taker_fee", "funding_rate", "funding_interval_h", "slippage"):  # fmt: skip
         if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT:
+            flag = {"config_path": "config", "instrument_files": "instruments"}.get(name, name)
             _fail(
-                "run", f"--{name.replace('_', '-')} is for the simulated venues, not --venue bingx"
+                "run", f"--{flag.replace('_', '-')} is for the simulated venues, not --venue bingx"
             )
     if no_journal:
         _fail("run", "--venue bingx always journals (a live run must be recoverable)")
@@ -421,7 +507,7 @@ def replay(journal: Path) -> None:
     Also checks the trades table and the capital identity. Prints the run
     summary; exits 1 on any mismatch.
     """
-    from dita.summary import summary_table
+    from dita.summary import summary_table, symbol_table
     from dita.verify import verify_journal
 
     console = Console()
@@ -434,6 +520,8 @@ def replay(journal: Path) -> None:
     console.print(
         summary_table(v.stats, "dita replay", caption=str(journal), open_slots=v.open_slots)
     )
+    if len(v.stats.by_symbol.symbols) > 1:
+        console.print(symbol_table(v.stats))
     if v.finished:
         console.print(
             f"[green]OK[/green]: {v.records:,} records replayed; every outcome, every snapshot "

@@ -34,6 +34,7 @@ Two drivers:
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
+from dita.bysymbol import SymbolBreakdown
 from dita.clock import Clock, SimClock
 from dita.journal import (
     Adjustment,
@@ -125,6 +127,7 @@ class RunStats:
     first_ts: int | None = None
     last_ts: int | None = None
     equity: list[tuple[int, Decimal]] = field(default_factory=list)
+    by_symbol: SymbolBreakdown = field(default_factory=SymbolBreakdown)
 
     def __post_init__(self) -> None:
         self.capital = self.initial_capital
@@ -142,6 +145,7 @@ class RunStats:
         if self.first_ts is None:
             self.first_ts = ts
         self.last_ts = ts
+        self.by_symbol.observe(body, outcome)
         if isinstance(body, KernelIntent):
             self.intents += 1
             if not outcome.accepted:
@@ -295,9 +299,8 @@ class Pipeline:
         self.view = PolicyView(kernel)
         self.stats = RunStats(kernel.account.initial_capital)
         self.snapshot_every = snapshot_every
-        self.prices = PriceTrail()
+        self.prices: dict[str, PriceTrail] = {}  # per symbol, in order of first bar
         self._bar_notes = BarNotes()
-        self._symbol = ""
         self._outbox: list[Command] = []
         self._since_snapshot = 0
         self._last_input_seq = 0
@@ -349,8 +352,10 @@ class Pipeline:
         """Give a closed bar to the policy and run the intents it returns."""
         self.view.now_ms = self.clock.now_ms()
         self.stats.bars += 1
-        self.prices.add(bar)
-        self._symbol = bar.symbol
+        trail = self.prices.get(bar.symbol)
+        if trail is None:
+            trail = self.prices[bar.symbol] = PriceTrail()
+        trail.add(bar)
         self._bar_notes.add(bar)
         if self.stats.bars % self._bar_notes.every == 0:
             self.note("bars", bars=self.stats.bars, series=self._bar_notes.take())
@@ -460,11 +465,12 @@ class Pipeline:
         return out
 
     def finish(self, **data: Any) -> None:
-        """Price trail (for reports), end note and final snapshot, committed."""
+        """Price trails (for reports; one note per symbol), end note and final snapshot, committed."""
         rest = self._bar_notes.take()
         if rest:
             self.note("bars", bars=self.stats.bars, series=rest)
-        self.note("prices", symbol=self._symbol, ts=self.prices.ts, close=self.prices.close)
+        for symbol, trail in self.prices.items():
+            self.note("prices", symbol=symbol, ts=trail.ts, close=trail.close)
         self.note("end", bars=self.stats.bars, **data)
         self.snapshot()
         if self.journal is not None:
@@ -516,18 +522,23 @@ class Backtest:
         p = self.pipeline
         started = False
         n = 0
-        for bar in bars:
+        # Bars sharing an open time (several symbols) are one instant: the venue
+        # matches each symbol's book first, then the policy sees each bar.
+        for _ts, group in itertools.groupby(bars, key=lambda b: b.ts):
+            instant = list(group)
             if not started:
-                self.clock.set(bar.ts)
+                self.clock.set(instant[0].ts)
                 p.begin(meta)
                 started = True
-            self._feed(self.venue.on_bar(bar))
-            self.clock.set(bar.close_ts)
-            p.on_bar(bar)
+            for bar in instant:
+                self._feed(self.venue.on_bar(bar))
+            self.clock.set(max(self.clock.now_ms(), max(b.close_ts for b in instant)))
+            for bar in instant:
+                p.on_bar(bar)
+                n += 1
+                if self.progress is not None and n % self.progress_every == 0:
+                    self.progress(n)
             self._send_all()
-            n += 1
-            if self.progress is not None and n % self.progress_every == 0:
-                self.progress(n)
         if not started:
             raise EngineError("no bars: nothing to run")
         if self.progress is not None:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+import heapq
+import itertools
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
@@ -23,12 +26,28 @@ from dita.journal import JournalError, RunMeta, SqliteJournal, Synchronous
 from dita.kernel import Instrument, Kernel
 from dita.marketdata import Bar
 from dita.marketdata.csvio import MarketDataError, iter_bars
+from dita.markets import (
+    InstrumentBook,
+    InstrumentSpec,
+    MarketError,
+    MarketModel,
+    decimal_setting,
+    slippage_text,
+)
 from dita.policy import JsonlIntents, Policy, PolicyError, load_policy
-from dita.venues.sim.exchange import RandomBps, SimConfig, SimExchange
+from dita.venues.sim.exchange import (
+    FeeSchedule,
+    MarketRules,
+    RandomBps,
+    SimConfig,
+    SimExchange,
+    Slippage,
+)
 
 DEFAULT_POLICY = "dita.policies.demo:DemoPolicy"
 DEFAULT_SYMBOL = "BTC-USDT"
 SAMPLE_DATA = "btc_usdt_1m_sample.csv"
+DATA_SUFFIXES = (".csv", ".csv.gz", ".zip", ".parquet")
 
 
 class RunSetupError(ValueError):
@@ -41,48 +60,271 @@ def sample_data_path() -> Path:
 
 
 def default_instrument(symbol: str = DEFAULT_SYMBOL) -> Instrument:
-    """BingX-like BTC-USDT perpetual grid: tick 0.1, step 0.001, min notional 5 USDT."""
-    return Instrument(
-        symbol=symbol,
-        tick_size=Decimal("0.1"),
-        step_size=Decimal("0.001"),
-        min_quantity=Decimal("0.001"),
-        min_notional=Decimal(5),
-    )
+    """The bundled BingX instrument for ``symbol`` (``MarketError`` if there is none)."""
+    return InstrumentBook.build(None, ()).get(symbol).instrument
+
+
+_DEFAULT_SLIPPAGE = RandomBps(Decimal(2))
 
 
 @dataclass(frozen=True)
 class SimSettings:
+    """Venue-wide simulator settings; ``rules`` overrides fees/funding/slippage per symbol."""
+
     participation: Decimal = Decimal("0.01")
-    max_slippage_bps: Decimal = Decimal(2)
     latency_ms: int = 50  # orders placed at a bar's close first meet the bar after next
     maker_fee: Decimal = Decimal("0.0002")
     taker_fee: Decimal = Decimal("0.0005")
     funding_rate: Decimal = Decimal("0.0001")
+    funding_interval_ms: int = 8 * 3_600_000
+    slippage: Slippage = _DEFAULT_SLIPPAGE
+    rules: Mapping[str, MarketRules] = field(default_factory=dict)
 
-    def config(self, instrument: Instrument, capital: Decimal, seed: int) -> SimConfig:
-        from dita.venues.sim.exchange import FeeSchedule
-
+    def config(
+        self, instruments: Instrument | Sequence[Instrument], capital: Decimal, seed: int
+    ) -> SimConfig:
+        insts = (instruments,) if isinstance(instruments, Instrument) else tuple(instruments)
         return SimConfig(
-            instruments=(instrument,),
+            instruments=insts,
             initial_balance=capital,
             fees=FeeSchedule(maker=self.maker_fee, taker=self.taker_fee),
-            slippage=RandomBps(self.max_slippage_bps),
+            slippage=self.slippage,
             participation=self.participation,
             latency_ms=self.latency_ms,
             funding_rate=self.funding_rate,
+            funding_interval_ms=self.funding_interval_ms,
             seed=seed,
+            rules={s: r for s, r in self.rules.items() if s in {i.symbol for i in insts}},
         )
 
     def as_params(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "participation": str(self.participation),
-            "max_slippage_bps": str(self.max_slippage_bps),
             "latency_ms": self.latency_ms,
             "maker_fee": str(self.maker_fee),
             "taker_fee": str(self.taker_fee),
             "funding_rate": str(self.funding_rate),
+            "funding_interval_ms": self.funding_interval_ms,
+            "slippage": slippage_text(self.slippage),
         }
+        if self.rules:
+            out["symbols"] = {
+                sym: {
+                    "maker_fee": str(r.fees.maker) if r.fees else None,
+                    "taker_fee": str(r.fees.taker) if r.fees else None,
+                    "funding_rate": str(r.funding_rate) if r.funding_rate is not None else None,
+                    "funding_interval_ms": r.funding_interval_ms,
+                    "slippage": slippage_text(r.slippage) if r.slippage else None,
+                }
+                for sym, r in sorted(self.rules.items())
+            }
+        return out
+
+
+# --------------------------------------------------------------------------- data files
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """One bar file and the symbol its bars belong to."""
+
+    path: Path
+    symbol: str
+    bundled: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"<bundled>/{SAMPLE_DATA}" if self.bundled else str(self.path)
+
+
+@dataclass(frozen=True)
+class DataSummary:
+    """What validating one file found: counts, times, the interval and its gaps."""
+
+    source: DataSource
+    bars: int
+    sha256: str
+    first_ts: int
+    last_ts: int
+    interval_ms: int
+    gaps: int  # missing bars between consecutive rows
+    first_gap_ts: int | None  # open time of the first missing bar
+
+
+_NAMED_SYMBOL = re.compile(r"^([A-Za-z0-9]{2,20}?)[-_]?(USDT|USDC)(?![A-Za-z])", re.IGNORECASE)
+
+
+def _norm_symbol(text: str) -> str:
+    return "".join(c for c in text.upper() if c.isalnum())
+
+
+def infer_symbol(path: Path, known: Iterable[str]) -> str | None:
+    """The known symbol the file name starts with (``BTCUSDT-1m-2024-01.zip``,
+    ``btc_usdt_1m.csv``), the longest if several, else None."""
+    name = _norm_symbol(path.name)
+    hits = [s for s in known if name.startswith(_norm_symbol(s))]
+    return max(hits, key=len) if hits else None
+
+
+def _data_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        files = sorted(
+            p for p in path.iterdir() if p.is_file() and p.name.lower().endswith(DATA_SUFFIXES)
+        )
+        if not files:
+            raise RunSetupError(f"{path}: folder holds no data files ({', '.join(DATA_SUFFIXES)})")
+        return files
+    if not path.is_file():
+        raise RunSetupError(f"{path}: no such data file")
+    return [path]
+
+
+def resolve_data(
+    specs: Sequence[str], symbol: str | None, known: Iterable[str]
+) -> list[DataSource]:
+    """``--data`` values (``PATH``, ``SYMBOL=PATH``, a folder) as data sources.
+
+    A file's symbol: ``SYMBOL=`` if given; else ``--symbol`` when there is
+    one file; else the known symbol its name starts with. Anything else is a
+    ``RunSetupError`` (never a guess).
+    """
+    known = list(known)
+    if not specs:
+        wanted = symbol or DEFAULT_SYMBOL
+        if wanted != DEFAULT_SYMBOL:
+            raise RunSetupError(
+                f"the bundled sample is {DEFAULT_SYMBOL} bars; give --data for {wanted}"
+            )
+        return [DataSource(sample_data_path(), wanted, bundled=True)]
+    entries: list[tuple[str | None, Path]] = []
+    for spec in specs:
+        prefix, sep, rest = spec.partition("=")
+        explicit = prefix.strip().upper() if sep and not Path(spec).exists() else None
+        for f in _data_files(Path(rest if explicit else spec)):
+            entries.append((explicit, f))
+    out: list[DataSource] = []
+    single = len(entries) == 1
+    for named, f in entries:
+        sym = named or (symbol if single and symbol else None) or infer_symbol(f, known)
+        if sym is None:
+            looks = _NAMED_SYMBOL.match(f.name)
+            if looks:
+                # Named like another market's bars: never stamp them with a default symbol.
+                raise MarketError(
+                    f"no instrument for {looks.group(1).upper()}-{looks.group(2).upper()} "
+                    f"(from the file name {f.name}): add its [instruments] table to the run "
+                    f"config, or name the symbol as --data SYMBOL={f}"
+                )
+        if sym is None and single:
+            sym = DEFAULT_SYMBOL
+        if sym is None:
+            raise RunSetupError(
+                f"{f}: cannot tell which symbol these bars are; name it as --data SYMBOL={f}"
+            )
+        out.append(DataSource(f, sym))
+    seen: set[Path] = set()
+    for src in out:
+        if src.path.resolve() in seen:
+            raise RunSetupError(f"{src.path}: given twice")
+        seen.add(src.path.resolve())
+    return out
+
+
+def _validate_data(src: DataSource) -> DataSummary:
+    """Read a whole file once (it is validated row by row): counts, hash, interval, gaps."""
+    h = hashlib.sha256()
+    try:
+        with src.path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    except OSError as e:
+        raise RunSetupError(f"{src.path}: cannot read data file: {e.strerror}") from None
+    n = gaps = 0
+    first_ts = last_ts = interval = -1
+    first_gap: int | None = None
+    try:
+        for bar in iter_bars(src.path, src.symbol):
+            length = bar.close_ts - bar.ts + 1
+            if n == 0:
+                first_ts, interval = bar.ts, length
+            elif length != interval:
+                raise RunSetupError(
+                    f"{src.label}: mixed intervals: the bar at {bar.ts} lasts {length} ms, "
+                    f"the first {interval} ms"
+                )
+            else:
+                step = bar.ts - last_ts
+                if step % interval:
+                    raise RunSetupError(
+                        f"{src.label}: mixed intervals: bar at {bar.ts} is {step} ms after the "
+                        f"previous one, not a multiple of the {interval} ms interval"
+                    )
+                if step > interval:
+                    gaps += step // interval - 1
+                    if first_gap is None:
+                        first_gap = last_ts + interval
+            last_ts = bar.ts
+            n += 1
+    except MarketDataError as e:
+        raise RunSetupError(f"bad data file {e}") from None
+    if n == 0:
+        raise RunSetupError(f"{src.label}: no bars")
+    return DataSummary(src, n, h.hexdigest(), first_ts, last_ts, interval, gaps, first_gap)
+
+
+def _check_together(summaries: Sequence[DataSummary]) -> list[str]:
+    """Mixed intervals across files are an error; gaps are reported (the returned lines)."""
+    intervals = {s.interval_ms for s in summaries}
+    if len(intervals) > 1:
+        listed = ", ".join(f"{s.source.label} {s.interval_ms} ms" for s in summaries)
+        raise RunSetupError(f"mixed intervals across data files: {listed}")
+    notes: list[str] = []
+    by_symbol: dict[str, list[DataSummary]] = {}
+    for s in summaries:
+        by_symbol.setdefault(s.source.symbol, []).append(s)
+    for sym, parts in by_symbol.items():
+        parts.sort(key=lambda s: s.first_ts)
+        for a, b in itertools.pairwise(parts):
+            if b.first_ts <= a.last_ts:
+                raise RunSetupError(f"{sym}: {a.source.label} and {b.source.label} overlap in time")
+            missing = (b.first_ts - a.last_ts) // a.interval_ms - 1
+            if missing:
+                notes.append(
+                    f"{sym}: {missing} bar(s) missing between {a.source.label} and {b.source.label}"
+                )
+    for s in summaries:
+        if s.gaps:
+            notes.append(
+                f"{s.source.label} ({s.source.symbol}): {s.gaps} bar(s) missing, the first at "
+                f"{_iso(s.first_gap_ts)}"
+            )
+    return notes
+
+
+def _iso(ms: int | None) -> str:
+    from datetime import UTC, datetime
+
+    if ms is None:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="seconds")
+
+
+def merged_bars(sources: Sequence[DataSource], order: Sequence[str]) -> Iterator[Bar]:
+    """Every source's bars in time order; bars with one timestamp by symbol order."""
+    rank = {s: i for i, s in enumerate(order)}
+    per_symbol: dict[str, list[DataSource]] = {}
+    for src in sources:
+        per_symbol.setdefault(src.symbol, []).append(src)
+    streams = [
+        itertools.chain.from_iterable(iter_bars(s.path, s.symbol) for s in srcs)
+        for _sym, srcs in sorted(per_symbol.items(), key=lambda kv: rank[kv[0]])
+    ]
+    if len(streams) == 1:
+        return streams[0]
+    return heapq.merge(*streams, key=lambda b: (b.ts, rank[b.symbol]))
+
+
+# --------------------------------------------------------------------------- the run
 
 
 @dataclass
@@ -93,7 +335,7 @@ class PreparedRun:
     bar_count: int
     policy: Policy
     policy_name: str
-    instrument: Instrument
+    instruments: tuple[Instrument, ...]
     capital: Decimal
     seed: int
     slots: int
@@ -102,11 +344,29 @@ class PreparedRun:
     data_label: str
     params: dict[str, Any] = field(default_factory=dict)
     synchronous: Synchronous = Synchronous.FULL
+    notes: list[str] = field(default_factory=list)  # data gaps etc., to show the user
+
+    @property
+    def instrument(self) -> Instrument:
+        """The only instrument of a one-symbol run."""
+        if len(self.instruments) != 1:
+            raise RunSetupError(
+                f"this needs a one-symbol run; this one has {', '.join(self.symbols)}"
+            )
+        return self.instruments[0]
+
+    @instrument.setter
+    def instrument(self, inst: Instrument) -> None:
+        self.instruments = (inst,)
+
+    @property
+    def symbols(self) -> list[str]:
+        return [i.symbol for i in self.instruments]
 
     def meta(self) -> RunMeta:
         return RunMeta(
             slots=self.slots,
-            instruments=(self.instrument,),
+            instruments=self.instruments,
             initial_capital=self.capital,
             policy=self.policy_name,
             seed=self.seed,
@@ -115,50 +375,52 @@ class PreparedRun:
         )
 
 
-def _validate_data(path: Path, symbol: str) -> tuple[int, str]:
-    """Read the whole file once (it is validated row by row); (bar count, sha256)."""
-    n = 0
-    h = hashlib.sha256()
-    try:
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    except OSError as e:
-        raise RunSetupError(f"{path}: cannot read data file: {e.strerror}") from None
-    try:
-        for _ in iter_bars(path, symbol):
-            n += 1
-    except MarketDataError as e:
-        raise RunSetupError(f"bad data file {e}") from None
-    if n == 0:
-        raise RunSetupError(f"{path}: no bars")
-    return n, h.hexdigest()
-
-
 def prepare_sim_run(
     *,
-    data: Path | None = None,
+    data: Path | Sequence[Path | str] | None = None,
     policy: str | None = None,
     intents: str | None = None,
     capital: Decimal = Decimal(100_000),
     seed: int = 7,
     slots: int = 2,
     journal: Path | None = None,
-    symbol: str = DEFAULT_SYMBOL,
+    symbol: str | None = None,
     sim: SimSettings | None = None,
     synchronous: Synchronous = Synchronous.FULL,
+    instruments: InstrumentBook | None = None,
 ) -> PreparedRun:
-    """Validate every input of a simulated run; raise ``RunSetupError`` and write nothing if bad."""
+    """Validate every input of a simulated run; raise ``RunSetupError`` and write nothing if bad.
+
+    ``data``: one file, or several (``PATH`` / ``SYMBOL=PATH`` / a folder);
+    see ``resolve_data``. ``instruments``: where grids come from (default:
+    the bundled BingX list); a symbol it does not know is an error.
+    """
     if policy is not None and intents is not None:
         raise RunSetupError("choose one of --policy and --intents, not both")
     if slots < 1:
         raise RunSetupError(f"--slots must be >= 1, got {slots}")
     if not capital.is_finite() or capital <= 0:
         raise RunSetupError(f"--capital must be a positive number, got {capital}")
-    path = data if data is not None else sample_data_path()
-    if not path.is_file():
-        raise RunSetupError(f"{path}: no such data file")
-    count, digest = _validate_data(path, symbol)
+    try:
+        book = instruments or InstrumentBook.build(None, ())
+        specs = (
+            []
+            if data is None
+            else [str(data)]
+            if isinstance(data, Path)
+            else [str(d) for d in data]
+        )
+        sources = resolve_data(specs, symbol, book.symbols())
+        order: list[str] = []
+        for src in sources:
+            if src.symbol not in order:
+                order.append(src.symbol)
+        insts = tuple(book.get(sym).instrument for sym in order)
+    except MarketError as e:
+        raise RunSetupError(str(e)) from None
+    summaries = [_validate_data(src) for src in sources]
+    notes = _check_together(summaries)
+    count = sum(s.bars for s in summaries)
 
     policy_name: str
     pol: Policy
@@ -187,25 +449,106 @@ def prepare_sim_run(
             raise RunSetupError(f"{journal.parent}: not a directory")
     settings = sim or SimSettings()
     try:
-        settings.config(default_instrument(symbol), capital, seed)
-        Kernel(slots, [default_instrument(symbol)], capital)
+        SimExchange(settings.config(insts, capital, seed))
+        Kernel(slots, list(insts), capital)
     except ValueError as e:
         raise RunSetupError(f"invalid run parameters: {e}") from None
+    if len(summaries) == 1:
+        params: dict[str, Any] = {"data_sha256": summaries[0].sha256, "bars": count}
+        label = summaries[0].source.label
+    else:
+        params = {
+            "data_files": [
+                {"path": s.source.label, "symbol": s.source.symbol, "sha256": s.sha256,
+                 "bars": s.bars}
+                for s in summaries
+            ],
+            "bars": count,
+        }  # fmt: skip
+        label = ", ".join(f"{s.source.symbol}={s.source.label}" for s in summaries)
+    if notes:
+        params["data_notes"] = notes
     return PreparedRun(
-        bars=lambda: iter_bars(path, symbol),
+        bars=lambda: merged_bars(sources, order),
         bar_count=count,
         policy=pol,
         policy_name=policy_name,
-        instrument=default_instrument(symbol),
+        instruments=insts,
         capital=capital,
         seed=seed,
         slots=slots,
         journal_path=journal,
         sim=settings,
-        data_label=str(path) if data is not None else f"<bundled>/{SAMPLE_DATA}",
-        params={"data_sha256": digest, "bars": count},
+        data_label=label,
+        params=params,
         synchronous=synchronous,
+        notes=notes,
     )
+
+
+def prepare_configured_run(
+    explicit: Mapping[str, Any],
+    config_path: Path | None = None,
+    *,
+    intents: str | None = None,
+    journal: Path | None = None,
+    synchronous: Synchronous = Synchronous.FULL,
+) -> PreparedRun:
+    """``prepare_sim_run`` from settings with their precedence resolved.
+
+    ``explicit``: the settings given as flags or environment variables (keys
+    of ``dita.runconfig.DEFAULTS``); the config file fills what they leave
+    out, the bundled defaults the rest (see ``dita.runconfig``).
+    """
+    from dita.runconfig import load_run_config, resolve, resolve_model
+
+    try:
+        config = load_run_config(config_path) if config_path is not None else None
+
+        def get(key: str) -> Any:
+            return resolve(key, explicit, config)
+
+        files = [Path(f) for f in get("instrument_files")]
+        book = InstrumentBook.build(config.instruments if config else None, files)
+        data = list(get("data"))
+        symbol = get("symbol")
+        specs_syms = [src.symbol for src in resolve_data(data, symbol, book.symbols())]
+        rules: dict[str, MarketRules] = {}
+        for sym in dict.fromkeys(specs_syms):
+            m = resolve_model(book.get(sym), explicit, config)
+            assert m.maker_fee is not None and m.taker_fee is not None
+            rules[sym] = MarketRules(
+                fees=FeeSchedule(maker=m.maker_fee, taker=m.taker_fee),
+                slippage=m.slippage,
+                funding_rate=m.funding_rate,
+                funding_interval_ms=m.funding_interval_ms,
+            )
+        base = resolve_model(_NO_SPEC, explicit, config)
+        assert base.maker_fee is not None and base.taker_fee is not None
+        assert base.funding_rate is not None and base.funding_interval_ms is not None
+        assert base.slippage is not None
+        settings = SimSettings(
+            participation=decimal_setting(get("participation"), "participation"),
+            latency_ms=int(get("latency_ms")),
+            maker_fee=base.maker_fee,
+            taker_fee=base.taker_fee,
+            funding_rate=base.funding_rate,
+            funding_interval_ms=base.funding_interval_ms,
+            slippage=base.slippage,
+            rules=rules,
+        )
+        capital = decimal_setting(get("capital"), "capital")
+    except MarketError as e:
+        raise RunSetupError(str(e)) from None
+    return prepare_sim_run(
+        data=data or None, policy=get("policy"), intents=intents, capital=capital,
+        seed=int(get("seed")), slots=int(get("slots")), journal=journal, symbol=symbol,
+        sim=settings, synchronous=synchronous, instruments=book,
+    )  # fmt: skip
+
+
+_NO_SPEC = InstrumentSpec(Instrument("", Decimal(1), Decimal(1), Decimal(0), Decimal(0)),
+                          MarketModel(), "")  # fmt: skip
 
 
 def execute(
@@ -216,8 +559,8 @@ def execute(
     bars: Iterable[Bar] | None = None,
 ) -> BacktestResult:
     """Create the journal (if any) and run the backtest to the end."""
-    kernel = Kernel(run.slots, [run.instrument], run.capital)
-    venue = SimExchange(run.sim.config(run.instrument, run.capital, run.seed))
+    kernel = Kernel(run.slots, list(run.instruments), run.capital)
+    venue = SimExchange(run.sim.config(run.instruments, run.capital, run.seed))
     with _journal(run) as journal:
         bt = Backtest(
             kernel=kernel,

@@ -305,9 +305,14 @@ def test_run_on_the_bingx_emulator_through_the_real_adapter(cwd: Path) -> None:
 
 
 def test_bingx_emulator_refuses_a_symbol_it_does_not_list(cwd: Path) -> None:
-    code, _, err = _invoke("run", "--venue", "bingx-emulator", "--symbol", "DOGE-USDT", "--quiet")
+    from dita.runner import sample_data_path
+
+    # LTC-USDT has a bundled instrument, but the emulator lists only BTC, ETH and TRX.
+    code, _, err = _invoke(
+        "run", "--venue", "bingx-emulator", "--data", f"LTC-USDT={sample_data_path()}", "--quiet"
+    )
     assert code == 1
-    assert "the BingX emulator does not list DOGE-USDT" in err
+    assert "the BingX emulator does not list LTC-USDT" in err
     assert not (cwd / "runs").exists()
 
 

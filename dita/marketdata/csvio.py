@@ -4,7 +4,9 @@ Prices and quantities go from the file's text straight into ``Decimal``; no
 number ever passes through ``float``. Reading is lazy (``iter_bars`` /
 ``iter_trades`` yield one row at a time), so a month of 1m bars or a day of
 trades never has to fit in memory. A ``.zip`` holding exactly one ``.csv``
-(the way data.binance.vision ships its files) is read in place.
+(the way data.binance.vision ships its files) and a gzipped ``.csv.gz`` are
+read in place; a ``.parquet`` file (optional extra ``parquet``: pyarrow) is
+read with the header-named layout below.
 
 Layouts accepted (detected from the first row; no option to pass)
 =================================================================
@@ -33,6 +35,19 @@ Bars
   ``ts + interval_ms - 1``, where ``interval_ms`` is the argument or else the
   gap between the first two rows.
 
+* **Bybit v5 klines** (``GET /v5/market/kline`` ``result.list`` dumped as
+  CSV): 7 columns ``startTime,openPrice,highPrice,lowPrice,closePrice,volume,
+  turnover`` without header (told from Binance by the 7th column, which is not
+  a close time), or with that header.
+* **OKX v5 candles** (``GET /api/v5/market/candles`` / ``history-candles``
+  ``data`` dumped as CSV): 9 columns ``ts,o,h,l,c,vol,volCcy,volCcyQuote,
+  confirm`` without header, or with that header. Rows whose ``confirm`` is 0
+  (the bar still forming) are skipped.
+
+Both venues answer newest first; a file whose rows run backwards in time is
+read whole and reversed (so such a file must fit in memory), then checked like
+any other.
+
 Trades
 ------
 * **Binance futures trades**: ``id,price,qty,quote_qty,time,is_buyer_maker``
@@ -47,7 +62,8 @@ Trades
 
 Timestamps
 ----------
-Integers since the Unix epoch. Values below 10**14 are milliseconds; values
+ISO-8601 text (``2024-01-02T03:04:05Z``, ``2024-01-02 03:04:05.123+00:00``;
+without an offset the time is taken as UTC), or integers since the Unix epoch. Values below 10**14 are milliseconds; values
 from 10**14 up to 10**17 are microseconds (Binance's spot files switched to µs
 on 2025-01-01) and are converted to ms by flooring, so a µs close time
 ``...999999`` becomes ``...999``. Anything else is an error.
@@ -65,11 +81,13 @@ quantity <= 0, a boolean that is not ``true``/``false``/``1``/``0``.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from itertools import chain, islice
 from pathlib import Path
@@ -97,13 +115,14 @@ def _norm(name: str) -> str:
 
 
 _BAR_ALIASES: dict[str, tuple[str, ...]] = {
-    "time": ("opentime", "time", "timestamp", "ts", "t"),
-    "open": ("open", "o"),
-    "high": ("high", "h"),
-    "low": ("low", "l"),
-    "close": ("close", "c"),
+    "time": ("opentime", "time", "timestamp", "ts", "t", "starttime", "date", "datetime"),
+    "open": ("open", "o", "openprice"),
+    "high": ("high", "h", "highprice"),
+    "low": ("low", "l", "lowprice"),
+    "close": ("close", "c", "closeprice"),
     "volume": ("volume", "vol", "v"),
     "close_time": ("closetime",),
+    "confirm": ("confirm",),
 }
 _TRADE_ALIASES: dict[str, tuple[str, ...]] = {
     "time": ("time", "transacttime", "timestamp", "ts", "t"),
@@ -125,6 +144,7 @@ _BINANCE_KLINE = {
     "close_time": 6,
 }
 _PLAIN_OHLCV = {"time": 0, "open": 1, "high": 2, "low": 3, "close": 4, "volume": 5}
+_OKX_CANDLES = {**_PLAIN_OHLCV, "confirm": 8}
 _BINANCE_TRADES = {"price": 1, "qty": 2, "time": 4, "maker": 5}
 _BINANCE_AGG_TRADES = {"price": 1, "qty": 2, "time": 5, "maker": 6}
 
@@ -139,11 +159,20 @@ class _Layout:
 class _Rows:
     """Non-empty CSV rows with their line numbers, for one file."""
 
-    def __init__(self, label: str, text: TextIO) -> None:
+    def __init__(
+        self,
+        label: str,
+        text: TextIO | None,
+        cells: Iterator[tuple[int, list[str]]] | None = None,
+    ) -> None:
         self.label = label
-        self._reader = csv.reader(text)
+        self._reader = csv.reader(text if text is not None else io.StringIO())
+        self._cells = cells  # rows that are not CSV text (Parquet), already as cells
 
     def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        if self._cells is not None:
+            yield from self._cells
+            return
         try:
             for row in self._reader:
                 if not row or all(not cell.strip() for cell in row):
@@ -165,6 +194,10 @@ def _check_exists(path: Path) -> None:
 
 @contextmanager
 def _open_text(path: Path) -> Iterator[tuple[str, TextIO]]:
+    if path.name.lower().endswith(".gz"):
+        with gzip.open(path, "rt", encoding="utf-8", newline="") as gz:
+            yield str(path), gz
+        return
     if path.suffix.lower() != ".zip":
         with path.open("r", encoding="utf-8", newline="") as fh:
             yield str(path), fh
@@ -221,10 +254,40 @@ def _parse_decimal(rows: _Rows, line: int, name: str, cell: str) -> Decimal:
     return value
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# A headerless 7th column this large is Binance's close time (ms since 1973),
+# anything else Bybit's turnover.
+_EPOCH_MS_FLOOR = 10**11
+
+
+def _iso_ms(cell: str) -> int | None:
+    """Epoch ms of an ISO-8601 time (UTC when it names no offset), or None if it is not one."""
+    s = cell.strip()
+    if len(s) < 10 or not s[:4].isdigit() or s[4] != "-":
+        return None
+    try:
+        dt = datetime.fromisoformat(s)
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    delta = dt - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def _is_time(cell: str) -> bool:
+    return _is_int(cell) or _iso_ms(cell) is not None
+
+
 def _parse_ms(rows: _Rows, line: int, name: str, cell: str) -> int:
     s = cell.strip()
     if not _is_int(s):
-        raise rows.error(line, f"{name} {cell!r} is not an integer timestamp")
+        iso = _iso_ms(s)
+        if iso is None:
+            raise rows.error(line, f"{name} {cell!r} is neither an integer timestamp nor ISO-8601")
+        if iso < 0:
+            raise rows.error(line, f"{name} {cell!r} is before 1970")
+        return iso
     value = int(s)
     if value < 0:
         raise rows.error(line, f"{name} {value} is negative")
@@ -256,9 +319,13 @@ def _cell(rows: _Rows, line: int, row: list[str], layout: _Layout, name: str) ->
 
 
 def _bar_layout(rows: _Rows, line: int, first: list[str]) -> _Layout:
-    if _is_int(first[0]):
+    if _is_time(first[0]):
         if len(first) == 6:
             return _Layout("ohlcv", _PLAIN_OHLCV, has_header=False)
+        if len(first) == 9 and first[8].strip() in ("0", "1"):
+            return _Layout("okx-candles", _OKX_CANDLES, has_header=False)
+        if len(first) == 7 and not (_is_int(first[6]) and int(first[6]) >= _EPOCH_MS_FLOOR):
+            return _Layout("bybit-klines", _PLAIN_OHLCV, has_header=False)
         if len(first) < 7:
             raise rows.error(
                 line,
@@ -290,14 +357,24 @@ def read_bars(path: str | Path, symbol: str, *, interval_ms: int | None = None) 
 
 
 def _bars(path: Path, symbol: str, interval_ms: int | None) -> Iterator[Bar]:
-    with _open_text(path) as (label, text):
-        rows = _Rows(label, text)
+    with _open_rows(path) as rows:
+        label = rows.label
         it = iter(rows)
         first = next(it, None)
         if first is None:
             raise MarketDataError(label, None, "empty file: no bars")
         layout = _bar_layout(rows, first[0], first[1])
-        body = it if layout.has_header else _chain(first, it)
+        body: Iterator[tuple[int, list[str]]] = it if layout.has_header else _chain(first, it)
+        if "confirm" in layout.columns:
+            body = _confirmed(rows, layout, body)
+        head = list(islice(body, 2))
+        if len(head) == 2 and _row_ts(rows, layout, head[1]) < _row_ts(rows, layout, head[0]):
+            # Newest first (Bybit, OKX): read it all, oldest first.
+            rest = [*head, *body]
+            rest.reverse()
+            body = iter(rest)
+        else:
+            body = chain(head, body)
         if "close_time" not in layout.columns and interval_ms is None:
             head = list(islice(body, 2))
             interval_ms = _infer_interval(rows, layout, head)
@@ -315,6 +392,35 @@ def _bars(path: Path, symbol: str, interval_ms: int | None) -> Iterator[Bar]:
             yield bar
         if count == 0:
             raise MarketDataError(label, None, "empty file: header but no bars")
+
+
+def _row_ts(rows: _Rows, layout: _Layout, item: tuple[int, list[str]]) -> int:
+    line, row = item
+    return _parse_ms(rows, line, "open time", _cell(rows, line, row, layout, "time"))
+
+
+def _confirmed(
+    rows: _Rows, layout: _Layout, body: Iterator[tuple[int, list[str]]]
+) -> Iterator[tuple[int, list[str]]]:
+    """OKX: drop the bar still forming (``confirm`` 0)."""
+    for line, row in body:
+        flag = _cell(rows, line, row, layout, "confirm").strip()
+        if flag == "1":
+            yield line, row
+        elif flag != "0":
+            raise rows.error(line, f"confirm {flag!r} is not 0 or 1")
+
+
+@contextmanager
+def _open_rows(path: Path) -> Iterator[_Rows]:
+    if path.suffix.lower() == ".parquet":
+        from dita.marketdata.parquet import parquet_rows
+
+        with parquet_rows(path) as (label, cells):
+            yield _Rows(label, None, cells)
+        return
+    with _open_text(path) as (label, text):
+        yield _Rows(label, text)
 
 
 def _infer_interval(rows: _Rows, layout: _Layout, head: list[tuple[int, list[str]]]) -> int:

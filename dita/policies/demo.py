@@ -15,6 +15,9 @@ Per slot, on each closed bar:
   first take-profit, leg 1 at the second; both legs on the stop or when the
   trade has been held ``max_hold_bars`` bars.
 
+Several symbols: each symbol has its own averages and bar count; a bar of one
+symbol manages only the slots trading that symbol (and may fill a free one).
+
 All arithmetic is ``Decimal``; nothing here reads a clock or a random source,
 so the same bars give the same intents.
 """
@@ -62,11 +65,14 @@ class DemoPolicy:
 
     def __init__(self, params: DemoParams | None = None) -> None:
         self.p = params or DemoParams()
+        self._avgs: dict[str, tuple[Decimal, Decimal]] = {}  # symbol -> (fast, slow)
         self._fast: Decimal | None = None
         self._slow: Decimal | None = None
         self._alpha_fast = Decimal(2) / (self.p.fast + 1)
         self._alpha_slow = Decimal(2) / (self.p.slow + 1)
-        self._bars = 0
+        self._symbol_bars: dict[str, int] = {}
+        self._bars = 0  # bars of the current bar's symbol
+        self._total = 0  # bars of every symbol
         self._now = 0
         self._intents = 0
         self._trades = 0
@@ -77,20 +83,26 @@ class DemoPolicy:
     # ------------------------------------------------------------------ protocol
 
     def on_bar(self, bar: Bar, view: PolicyView) -> Sequence[KernelIntent]:
-        self._bars += 1
+        self._total += 1
+        self._bars = self._symbol_bars[bar.symbol] = self._symbol_bars.get(bar.symbol, 0) + 1
         self._now = view.now_ms
         close = bar.close
-        if self._fast is None or self._slow is None:
+        avgs = self._avgs.get(bar.symbol)
+        if avgs is None:
             self._fast = self._slow = close
         else:
-            self._fast += self._alpha_fast * (close - self._fast)
-            self._slow += self._alpha_slow * (close - self._slow)
+            fast, slow = avgs
+            self._fast = fast + self._alpha_fast * (close - fast)
+            self._slow = slow + self._alpha_slow * (close - slow)
+        self._avgs[bar.symbol] = (self._fast, self._slow)
         if self._bars < self.p.slow:
             return ()
         out: list[KernelIntent] = []
         entered = False
         slots = [view.slot(n) for n in range(view.slot_count)]
         for n, s in enumerate(slots):
+            if s.stage not in (TradeStage.IDLE, TradeStage.CLOSED) and s.asset != bar.symbol:
+                continue  # another symbol's trade: its own bars manage it
             match s.stage:
                 case TradeStage.ORDER_REQUESTED | TradeStage.ENTRY_WORKING:
                     age = self._bars - self._entered_at.get(n, self._bars)
@@ -115,7 +127,7 @@ class DemoPolicy:
                             )
                         )
                 case TradeStage.IDLE | TradeStage.CLOSED if (
-                    not entered and self._bars >= self._free_at.get(n, 0)
+                    not entered and self._total >= self._free_at.get(n, 0)
                 ):
                     intent = self._entry(bar, view, n, slots)
                     if intent is not None:
@@ -129,10 +141,10 @@ class DemoPolicy:
         # Track the policy's own bookkeeping from what the kernel says happened.
         for c in outcome.commands:
             if isinstance(c, SubmitOrder) and c.order.purpose is OrderPurpose.ENTRY:
-                self._entered_at[c.order.slot_id] = self._bars
+                self._entered_at[c.order.slot_id] = self._symbol_bars.get(c.order.asset, 0)
                 self._cancel_sent.discard(c.order.slot_id)
         for t in outcome.trade_records:
-            self._free_at[t.slot_id] = self._bars + self.p.cooldown_bars
+            self._free_at[t.slot_id] = self._total + self.p.cooldown_bars
         if (
             outcome.accepted
             and outcome.slot_id is not None
@@ -140,7 +152,7 @@ class DemoPolicy:
             and any(tr.to_stage is TradeStage.IDLE for tr in outcome.transitions)
         ):
             # entry cancelled or rejected with nothing filled
-            self._free_at[outcome.slot_id] = self._bars + self.p.cooldown_bars
+            self._free_at[outcome.slot_id] = self._total + self.p.cooldown_bars
         return ()
 
     # ------------------------------------------------------------------ helpers

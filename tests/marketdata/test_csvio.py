@@ -251,7 +251,7 @@ def test_close_time_before_open_time(tmp_path: Path) -> None:
 def test_bad_timestamps(tmp_path: Path) -> None:
     assert bar_error(
         tmp_path, "time,open,high,low,close,volume\n1.7e12,1,1,1,1,1\n2,1,1,1,1,1\n"
-    ).endswith(":2: open time '1.7e12' is not an integer timestamp")
+    ).endswith(":2: open time '1.7e12' is neither an integer timestamp nor ISO-8601")
     assert bar_error(tmp_path, "100000000000000000,1,1,1,1,1,100000000000000001\n").endswith(
         ":1: open time 100000000000000000 is too large for ms or µs since the epoch"
     )

@@ -112,7 +112,13 @@ order fills at most what remains and the rest EXPIREs (reason
 epoch (00:00, 08:00, 16:00 UTC by default) that the clock passes: each open
 position receives ``-signed_qty * last_price * rate`` (longs pay a positive
 rate), rounded like fees, as ``VenueEvent(kind=FUNDING, asset=symbol,
-amount=...)``, positive = received.
+amount=...)``, positive = received. Each symbol has its own rate and
+interval (``SimConfig.rules``); symbols due at the same time are charged in
+instrument order.
+
+*Per symbol.* Fees, slippage and funding may differ by symbol
+(``MarketRules`` in ``SimConfig.rules``). Bars of several symbols may share a
+timestamp: each is matched against its own symbol's book at that instant.
 
 *Ids.* Event ids are ``"<id_prefix>-<n>"`` and venue order ids are
 ``str(first_order_id + k)``, both counting up from the start, so they are
@@ -123,7 +129,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Context, Decimal
 from enum import StrEnum
@@ -227,8 +233,21 @@ class RandomBps:
 
 
 @dataclass(frozen=True, slots=True)
+class MarketRules:
+    """One symbol's own fees, slippage and funding; ``None`` = the ``SimConfig``-wide value."""
+
+    fees: FeeSchedule | None = None
+    slippage: Slippage | None = None
+    funding_rate: Decimal | None = None
+    funding_interval_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SimConfig:
-    """Everything that makes one simulated venue behave the way it does."""
+    """Everything that makes one simulated venue behave the way it does.
+
+    ``rules`` overrides fees, slippage and funding per symbol (``MarketRules``).
+    """
 
     instruments: tuple[Instrument, ...]
     settlement_asset: str = "USDT"
@@ -244,6 +263,25 @@ class SimConfig:
     seed: int = 0
     id_prefix: str = "sim"
     first_order_id: int = 1
+    rules: Mapping[str, MarketRules] = field(default_factory=dict)
+
+    def fees_of(self, symbol: str) -> FeeSchedule:
+        r = self.rules.get(symbol)
+        return r.fees if r is not None and r.fees is not None else self.fees
+
+    def slippage_of(self, symbol: str) -> Slippage:
+        r = self.rules.get(symbol)
+        return r.slippage if r is not None and r.slippage is not None else self.slippage
+
+    def funding_rate_of(self, symbol: str) -> Decimal:
+        r = self.rules.get(symbol)
+        return r.funding_rate if r is not None and r.funding_rate is not None else self.funding_rate
+
+    def funding_interval_of(self, symbol: str) -> int:
+        r = self.rules.get(symbol)
+        if r is not None and r.funding_interval_ms is not None:
+            return r.funding_interval_ms
+        return self.funding_interval_ms
 
     def problems(self) -> list[str]:
         out: list[str] = []
@@ -259,6 +297,12 @@ class SimConfig:
             out.append("latency must be >= 0")
         if self.funding_interval_ms <= 0:
             out.append("funding_interval_ms must be > 0")
+        known = {i.symbol for i in self.instruments}
+        for symbol in self.rules:
+            if symbol not in known:
+                out.append(f"market rules for {symbol!r}, which is not an instrument")
+            elif self.funding_interval_of(symbol) <= 0:
+                out.append(f"{symbol}: funding_interval_ms must be > 0")
         if self.initial_balance < 0:
             out.append("initial_balance must be >= 0")
         return out
@@ -396,10 +440,13 @@ class SimExchange:
         self._books: dict[str, list[_Order]] = {s: [] for s in self._instruments}
         self._by_venue_id: dict[str, _Order] = {}
         self._last_price: dict[str, Decimal] = {}
-        self._funding_rate: dict[str, Decimal] = {s: config.funding_rate for s in self._instruments}
+        self._funding_rate: dict[str, Decimal] = {
+            s: config.funding_rate_of(s) for s in self._instruments
+        }
+        self._interval: dict[str, int] = {s: config.funding_interval_of(s) for s in self._instruments}
         self._orphan_accounts: dict[str, str] = {}
         self._now: int | None = None
-        self._next_funding: int | None = None
+        self._next_funding: dict[str, int] | None = None  # per symbol
         self._last_arrival = 0
         self._event_seq = 0
         self._order_seq = 0
@@ -582,22 +629,24 @@ class SimExchange:
         """Handle, in time order, every arrival and funding time up to ``t``."""
         if self._next_funding is None:
             first = self._now if self._now is not None else t
-            interval = self.config.funding_interval_ms
-            self._next_funding = (first // interval + 1) * interval
+            self._next_funding = {s: (first // i + 1) * i for s, i in self._interval.items()}
+        nxt = self._next_funding
         while True:
             arrival = self._in_flight[0].arrival if self._in_flight else None
-            funding = self._next_funding
+            funding = min(nxt.values())
             if funding <= t and (arrival is None or funding < arrival):
-                interval = self.config.funding_interval_ms
-                if self._any_position():
-                    self._charge_funding(funding)
-                    self._next_funding = funding + interval
-                else:
-                    # Nothing to charge until something arrives: skip the empty
-                    # funding times at once (a clock starting at 0 would otherwise
-                    # walk every 8 hours since 1970).
-                    horizon = t if arrival is None else arrival - 1
-                    self._next_funding = (horizon // interval + 1) * interval
+                due = [s for s in self._instruments if nxt[s] == funding]
+                for symbol in due:
+                    interval = self._interval[symbol]
+                    if self._any_position(symbol):
+                        self._charge_funding(funding, symbol)
+                        nxt[symbol] = funding + interval
+                    else:
+                        # Nothing to charge until something arrives: skip the empty
+                        # funding times at once (a clock starting at 0 would otherwise
+                        # walk every 8 hours since 1970).
+                        horizon = t if arrival is None else arrival - 1
+                        nxt[symbol] = (max(horizon, funding) // interval + 1) * interval
             elif arrival is not None and arrival <= t:
                 flight = self._in_flight.popleft()
                 match flight.action:
@@ -825,7 +874,7 @@ class SimExchange:
             )
         )
         for o in markets:
-            bps = self.config.slippage.bps(self._rng)
+            bps = self.config.slippage_of(inst.symbol).bps(self._rng)
             moved = first * (_ONE + _sign(o.req.side) * bps * _BPS)
             # Rounded to the tick away from the taker: slippage never helps.
             price = (
@@ -870,7 +919,7 @@ class SimExchange:
             qty = min(qty, opposing)
         if qty <= 0:
             return _ZERO
-        fee = self.config.fees.fee(qty, price, maker=maker)
+        fee = self.config.fees_of(o.req.symbol).fee(qty, price, maker=maker)
         realized = self._apply_position(pos, _sign(o.req.side) * qty, price)
         acct.wallet += realized - fee
         o.cum_qty += qty
@@ -924,21 +973,24 @@ class SimExchange:
 
     # -------------------------------------------------------------- funding
 
-    def _any_position(self) -> bool:
-        return any(p.qty for a in self._accounts.values() for p in a.positions.values())
+    def _any_position(self, symbol: str) -> bool:
+        return any(
+            p.qty for a in self._accounts.values() if (p := a.positions.get(symbol)) is not None
+        )
 
-    def _charge_funding(self, ts: int) -> None:
+    def _charge_funding(self, ts: int, symbol: str) -> None:
+        quantum = self.config.fees_of(symbol).quantum
         for acct in self._accounts.values():
-            for symbol, pos in acct.positions.items():
-                mark = self._last_price.get(symbol)
-                if not pos.qty or mark is None:
-                    continue
-                amount = (-pos.qty * mark * self._funding_rate[symbol]).quantize(
-                    self.config.fees.quantum, rounding=ROUND_HALF_UP
-                )
-                acct.wallet += amount
-                event = self._emit(ts, EventKind.FUNDING, asset=symbol, amount=amount)
-                self._orphan_accounts[event.event_id] = acct.name
+            pos = acct.positions.get(symbol)
+            mark = self._last_price.get(symbol)
+            if pos is None or not pos.qty or mark is None:
+                continue
+            amount = (-pos.qty * mark * self._funding_rate[symbol]).quantize(
+                quantum, rounding=ROUND_HALF_UP
+            )
+            acct.wallet += amount
+            event = self._emit(ts, EventKind.FUNDING, asset=symbol, amount=amount)
+            self._orphan_accounts[event.event_id] = acct.name
 
     # -------------------------------------------------------------- helpers
 
