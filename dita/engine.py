@@ -127,9 +127,11 @@ class RunStats:
     first_ts: int | None = None
     last_ts: int | None = None
     equity: list[tuple[int, Decimal]] = field(default_factory=list)
-    by_symbol: SymbolBreakdown = field(default_factory=SymbolBreakdown)
 
     def __post_init__(self) -> None:
+        # Not a dataclass field: the run's totals (and their mirrors, e.g. the
+        # ClickHouse RunReport) stay what they were; this is the per-symbol view.
+        self.by_symbol: SymbolBreakdown = SymbolBreakdown()
         self.capital = self.initial_capital
         self.peak = self.initial_capital
 
