@@ -54,6 +54,7 @@ from aiohttp import WSMsgType, web
 
 from dita.venues.bingx.clock import wall_clock_ms
 from dita.venues.bingx_emulator import public_stream
+from dita.venues.bingx_emulator.answers import Answerer, AnswerProfile
 from dita.venues.bingx_emulator.engine import Engine
 from dita.venues.bingx_emulator.exchange import ApiError, Exchange, Mode, s
 from dita.venues.bingx_emulator.history import History
@@ -127,8 +128,9 @@ class BingxEmulator:
         engine: Literal["sim", "builtin"] = "sim",
         immediate_fills: bool = True,
         recv_window_default: int = 5000,
-        recv_window_max: int | None = 5000,  # PROTOCOL.md §2.1: the skills reference's maximum
-        future_tolerance_ms: int = 1000,  # §2.4 UNCONFIRMED
+        recv_window_max: int | Literal["profile"] | None = "profile",  # else answers' cap
+        future_tolerance_ms: int | None = None,  # None: answers.timestamp_window_ms
+        answers: AnswerProfile | None = None,  # BingX's answer forms (answers.py)
         ping_interval: float = 5.0,
         missed_pongs_allowed: int = 3,
         listen_key_ttl_ms: int = 3_600_000,
@@ -153,9 +155,15 @@ class BingxEmulator:
             )
         else:
             self.exchange = Exchange(clock=self.clock, mode=mode, initial_balance=initial_balance)
+        profile = answers or AnswerProfile()
+        if recv_window_max != "profile":
+            profile = profile.but(recv_window_max=recv_window_max)
+        if future_tolerance_ms is not None:
+            profile = profile.but(timestamp_window_ms=future_tolerance_ms)
+        self.answers = Answerer(profile, self.clock)
         self.recv_window_default = recv_window_default
-        self.recv_window_max = recv_window_max
-        self.future_tolerance_ms = future_tolerance_ms
+        self.recv_window_max = profile.recv_window_max
+        self.future_tolerance_ms = profile.timestamp_window_ms
         self.ping_interval = ping_interval
         self.missed_pongs_allowed = missed_pongs_allowed
         self.listen_key_ttl_ms = listen_key_ttl_ms
@@ -632,7 +640,9 @@ class BingxEmulator:
             except (ArithmeticError, RecursionError) as err:  # absurd numbers, deep nesting
                 response = _envelope(80014, f"Invalid parameters, {type(err).__name__}")
             else:
-                response = _envelope(0, "", data)
+                one_way = self.exchange.mode is Mode.ONE_WAY
+                response = _envelope(0, "", self.answers.data(method, path, data, one_way=one_way))
+            response.headers.update(self.answers.headers(path))
             await self._flush(wait=self.stream_before_rest)
         if fault is not None and fault.after_execute and (fault.status or fault.code):
             return self._fault_response(fault)
@@ -773,6 +783,8 @@ class BingxEmulator:
                 await conn.ws.close()
         else:
             return _envelope(100400, f"{method} not allowed", status=405)
+        if self.answers.profile.listen_key_empty_body:
+            return web.Response(status=200)  # documented by HTTP status only (§3.12)
         return _envelope(0, "", None)
 
     def _key_valid(self, listen_key: str) -> bool:
@@ -958,7 +970,9 @@ class BingxEmulator:
             if self.duplicate_next_events > 0:
                 self.duplicate_next_events -= 1
                 copies = 2
-            frame = _ENCODER.encode(event)
+            frame = _ENCODER.encode(
+                self.answers.frame(event, one_way=self.exchange.mode is Mode.ONE_WAY)
+            )
             for conn in self._conns:
                 if not self._key_valid(conn.listen_key):
                     continue
