@@ -757,7 +757,8 @@ def emulate_bingx(
     tape_ms: int | None = None,
     kline_ms: int = 60_000,
 ) -> None:
-    """Serve BingX's perpetual-swap REST and user-data WebSocket on 127.0.0.1 until interrupted."""
+    """Serve BingX's perpetual-swap REST, user-data and market WebSockets on 127.0.0.1 until
+    interrupted (docs/bingx-emulator.md lists the endpoints)."""
     try:
         from dita.venues.bingx_emulator import serve
     except ImportError as e:

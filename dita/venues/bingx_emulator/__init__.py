@@ -1,7 +1,8 @@
 """A loopback BingX USDT-M perpetual swap endpoint for testing, without the internet.
 
-REST under ``http://127.0.0.1:PORT/openApi/...`` and the user-data WebSocket at
-``ws://127.0.0.1:PORT/swap-market?listenKey=...``, speaking BingX's protocol
+REST under ``http://127.0.0.1:PORT/openApi/...``, the user-data WebSocket at
+``ws://127.0.0.1:PORT/swap-market?listenKey=...`` and the public market WebSocket at
+``ws://127.0.0.1:PORT/swap-market`` (docs/bingx-emulator.md), speaking BingX's protocol
 (signatures, timestamps, error codes, envelopes, 19-digit ids, string
 decimals, gzipped frames, Ping/Pong) with fault injection for tests.
 
