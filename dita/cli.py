@@ -562,90 +562,43 @@ def report(journal: Path, out_dir: Path | None, quiet: bool) -> None:
 
 @main.command()
 @click.argument("journal", type=click.Path(path_type=Path))
-def status(journal: Path) -> None:
+@click.option("--watch", is_flag=True, help="Keep the view open and refresh it as the run goes on.")
+@click.option(
+    "--interval", type=float, default=1.0, show_default=True, help="Seconds between refreshes."
+)
+def status(journal: Path, watch: bool, interval: float) -> None:
     """What JOURNAL says the engine owns: slots, live orders, positions, capital.
 
-    Opens the journal read-only and rebuilds the kernel from it; never touches
-    the venue and never writes (a torn tail is reported, not repaired).
+    Opens the journal read-only, restores the kernel from its last snapshot and
+    re-runs only the records after it; never touches the venue and never writes.
+    With --watch, applies each newly committed record as it lands (Ctrl-C ends).
     """
-    from rich.table import Table
+    import time
 
-    from dita.journal import Adjustment, EngineNote, RecordKind, replay
-    from dita.verify import open_journal
+    from rich.live import Live
+
+    from dita.serve.status import render_status
+    from dita.serve.view import JournalView
 
     console = Console()
     try:
-        with open_journal(journal) as j:
-            kernel = replay(j)
-            last = j.last_seq
-            notes = [
-                r.body.topic
-                for r in (j.get(int(seq)) for (seq,) in j.execute(
-                    "SELECT seq FROM records WHERE kind = ?", (RecordKind.NOTE.value,)))
-                if isinstance(r.body, EngineNote)
-            ]  # fmt: skip
-            adjustments = [
-                r.body
-                for r in (j.get(int(seq)) for (seq,) in j.execute(
-                    "SELECT seq FROM records WHERE kind = ?", (RecordKind.ADJUSTMENT.value,)))
-                if isinstance(r.body, Adjustment)
-            ]  # fmt: skip
-            trades = len(j.trades())
+        view = JournalView.open(journal)
     except JournalError as e:
         _fail("status", str(e))
-
-    slots = Table(title=f"dita status: {journal}", caption=f"{last:,} records")
-    for col in ("slot", "stage", "trade", "side", "size", "entry price", "realized", "fees"):
-        slots.add_column(col, justify="right" if col in ("slot", "size") else "left")
-    for i in range(kernel.slot_count):
-        s = kernel.slot(i)
-        slots.add_row(
-            str(i), s.stage.value, s.trade_id or "-", s.side.value if s.side else "-",
-            str(s.size), str(s.entry_price) if s.entry_price is not None else "-",
-            str(s.realized_pnl), str(s.fees),
-        )  # fmt: skip
-    console.print(slots)
-
-    live = kernel.live_orders()
-    if live:
-        orders = Table(title="live orders (may be on the venue)")
-        for col in ("client order id", "venue id", "slot", "purpose", "side", "type", "qty",
-                    "price", "filled", "status"):  # fmt: skip
-            orders.add_column(col)
-        for o in live:
-            orders.add_row(
-                o.client_order_id, o.venue_order_id or "-", str(o.slot_id), o.purpose.value,
-                o.side.value, o.order_type.value, str(o.quantity),
-                str(o.limit_price) if o.limit_price is not None else "-", str(o.filled_qty),
-                o.status.value,
-            )  # fmt: skip
-        console.print(orders)
-    else:
-        console.print("live orders: none")
-
-    net: dict[str, Decimal] = {}
-    for i in range(kernel.slot_count):
-        s = kernel.slot(i)
-        if s.side is not None and s.size > 0:
-            net[s.asset] = net.get(s.asset, Decimal(0)) + (
-                s.size if s.side.value == "LONG" else -s.size
-            )
-    console.print(
-        "positions (net, + long): "
-        + (", ".join(f"{a} {q}" for a, q in sorted(net.items())) if net else "flat")
-    )
-    a = kernel.account
-    console.print(
-        f"capital {a.capital} = initial {a.initial_capital} + realized {a.realized_pnl} "
-        f"- fees {a.fees} + funding {a.funding}; margin in use {a.margin_used}, "
-        f"available {a.available}; {trades} trades closed"
-    )
-    state = "finished" if notes and notes[-1] == "end" else "stopped midway (resume reconciles)"
-    console.print(f"run: {state}; resumed {notes.count('resume')} time(s)")
-    for adj in adjustments:
-        console.print(
-            f"[yellow]adjustment[/yellow] {adj.adjustment_id}: {adj.reason} ({adj.action})"
-        )
+    with view:
+        if not watch:
+            console.print(render_status(view))
+            return
+        try:
+            with Live(render_status(view), console=console, auto_refresh=False) as live:
+                while True:
+                    time.sleep(interval)
+                    if view.poll():
+                        live.update(render_status(view), refresh=True)
+        except KeyboardInterrupt:
+            pass
+        except JournalError as e:
+            _fail("status", str(e))
 
 
 @main.command()
@@ -714,6 +667,36 @@ def recover(journal: Path, endpoint: str, on_mismatch: str, check_balance: bool)
         click.echo(asyncio.run(go()))
     except (JournalError, RecoveryError, VenueError) as e:
         _fail("recover", str(e))
+
+
+@main.command()
+@click.argument("journals", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--port", type=int, default=8765, show_default=True, help="TCP port on 127.0.0.1.")
+@click.option(
+    "--interval", type=float, default=0.5, show_default=True, help="Seconds between journal polls."
+)
+def serve(journals: tuple[Path, ...], port: int, interval: float) -> None:
+    """A live dashboard of JOURNALS in the browser, on 127.0.0.1 only.
+
+    Reads each journal read-only while a run writes it: engine state, slots,
+    live orders, positions, capital and equity, recent kernel steps and
+    refusals, reconciliation notes and halts. Updates arrive as server-sent
+    events, from the records committed since the last poll (never a replay
+    from the start).
+    """
+    from dita.serve.server import serve as run_server
+
+    if not 0 < port < 65536:
+        _fail("serve", f"--port must be 1..65535, got {port}")
+    if interval <= 0:
+        _fail("serve", f"--interval must be > 0, got {interval}")
+    for j in journals:
+        if not j.is_file():
+            _fail("serve", f"{j}: no such journal")
+    try:
+        run_server(list(journals), port=port, interval=interval, print_url=click.echo)
+    except OSError as e:
+        _fail("serve", f"cannot listen on 127.0.0.1:{port}: {e}")
 
 
 @main.group()
