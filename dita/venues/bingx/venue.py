@@ -278,11 +278,16 @@ class BingxVenue:
 
     # -- instruments -----------------------------------------------------------
 
-    async def load_instruments(self) -> dict[str, Instrument]:
-        """Instruments from ``/quote/contracts`` (tick, step, minimum quantity and notional)."""
+    async def load_contracts(self) -> list[wire.Contract]:
+        """Every row of ``/quote/contracts``, tradable or not (public; no key needed)."""
         raw = await self._call("GET", CONTRACTS, {}, signed=False)
         with _reading("contracts"):
-            rows = wire.decode(raw, list[wire.Contract])
+            return wire.decode(raw, list[wire.Contract])
+
+    async def load_instruments(self) -> dict[str, Instrument]:
+        """Instruments from ``/quote/contracts`` (tick, step, minimum quantity and notional)."""
+        rows = await self.load_contracts()
+        with _reading("contracts"):
             instruments = {c.symbol: parse.instrument(c) for c in rows if parse.tradable(c)}
         self._instruments = instruments
         return dict(self._instruments)
