@@ -70,6 +70,23 @@ def main() -> None:
     """
 
 
+def parse_params(items: tuple[str, ...]) -> dict[str, object]:
+    """``KEY=VALUE`` pairs; each VALUE read as a TOML value (floats as Decimal), else a string."""
+    import tomllib
+
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise ValueError(f"--param {item!r}: expected KEY=VALUE with KEY a Python identifier")
+        try:
+            out[key] = tomllib.loads(f"v = {value}", parse_float=Decimal)["v"]
+        except tomllib.TOMLDecodeError:
+            out[key] = value
+    return out
+
+
 def _default_journal(seed: int) -> Path:
     from datetime import UTC, datetime
 
@@ -117,6 +134,14 @@ def _default_journal(seed: int) -> Path:
     envvar="DITA_POLICY",
     show_envvar=True,
     help="Policy to run. Default: dita.policies.demo:DemoPolicy.",
+)
+@click.option(
+    "--param",
+    "policy_param",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A keyword argument for the policy's constructor (repeatable); VALUE is read as a TOML "
+    "value: 10 is an int, 0.02 a Decimal, true a bool, anything else a string.",
 )
 @click.option(
     "--intents",
@@ -266,6 +291,7 @@ def run(
     data: tuple[str, ...],
     symbol: str,
     policy_spec: str | None,
+    policy_param: tuple[str, ...],
     intents: str | None,
     venue: str,
     capital: Decimal,
@@ -306,7 +332,13 @@ def run(
         "--bingx-credentials": bingx_credentials is not None, "--yes-real-money": yes_real_money,
         "--max-bars": max_bars is not None, "--duration": duration_s is not None,
     }  # fmt: skip
+    try:
+        policy_params = parse_params(policy_param)
+    except ValueError as e:
+        _fail("run", str(e))
     if venue == "bingx":
+        if policy_params:
+            _fail("run", "--param is for the simulated venues for now, not --venue bingx")
         _run_bingx(
             symbol=symbol, policy_spec=policy_spec, intents=intents, capital=capital, slots=slots,
             journal_path=journal_path, no_journal=no_journal, sync_mode=sync_mode, quiet=quiet,
@@ -354,7 +386,7 @@ def run(
     try:
         prepared = prepare_configured_run(
             explicit, config_path, intents=intents, journal=target,
-            synchronous=Synchronous(sync_mode.upper()),
+            synchronous=Synchronous(sync_mode.upper()), policy_params=policy_params,
         )  # fmt: skip
     except RunSetupError as e:
         _fail("run", str(e))
@@ -382,6 +414,12 @@ def run(
                                 caption=prepared.policy_name, open_slots=result.open_slots))  # fmt: skip
     if len(prepared.instruments) > 1:
         console.print(symbol_table(result.stats))
+    from dita.policy import JsonlIntents
+    from dita.summary import undelivered_lines
+
+    if isinstance(prepared.policy, JsonlIntents):
+        for line in undelivered_lines(prepared.policy.undelivered, None):
+            console.print(line, soft_wrap=True, markup=False, highlight=False)
     if target is not None:
         console.print(f"journal: {target}", soft_wrap=True)
         console.print(f"check it: dita replay {target}", soft_wrap=True)

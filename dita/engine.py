@@ -67,6 +67,7 @@ from dita.kernel import (
     TradeStage,
     VenueEvent,
 )
+from dita.legacy import LegacyConversionError, LegacyIntent, legacy_to_kernel
 from dita.marketdata import Bar
 from dita.policy import Policy, PolicyView
 from dita.recovery import (
@@ -127,6 +128,7 @@ class RunStats:
     first_ts: int | None = None
     last_ts: int | None = None
     equity: list[tuple[int, Decimal]] = field(default_factory=list)
+    refusals: dict[str, int] = field(default_factory=dict)  # refused intents by diagnostic
 
     def __post_init__(self) -> None:
         # Not a dataclass field: the run's totals (and their mirrors, e.g. the
@@ -152,6 +154,8 @@ class RunStats:
             self.intents += 1
             if not outcome.accepted:
                 self.refused_intents += 1
+                code = outcome.diagnostic_code.value
+                self.refusals[code] = self.refusals.get(code, 0) + 1
         else:
             self.venue_events += 1
             if outcome.accepted:
@@ -367,7 +371,7 @@ class Pipeline:
             raise PolicyFault(
                 f"policy raised in on_bar (bar ts {bar.ts}): {type(e).__name__}: {e}"
             ) from e
-        self._run_intents(intents)
+        self._run_intents(intents or ())  # None: nothing to do
 
     def submit_intents(self, intents: Iterable[KernelIntent]) -> list[KernelOutcome]:
         """Run intents from outside the policy; the outcomes of these steps and of the
@@ -397,6 +401,13 @@ class Pipeline:
         q = self._queue
         while q:
             intent = q.popleft()
+            if isinstance(intent, LegacyIntent):  # the old policy's type: converted losslessly
+                try:
+                    intent = legacy_to_kernel(intent, self.kernel)
+                except LegacyConversionError as e:
+                    raise PolicyFault(
+                        f"policy returned a LegacyIntent dita cannot carry: {e}"
+                    ) from e
             if not isinstance(intent, KernelIntent):
                 raise PolicyFault(
                     f"policy returned {type(intent).__name__}, not a KernelIntent: {intent!r}"

@@ -15,17 +15,26 @@ carried over exactly is a ``LegacyConversionError``, never a silent default:
 * a timestamp with sub-millisecond precision.
 
 ``to_legacy`` is the inverse, so that ``to_kernel(to_legacy(k)) == k``.
+
+A policy may return ``LegacyIntent``s (alone or mixed with ``KernelIntent``s):
+the engine converts each one with ``legacy_to_kernel`` just before running it.
+A ``LegacyIntent`` names no slot, so one is picked from the slots as they are
+at that moment: an ENTER goes to the lowest free slot (IDLE or CLOSED), an
+EXIT or CANCEL to the slot holding its ``trade_id``. With no free slot, or no slot holding the trade, the
+intent goes to slot 0, where the kernel refuses it (SLOT_BUSY,
+TRADE_ID_MISMATCH, NO_POSITION, ...) and the run's summary counts it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from dita.kernel.model import Action, KernelIntent, OrderType, Side
+from dita.kernel.model import Action, KernelIntent, OrderType, Side, TradeSlot, TradeStage
 
 Number = Decimal | float | int
 _RESERVED = ("confidence", "bars_held")
@@ -188,3 +197,46 @@ def to_legacy(intent: KernelIntent) -> LegacyIntent:
         order_type=intent.order_type.value,
         limit_price=intent.limit_price,
     )
+
+
+# --------------------------------------------------------------------------- policies
+
+
+_FREE = (TradeStage.IDLE, TradeStage.CLOSED)
+
+
+class SlotSource(Protocol):
+    """What ``legacy_to_kernel`` needs to pick a slot (a ``Kernel`` or a ``PolicyView``)."""
+
+    @property
+    def slot_count(self) -> int: ...
+
+    def slot(self, n: int) -> TradeSlot: ...
+
+
+def legacy_to_kernel(legacy: LegacyIntent, kernel: SlotSource) -> KernelIntent:
+    """The ``KernelIntent`` for a policy's ``LegacyIntent``, given the slots as they are now.
+
+    Called by the engine just before the intent runs, so an ENTER earlier in
+    the same batch has already taken its slot. See the module doc for how
+    the slot is chosen.
+    """
+    slots = [kernel.slot(n) for n in range(kernel.slot_count)]
+    return to_kernel_intent(legacy, _slot_for(legacy, slots))
+
+
+def _slot_for(legacy: LegacyIntent, slots: Sequence[TradeSlot]) -> int:
+    action = _enum("action", Action, legacy.action)
+    if action is Action.ENTER:
+        for s in slots:
+            if s.stage in _FREE:
+                return s.slot_id
+        return 0  # none free: the kernel refuses it (SLOT_BUSY)
+    if not legacy.trade_id:
+        raise LegacyConversionError(
+            f"{action} {legacy.decision_id!r} without a trade_id: the slot it means is unknown"
+        )
+    for s in slots:
+        if s.trade_id == legacy.trade_id and s.stage not in _FREE:
+            return s.slot_id
+    return 0  # no slot holds it: the kernel refuses it (TRADE_ID_MISMATCH, NO_POSITION, ...)

@@ -9,8 +9,9 @@ engine's clock, which in a simulation is market-data time).
 
 Two ways to plug one in:
 
-* ``load_policy("package.module:attr")``: ``attr`` is a policy instance, a
-  class, or a zero-argument factory.
+* ``load_policy("package.module:attr")`` or ``load_policy("path/file.py:attr",
+  params)``: ``attr`` is a policy class or factory (called with ``params`` as
+  keyword arguments) or an instance. See docs/policy.md.
 * ``JsonlIntents``: a file (or stdin) of intents, one JSON object per line, so
   a policy written in any language can drive dita. Each line is a
   ``KernelIntent`` in dita's codec (Decimals as strings, enums by name)::
@@ -25,12 +26,17 @@ Two ways to plug one in:
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.util
 import json
-from collections.abc import Iterable, Sequence
+import os
+import sys
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TextIO, runtime_checkable
+from types import ModuleType
+from typing import Any, Protocol, TextIO, runtime_checkable
 
 import msgspec
 
@@ -77,38 +83,96 @@ class PolicyError(ValueError):
     """A policy cannot be loaded, or its intents cannot be read. One line, names where."""
 
 
-def load_policy(spec: str) -> Policy:
-    """The policy named by ``module:attr`` (an instance, a class, or a zero-argument factory)."""
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
+def load_policy(spec: str, params: Mapping[str, Any] | None = None) -> Policy:
+    """The policy named by ``spec``, ready to run.
+
+    ``spec`` is ``module:attr`` (an importable module; the current directory is
+    searched too, so ``my_policy:MyPolicy`` finds ``./my_policy.py``) or
+    ``path/to/file.py:attr`` (loaded from that file; its directory is put on
+    ``sys.path`` so it can import its neighbours). ``attr`` (dotted names
+    allowed) is a class or a factory, called with ``params`` as keyword
+    arguments, or a ready instance (then ``params`` must be empty).
+
+    The policy may return ``KernelIntent``s or ``dita.legacy.LegacyIntent``s
+    (converted losslessly by the engine just before each is run).
+    """
+    target, sep, attr = spec.rpartition(":")
+    if not sep or not target or not attr:
         raise PolicyError(
-            f"policy {spec!r}: expected 'module:attr', e.g. 'dita.policies.demo:DemoPolicy'"
+            f"policy {spec!r}: expected 'module:attr' or 'path/to/file.py:attr', "
+            "e.g. 'dita.policies.demo:DemoPolicy'"
         )
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as e:
-        raise PolicyError(f"policy {spec!r}: no module named {e.name!r}") from None
-    except Exception as e:  # a policy module that fails on import: say so, in one line
-        raise PolicyError(
-            f"policy {spec!r}: importing {module_name} failed: {type(e).__name__}: {e}"
-        ) from None
+    module = _import_policy_module(spec, target)
     obj: object = module
     for part in attr.split("."):
         if not hasattr(obj, part):
-            raise PolicyError(f"policy {spec!r}: module {module_name!r} has no attribute {attr!r}")
+            raise PolicyError(f"policy {spec!r}: module {target!r} has no attribute {attr!r}")
         obj = getattr(obj, part)
+    kwargs = dict(params or {})
     if isinstance(obj, type) or (not isinstance(obj, Policy) and callable(obj)):
         try:
-            obj = obj()
+            obj = obj(**kwargs)
+        except TypeError as e:
+            if kwargs:
+                raise PolicyError(
+                    f"policy {spec!r}: it does not take the parameters {sorted(kwargs)}: {e}"
+                ) from None
+            raise PolicyError(f"policy {spec!r}: constructing it failed: TypeError: {e}") from None
         except Exception as e:
             raise PolicyError(
                 f"policy {spec!r}: constructing it failed: {type(e).__name__}: {e}"
             ) from None
+    elif kwargs:
+        raise PolicyError(
+            f"policy {spec!r} is an instance: it cannot take parameters {sorted(kwargs)} "
+            "(name its class or a factory instead)"
+        )
     if not isinstance(obj, Policy):
         raise PolicyError(
             f"policy {spec!r}: {type(obj).__name__} has no on_bar(bar, view) and on_outcome(outcome, view)"
         )
     return obj
+
+
+def _import_policy_module(spec: str, target: str) -> ModuleType:
+    if target.endswith(".py") or "/" in target or os.sep in target:
+        path = Path(target).expanduser()
+        if not path.is_file():
+            raise PolicyError(f"policy {spec!r}: no such file {str(path)!r}")
+        name = f"dita_policy_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]}"
+        if name in sys.modules:
+            return sys.modules[name]
+        folder = str(path.resolve().parent)
+        if folder not in sys.path:
+            sys.path.append(folder)
+        loader_spec = importlib.util.spec_from_file_location(name, path)
+        if loader_spec is None or loader_spec.loader is None:
+            raise PolicyError(f"policy {spec!r}: {str(path)!r} is not a Python file")
+        module = importlib.util.module_from_spec(loader_spec)
+        sys.modules[name] = module  # dataclasses and pickling look their module up by name
+        try:
+            loader_spec.loader.exec_module(module)
+        except Exception as e:  # a policy file that fails on import: say so, in one line
+            del sys.modules[name]
+            raise PolicyError(
+                f"policy {spec!r}: loading {path} failed: {type(e).__name__}: {e}"
+            ) from None
+        return module
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.append(cwd)  # last: a file here never shadows an installed package
+    try:
+        return importlib.import_module(target)
+    except ModuleNotFoundError as e:
+        if e.name is not None and (target == e.name or target.startswith(e.name + ".")):
+            raise PolicyError(f"policy {spec!r}: no module named {e.name!r}") from None
+        raise PolicyError(
+            f"policy {spec!r}: importing {target} failed: ModuleNotFoundError: {e}"
+        ) from None
+    except Exception as e:  # a policy module that fails on import: say so, in one line
+        raise PolicyError(
+            f"policy {spec!r}: importing {target} failed: {type(e).__name__}: {e}"
+        ) from None
 
 
 # --------------------------------------------------------------------------- JSONL intents
@@ -142,6 +206,11 @@ class JsonlIntents:
 
     def __len__(self) -> int:
         return len(self._intents)
+
+    @property
+    def undelivered(self) -> Sequence[KernelIntent]:
+        """Intents not delivered yet: after a run, those timed after the last bar closed."""
+        return self._intents[self._next :]
 
     def on_bar(self, bar: Bar, view: PolicyView) -> Sequence[KernelIntent]:
         start = self._next

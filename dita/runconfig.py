@@ -22,6 +22,9 @@ An example (every key optional)::
     slippage = "random:2"       # none | fixed:<bps> | random:<max bps>
     instrument_files = ["bingx-contracts.toml"]   # from `dita instruments fetch`
 
+    [policy_params]             # keyword arguments of the policy's constructor
+    fast = 8                    # (floats arrive as Decimal); --param KEY=VALUE overrides one
+
     [instruments."DOGE-USDT"]
     tick = "0.00001"
     step = "1"
@@ -71,6 +74,7 @@ DEFAULTS: dict[str, Any] = {
     "funding_interval_h": 8,
     "slippage": "random:2",
     "instrument_files": (),
+    "policy_params": {},
 }
 KEYS = frozenset(DEFAULTS) | {"instruments"}
 DEFAULT_MODEL = MarketModel(
@@ -122,6 +126,13 @@ def load_run_config(path: Path) -> RunConfig:
         match key:
             case "instruments":
                 continue
+            case "policy_params":
+                if not isinstance(raw, dict):
+                    raise MarketError(f"{here}: expected a table of the policy's parameters")
+                bad = [k for k in raw if not k.isidentifier()]
+                if bad:
+                    raise MarketError(f"{here}: {bad} are not Python identifiers")
+                values[key] = dict(raw)
             case "data" | "instrument_files":
                 values[key] = _paths(raw, here, base)
             case "symbol" | "policy" | "slippage":

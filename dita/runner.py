@@ -375,6 +375,23 @@ class PreparedRun:
         )
 
 
+def policy_params_record(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The policy parameters as the run record keeps them (Decimals as text)."""
+    if not params:
+        return {}
+    return {"policy_params": {k: _plain(v) for k, v in sorted(params.items())}}
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, bool | int | str):
+        return v
+    if isinstance(v, list | tuple):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    return str(v)
+
+
 def prepare_sim_run(
     *,
     data: Path | Sequence[Path | str] | None = None,
@@ -388,15 +405,19 @@ def prepare_sim_run(
     sim: SimSettings | None = None,
     synchronous: Synchronous = Synchronous.FULL,
     instruments: InstrumentBook | None = None,
+    policy_params: Mapping[str, Any] | None = None,
 ) -> PreparedRun:
     """Validate every input of a simulated run; raise ``RunSetupError`` and write nothing if bad.
 
     ``data``: one file, or several (``PATH`` / ``SYMBOL=PATH`` / a folder);
     see ``resolve_data``. ``instruments``: where grids come from (default:
     the bundled BingX list); a symbol it does not know is an error.
+    ``policy_params`` are passed to the policy's constructor as keyword arguments.
     """
     if policy is not None and intents is not None:
         raise RunSetupError("choose one of --policy and --intents, not both")
+    if policy_params and intents is not None:
+        raise RunSetupError("policy parameters are for --policy, not --intents")
     if slots < 1:
         raise RunSetupError(f"--slots must be >= 1, got {slots}")
     if not capital.is_finite() or capital <= 0:
@@ -436,7 +457,7 @@ def prepare_sim_run(
                 policy_name = f"jsonl:{intents}"
         else:
             policy_name = policy or DEFAULT_POLICY
-            pol = load_policy(policy_name)
+            pol = load_policy(policy_name, policy_params)
     except PolicyError as e:
         raise RunSetupError(str(e)) from None
 
@@ -480,7 +501,7 @@ def prepare_sim_run(
         journal_path=journal,
         sim=settings,
         data_label=label,
-        params=params,
+        params={**params, **policy_params_record(policy_params)},
         synchronous=synchronous,
         notes=notes,
     )
@@ -493,8 +514,11 @@ def prepare_configured_run(
     intents: str | None = None,
     journal: Path | None = None,
     synchronous: Synchronous = Synchronous.FULL,
+    policy_params: Mapping[str, Any] | None = None,
 ) -> PreparedRun:
     """``prepare_sim_run`` from settings with their precedence resolved.
+
+    ``policy_params`` (``--param``) override the config's ``[policy_params]`` key by key.
 
     ``explicit``: the settings given as flags or environment variables (keys
     of ``dita.runconfig.DEFAULTS``); the config file fills what they leave
@@ -544,6 +568,7 @@ def prepare_configured_run(
         data=data or None, policy=get("policy"), intents=intents, capital=capital,
         seed=int(get("seed")), slots=int(get("slots")), journal=journal, symbol=symbol,
         sim=settings, synchronous=synchronous, instruments=book,
+        policy_params={**get("policy_params"), **(policy_params or {})},
     )  # fmt: skip
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from rich.table import Table
 
 from dita.engine import RunStats
+from dita.kernel import KernelIntent
 
 _CENT = Decimal("0.01")
 
@@ -31,11 +33,25 @@ def summary_rows(stats: RunStats, *, open_slots: int | None = None) -> list[tupl
         ("cancels", f"{stats.cancels:,}"),
         ("rejects", f"{stats.rejects:,}"),
         ("refused intents", f"{stats.refused_intents:,}"),
+        *((f"  {code}", f"{n:,}") for code, n in sorted(stats.refusals.items())),
         ("kernel events", f"{stats.kernel_events:,}"),
     ]
     if open_slots is not None:
         rows.append(("open at end", f"{open_slots} slot(s)"))
     return rows
+
+
+def undelivered_lines(intents: Sequence[KernelIntent], last_close_ts: int | None) -> list[str]:
+    """What to say about intents that never reached the kernel (timed after the data ends)."""
+    if not intents:
+        return []
+    end = "" if last_close_ts is None else f" (the last bar closed at {last_close_ts})"
+    lines = [f"{len(intents)} intent(s) never delivered: timed after the data ends{end}"]
+    shown = intents[:10]
+    lines += [f"  {i.intent_id} ts {i.ts} {i.action} slot {i.slot_id}" for i in shown]
+    if len(intents) > len(shown):
+        lines.append(f"  ... and {len(intents) - len(shown)} more")
+    return lines
 
 
 def summary_table(
