@@ -108,3 +108,28 @@ def test_legacy_intents_get_the_slot_the_kernel_state_implies() -> None:
     assert ghost.slot_id == 0 and not k.process_intent(ghost).accepted
     with pytest.raises(LegacyConversionError, match="without a trade_id"):
         legacy_to_kernel(_legacy("EXIT", "", 6), k)
+
+
+def test_policy_params_come_from_the_run_config_and_param_overrides_them(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "run.toml").write_text(
+        f'policy = "{root}/examples/ma_cross.py:MaCross"\n\n'
+        "[policy_params]\nfast = 12\nslow = 50\nnotional = 2500.5\n",
+        encoding="utf-8",
+    )
+    j = tmp_path / "j.sqlite"
+    args = ["run", "--config", str(tmp_path / "run.toml"), "--journal", str(j), "--quiet"]
+    r = CliRunner().invoke(main, [*args, "--param", "slow=60"])
+    assert r.exit_code == 0, r.output
+    from dita.journal import RecordKind
+    from dita.verify import open_journal
+
+    with open_journal(j) as jr:
+        run = jr.first(RecordKind.RUN)
+    assert run is not None
+    assert run.body.params["policy_params"] == {  # type: ignore[union-attr]
+        "fast": 12, "notional": "2500.5", "slow": 60,
+    }  # fmt: skip
+    (tmp_path / "bad.toml").write_text("[policy_params]\n'not-a-name' = 1\n", encoding="utf-8")
+    r = CliRunner().invoke(main, ["run", "--config", str(tmp_path / "bad.toml"), "--no-journal"])
+    assert r.exit_code == 1 and "are not Python identifiers" in r.stderr

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,5 +69,5 @@ def test_the_readme_jsonl_example_makes_a_trade_with_both_legs(tmp_path: Path) -
     with sqlite3.connect(tmp_path / "j.sqlite") as db:
         [(entry_qty, exit_qty)] = db.execute("SELECT entry_qty, exit_qty FROM trades").fetchall()
         exits = db.execute("SELECT qty FROM trade_exits ORDER BY exit_no").fetchall()
-    assert entry_qty == exit_qty == "0.500"
-    assert [q for (q,) in exits] == ["0.250", "0.250"]  # the two legs
+    assert Decimal(entry_qty) == Decimal(exit_qty) == Decimal("0.5")
+    assert [Decimal(q) for (q,) in exits] == [Decimal("0.25"), Decimal("0.25")]  # the two legs
