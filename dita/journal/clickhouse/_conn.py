@@ -36,6 +36,10 @@ class ConfigError(ClickHouseError, ValueError):
     """A DSN or kernel id that cannot work; retrying will not help."""
 
 
+class MissingDependency(ConfigError):
+    """An optional package ClickHouse needs is not installed (never retried: install it)."""
+
+
 class ClientLike(Protocol):
     """The part of ``clickhouse_connect``'s client the sink uses (a seam for tests)."""
 
@@ -119,7 +123,20 @@ def connect(dsn: str, *, connect_timeout: float = 5.0, timeout: float = 60.0) ->
     Network DSNs get short timeouts and no driver-level retries: the sink
     owns retrying (with backoff), so a dead server costs seconds, not minutes.
     """
-    import clickhouse_connect
+    try:
+        import clickhouse_connect
+    except ImportError:
+        raise MissingDependency(
+            "ClickHouse needs the clickhouse-connect package: pip install 'dita[clickhouse]'"
+        ) from None
+    if dsn.lower().startswith("chdb:"):
+        try:
+            import chdb  # noqa: F401  # clickhouse-connect's embedded engine
+        except ImportError:
+            raise MissingDependency(
+                f"{redact(dsn)}: an embedded chdb:// ClickHouse needs the chdb package "
+                "(pip install chdb; about 900 MB), or point --dsn at a ClickHouse server"
+            ) from None
 
     kwargs: dict[str, Any] = {}
     if not dsn.lower().startswith("chdb:"):
