@@ -740,6 +740,19 @@ def serve(journals: tuple[Path, ...], port: int, interval: float) -> None:
         _fail("serve", f"cannot listen on 127.0.0.1:{port}: {e}")
 
 
+def _warn_secret_argument(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> str | None:
+    """A secret typed on the command line is visible to every user (ps, shell history)."""
+    if value:
+        click.echo(
+            f"dita: warning: {param.opts[0]} on the command line is visible to other users "
+            "(ps, shell history); set it in the environment instead ($BINGX_API_SECRET)",
+            err=True,
+        )
+    return value
+
+
 @main.group()
 def emulate() -> None:
     """Run a loopback emulator of a venue's wire protocol (for testing adapters offline)."""
@@ -749,7 +762,11 @@ def emulate() -> None:
 @click.option("--port", type=int, default=8080, show_default=True, help="TCP port on 127.0.0.1.")
 @click.option("--api-key", default=None, help="API key clients must use (default: $BINGX_API_KEY).")
 @click.option(
-    "--api-secret", default=None, help="API secret (default: $BINGX_API_SECRET). Never printed."
+    "--api-secret",
+    default=None,
+    callback=_warn_secret_argument,
+    help="API secret (default: $BINGX_API_SECRET, the way to give it: on the command line "
+    "it shows in ps). Never printed.",
 )
 @click.option("--hedge-mode", is_flag=True, help="Emulate hedge (two-way) position mode.")
 @click.option(

@@ -31,9 +31,10 @@ import importlib
 import importlib.util
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol, TextIO, runtime_checkable
@@ -186,9 +187,26 @@ class JsonlIntents:
     a file it would fail halfway through.
     """
 
-    def __init__(self, intents: Iterable[KernelIntent]) -> None:
+    def __init__(
+        self, intents: Iterable[KernelIntent], *, label: str = "", lines: Sequence[int] = ()
+    ) -> None:
         self._intents = list(intents)
         self._next = 0
+        self._label = label
+        self._lines = list(lines)
+
+    def undeliverable(self, last_close_ts: int) -> str | None:
+        """One line naming the intents timed after the data's last bar, or None if none are."""
+        late = [i for i, it in enumerate(self._intents) if it.ts > last_close_ts]
+        if not late:
+            return None
+        first = late[0]
+        where = f"{self._label}:{self._lines[first]}" if first < len(self._lines) else self._label
+        return (
+            f"{where}: intent {self._intents[first].intent_id!r} at ts {self._intents[first].ts} "
+            f"is after the data's last bar (closes at {last_close_ts}) and would never be "
+            f"delivered ({len(late)} such intent{'s' if len(late) != 1 else ''})"
+        )
 
     @classmethod
     def read(cls, source: str | Path | TextIO, label: str | None = None) -> JsonlIntents:
@@ -197,12 +215,16 @@ class JsonlIntents:
             name = label or str(path)
             try:
                 with path.open("r", encoding="utf-8") as fh:
-                    return cls(parse_intent_lines(fh, name))
+                    return cls._of(_parse_numbered(fh, name), name)
             except FileNotFoundError:
                 raise PolicyError(f"{name}: no such intents file") from None
             except (OSError, UnicodeDecodeError) as e:
                 raise PolicyError(f"{name}: cannot read intents: {e}") from None
-        return cls(parse_intent_lines(source, label or "<stdin>"))
+        return cls._of(_parse_numbered(source, label or "<stdin>"), label or "<stdin>")
+
+    @classmethod
+    def _of(cls, numbered: list[tuple[int, KernelIntent]], label: str) -> JsonlIntents:
+        return cls([it for _, it in numbered], label=label, lines=[n for n, _ in numbered])
 
     def __len__(self) -> int:
         return len(self._intents)
@@ -222,18 +244,56 @@ class JsonlIntents:
         return ()
 
 
+# A line nested deeper than this is refused before it is parsed (no RecursionError).
+MAX_INTENT_DEPTH = 32
+_INTENT_KEYS = frozenset(f.name for f in fields(KernelIntent))
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _depth(text: str) -> int:
+    """Deepest nesting of [] and {} outside strings (an unbalanced line fails to parse later)."""
+    depth = deepest = 0
+    for m in _BRACKETS.finditer(_STRINGS.sub("", text)):
+        if m.group() in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
 def parse_intent_lines(lines: Iterable[str], label: str) -> list[KernelIntent]:
     """Decode JSONL intents; the first bad line raises ``PolicyError('<label>:<line>: ...')``."""
+    return [it for _, it in _parse_numbered(lines, label)]
+
+
+def _parse_numbered(lines: Iterable[str], label: str) -> list[tuple[int, KernelIntent]]:
     decoder = codec.decoder(KernelIntent)
-    out: list[KernelIntent] = []
+    out: list[tuple[int, KernelIntent]] = []
     last_ts: int | None = None
     for lineno, line in enumerate(lines, start=1):
         text = line.strip()
         if not text or text.startswith("#"):
             continue
         try:
-            json.loads(text, parse_float=_refuse_float)
+            if _depth(text) > MAX_INTENT_DEPTH:
+                raise PolicyError(f"{label}:{lineno}: nested deeper than {MAX_INTENT_DEPTH} levels")
+            obj = json.loads(text, parse_float=_refuse_float)
+            if not isinstance(obj, dict):
+                raise PolicyError(
+                    f"{label}:{lineno}: an intent is a JSON object, got {type(obj).__name__}"
+                )
+            unknown = sorted(k for k in obj if k not in _INTENT_KEYS)
+            if unknown:
+                raise PolicyError(
+                    f"{label}:{lineno}: unknown key {unknown[0]!r}"
+                    + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
+                    + f"; an intent has only {', '.join(sorted(_INTENT_KEYS))}"
+                )
             intent = decoder.decode(text)
+        except PolicyError:
+            raise
         except _FloatInJson as e:
             raise PolicyError(
                 f'{label}:{lineno}: number {e.args[0]} must be a string (Decimals travel as "{e.args[0]}")'
@@ -245,7 +305,7 @@ def parse_intent_lines(lines: Iterable[str], label: str) -> list[KernelIntent]:
                 f"{label}:{lineno}: ts {intent.ts} is before the previous line's {last_ts}"
             )
         last_ts = intent.ts
-        out.append(intent)
+        out.append((lineno, intent))
     return out
 
 

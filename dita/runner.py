@@ -460,6 +460,9 @@ def prepare_sim_run(
             pol = load_policy(policy_name, policy_params)
     except PolicyError as e:
         raise RunSetupError(str(e)) from None
+    last_close = max(s.last_ts + s.interval_ms - 1 for s in summaries)
+    if isinstance(pol, JsonlIntents) and (late := pol.undeliverable(last_close)) is not None:
+        raise RunSetupError(late)
 
     if journal is not None:
         if journal.exists():

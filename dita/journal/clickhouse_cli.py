@@ -44,8 +44,31 @@ def _exact(d: Decimal) -> str:
     return f"{d.normalize():f}"
 
 
+def _warn_secret_dsn(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A password typed into --dsn is visible to every user of the machine (``ps``): say so."""
+    from click.core import ParameterSource
+
+    if value and ctx.get_parameter_source("dsn") is ParameterSource.COMMANDLINE:
+        from dita.journal.clickhouse import has_secret
+
+        if has_secret(value):
+            click.echo(
+                "dita clickhouse: warning: --dsn carries a password on the command line, where "
+                "other users can read it (ps, shell history); put the DSN in $DITA_CLICKHOUSE_DSN "
+                "or leave the password out and set $DITA_CLICKHOUSE_PASSWORD",
+                err=True,
+            )
+    return value
+
+
 def _dsn_option(f: Any) -> Any:
-    return click.option("--dsn", envvar="DITA_CLICKHOUSE_DSN", default=None, help=_DSN_HELP)(f)
+    return click.option(
+        "--dsn",
+        envvar="DITA_CLICKHOUSE_DSN",
+        default=None,
+        help=_DSN_HELP + "; a password belongs in the environment, not on the command line",
+        callback=_warn_secret_dsn,
+    )(f)
 
 
 def _database_option(f: Any) -> Any:

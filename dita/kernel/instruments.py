@@ -12,6 +12,9 @@ from decimal import Decimal
 from dita.kernel.model import Instrument, OrderSide
 
 _ZERO = Decimal(0)
+ONE = Decimal(1)
+MAX_LEVERAGE_CAP = Decimal(1000)
+GRID_DIGITS = 24
 
 
 def floor_to(value: Decimal, step: Decimal) -> Decimal:
@@ -54,6 +57,30 @@ def instrument_problems(inst: Instrument) -> list[str]:
         v = getattr(inst, name)
         if not isinstance(v, Decimal) or not v.is_finite() or v < 0:
             problems.append(f"instrument {inst.symbol!r}: {name} must be a Decimal >= 0, got {v!r}")
+    for name in ("max_price", "max_quantity"):
+        v = getattr(inst, name)
+        if not isinstance(v, Decimal) or not v.is_finite() or v <= 0:
+            problems.append(
+                f"instrument {inst.symbol!r}: {name} must be a positive Decimal, got {v!r}"
+            )
+    ml = inst.max_leverage
+    if not isinstance(ml, Decimal) or not ml.is_finite() or not ONE <= ml <= MAX_LEVERAGE_CAP:
+        problems.append(
+            f"instrument {inst.symbol!r}: max_leverage must be a Decimal in [1, {MAX_LEVERAGE_CAP}], "
+            f"got {ml!r}"
+        )
+    if not problems:
+        # every price and quantity on the grid, up to the limits, has at most
+        # about GRID_DIGITS digits: products of two stay exact in the kernel's context
+        for limit, step, what in (
+            (inst.max_price, inst.tick_size, "max_price / tick_size"),
+            (inst.max_quantity, inst.step_size, "max_quantity / step_size"),
+        ):
+            if limit.adjusted() - step.adjusted() > GRID_DIGITS:
+                problems.append(
+                    f"instrument {inst.symbol!r}: {what} must stay below 1e{GRID_DIGITS + 1}, "
+                    f"got {limit} / {step}"
+                )
     if not inst.symbol:
         problems.append("instrument with an empty symbol")
     return problems

@@ -77,6 +77,11 @@ KERNEL_CONTEXT = Context(prec=60)
 COST_QUANTUM = Decimal("1e-20")
 COST_EXPONENT = -20
 RECENT_INTENT_IDS = 100_000
+# Outside money (fees, funding, fill prices) has at most 18 decimals: no venue
+# sends more, and anything finer would make the ledger's sums inexact.
+MIN_AMOUNT_EXPONENT = -18
+MAX_TS = 2**63 - 1  # epoch milliseconds; the journal stores them as 64-bit integers
+MAX_LEG_RATIOS = 100
 NO_DELTA = LedgerDelta()
 
 
@@ -106,6 +111,25 @@ def _finite(value: object) -> Decimal | None:
             return Decimal(value)
         case _:
             return None
+
+
+def _money(value: object, what: str, code: KernelDiagnosticCode) -> Decimal:
+    """A finite outside amount with at most 18 decimals (any sign), or a refusal."""
+    d = _finite(value)
+    if d is None:
+        raise _Refusal(code, f"{what} must be a finite Decimal, got {value!r}")
+    exp = d.as_tuple().exponent
+    assert isinstance(exp, int)
+    if d and exp < MIN_AMOUNT_EXPONENT:
+        raise _Refusal(
+            D.AMOUNT_TOO_PRECISE,
+            f"{what} {d} has more than {-MIN_AMOUNT_EXPONENT} decimals",
+        )
+    return d
+
+
+def _valid_ts(ts: object) -> bool:
+    return type(ts) is int and 0 <= ts <= MAX_TS
 
 
 # --------------------------------------------------------------------------- state
@@ -485,18 +509,30 @@ class Kernel:
                     case Action.CANCEL:
                         return self._cancel(intent)
                     case _:
-                        raise _Refusal(D.INVALID_INTENT, f"unknown action {intent.action!r}")
+                        raise _Refusal(D.INVALID_ACTION, f"unknown action {intent.action!r}")
             except _Refusal as r:
                 state = self._slots[slot_id].stage if slot_id is not None else None
                 return KernelOutcome(False, r.code, slot_id, state, message=r.message)
 
     def _check_intent_header(self, intent: KernelIntent) -> None:
-        if not isinstance(intent.intent_id, str) or not intent.intent_id:
+        if type(intent.intent_id) is not str or not intent.intent_id:
             raise _Refusal(D.INVALID_INTENT, "intent_id must be a non-empty string")
-        if not isinstance(intent.ts, int) or isinstance(intent.ts, bool):
+        if not _valid_ts(intent.ts):
             raise _Refusal(
-                D.INVALID_INTENT, f"ts must be integer epoch milliseconds, got {intent.ts!r}"
+                D.INVALID_TS,
+                f"ts must be integer epoch milliseconds in [0, 2**63), got {intent.ts!r}",
             )
+        for name in ("trade_id", "asset", "reason"):
+            if type(getattr(intent, name)) is not str:
+                raise _Refusal(
+                    D.INVALID_INTENT, f"{name} must be a string, got {getattr(intent, name)!r}"
+                )
+        if type(intent.metadata) is not dict:
+            raise _Refusal(D.INVALID_INTENT, f"metadata must be a dict, got {intent.metadata!r}")
+        if type(intent.action) is not Action:
+            # a plain "ENTER" string equals Action.ENTER (StrEnum) but is not one:
+            # only the real enum gets past the boundary
+            raise _Refusal(D.INVALID_ACTION, f"action must be an Action, got {intent.action!r}")
         if self._intent_seen(intent.intent_id):
             raise _Refusal(D.DUPLICATE_INTENT, f"intent {intent.intent_id!r} was already accepted")
         if not _valid_slot_id(intent.slot_id, len(self._slots)):
@@ -504,8 +540,6 @@ class Kernel:
                 D.UNKNOWN_SLOT,
                 f"slot {intent.slot_id!r} does not exist (this kernel has slots 0..{len(self._slots) - 1})",
             )
-        if intent.action not in (Action.ENTER, Action.EXIT, Action.CANCEL):
-            raise _Refusal(D.INVALID_INTENT, f"unknown action {intent.action!r}")
 
     def _intent_seen(self, intent_id: str) -> bool:
         if intent_id in self._recent_intents:
@@ -527,22 +561,36 @@ class Kernel:
                 f"ENTER not valid in {slot.stage} (slot {it.slot_id}): trade "
                 f"{slot.trade.trade_id if slot.trade else ''!r} is still active",
             )
-        if not isinstance(it.trade_id, str) or not it.trade_id:
+        if not it.trade_id:
             raise _Refusal(D.INVALID_TRADE_ID, "ENTER needs a non-empty trade_id")
-        inst = self._instruments.get(it.asset) if isinstance(it.asset, str) else None
+        inst = self._instruments.get(it.asset)
         if inst is None:
             raise _Refusal(D.UNKNOWN_INSTRUMENT, f"unknown instrument {it.asset!r}")
-        if it.side not in (Side.LONG, Side.SHORT):
-            raise _Refusal(D.INVALID_SIDE, f"ENTER needs side LONG or SHORT, got {it.side!r}")
+        if type(it.side) is not Side:
+            # never "it.side in (Side.LONG, Side.SHORT)": the plain string "LONG"
+            # passes that (StrEnum equality), fails "is Side.LONG" and became a SELL
+            raise _Refusal(
+                D.INVALID_SIDE, f"ENTER needs side Side.LONG or Side.SHORT, got {it.side!r}"
+            )
         size = _finite(it.size)
         if size is None or size <= 0:
             raise _Refusal(
                 D.INVALID_SIZE, f"ENTER size must be a finite Decimal > 0, got {it.size!r}"
             )
+        if size > inst.max_quantity:
+            raise _Refusal(
+                D.SIZE_ABOVE_MAX,
+                f"ENTER size {size} is above the maximum quantity {inst.max_quantity} of {inst.symbol}",
+            )
         leverage = _finite(it.leverage)
         if leverage is None or leverage <= 0:
             raise _Refusal(
                 D.INVALID_LEVERAGE, f"leverage must be a finite Decimal > 0, got {it.leverage!r}"
+            )
+        if not ONE <= leverage <= inst.max_leverage:
+            raise _Refusal(
+                D.LEVERAGE_OUT_OF_RANGE,
+                f"leverage {leverage} is outside [1, {inst.max_leverage}] for {inst.symbol}",
             )
         ratios = _check_leg_ratios(it.exit_leg_ratios)
         side = OrderSide.BUY if it.side is Side.LONG else OrderSide.SELL
@@ -560,6 +608,7 @@ class Kernel:
                 raise _Refusal(
                     D.INVALID_PRICE, f"reference_price must be > 0, got {it.reference_price!r}"
                 )
+            _check_max_price(inst, ref, "reference_price")
             price = ref
         qty = quantize_qty(inst, size)
         if qty <= 0 or qty < inst.min_quantity:
@@ -637,6 +686,10 @@ class Kernel:
     def _order_price(
         self, it: KernelIntent, inst: Instrument, side: OrderSide
     ) -> tuple[OrderType, Decimal | None]:
+        if type(it.order_type) is not OrderType:
+            raise _Refusal(
+                D.INVALID_ORDER_TYPE, f"order_type must be an OrderType, got {it.order_type!r}"
+            )
         match it.order_type:
             case OrderType.MARKET:
                 if it.limit_price is not None:
@@ -653,6 +706,7 @@ class Kernel:
                     raise _Refusal(
                         D.INVALID_PRICE, f"limit_price must be > 0, got {it.limit_price!r}"
                     )
+                _check_max_price(inst, lp, "limit_price")
                 q = quantize_price(inst, side, lp)
                 if q <= 0:
                     raise _Refusal(
@@ -661,7 +715,7 @@ class Kernel:
                     )
                 return OrderType.LIMIT, q
             case _:
-                raise _Refusal(D.INVALID_INTENT, f"unknown order_type {it.order_type!r}")
+                raise _Refusal(D.INVALID_ORDER_TYPE, f"unknown order_type {it.order_type!r}")
 
     def _exit(self, it: KernelIntent) -> KernelOutcome:
         slot = self._slots[it.slot_id]
@@ -704,12 +758,18 @@ class Kernel:
                 raise _Refusal(
                     D.INVALID_PRICE, f"reference_price must be > 0, got {it.reference_price!r}"
                 )
+            _check_max_price(inst, ref, "reference_price")
         price = limit_price or ref or trade.open_cost / trade.size
         if it.size is not None:
             size = _finite(it.size)
             if size is None or size <= 0:
                 raise _Refusal(
                     D.INVALID_SIZE, f"EXIT size must be a finite Decimal > 0, got {it.size!r}"
+                )
+            if size > inst.max_quantity:
+                raise _Refusal(
+                    D.SIZE_ABOVE_MAX,
+                    f"EXIT size {size} is above the maximum quantity {inst.max_quantity} of {inst.symbol}",
                 )
             qty = quantize_qty(inst, size)
             if qty > trade.size:
@@ -818,11 +878,22 @@ class Kernel:
         """One venue fact, one step. Never raises on a bad event."""
         with localcontext(KERNEL_CONTEXT):
             try:
-                if not isinstance(event.event_id, str) or not event.event_id:
+                if type(event.event_id) is not str or not event.event_id:
                     raise _Refusal(D.INVALID_EVENT, "event_id must be a non-empty string")
-                if not isinstance(event.ts, int) or isinstance(event.ts, bool):
+                if not _valid_ts(event.ts):
                     raise _Refusal(
-                        D.INVALID_EVENT, f"ts must be integer epoch milliseconds, got {event.ts!r}"
+                        D.INVALID_EVENT,
+                        f"ts must be integer epoch milliseconds in [0, 2**63), got {event.ts!r}",
+                    )
+                for name in ("client_order_id", "venue_order_id", "reason", "asset"):
+                    if type(getattr(event, name)) is not str:
+                        raise _Refusal(
+                            D.INVALID_EVENT,
+                            f"{name} must be a string, got {getattr(event, name)!r}",
+                        )
+                if type(event.kind) is not EventKind:
+                    raise _Refusal(
+                        D.INVALID_EVENT_KIND, f"kind must be an EventKind, got {event.kind!r}"
                     )
                 if event.kind is EventKind.FUNDING:
                     return self._on_funding(event)
@@ -856,7 +927,7 @@ class Kernel:
                     case EventKind.FEE:
                         return self._on_fee(slot, trade, order, event)
                     case _:
-                        raise _Refusal(D.INVALID_EVENT, f"unknown event kind {event.kind!r}")
+                        raise _Refusal(D.INVALID_EVENT_KIND, f"unknown event kind {event.kind!r}")
             except _Refusal as r:
                 sid = (
                     self._order_slot.get(event.client_order_id)
@@ -934,12 +1005,13 @@ class Kernel:
         return self._step(slot, ev, order, D.OK, f"event {ev.event_id}: ACK", old)
 
     def _on_fill(self, slot: _Slot, trade: _Trade, order: _Order, ev: VenueEvent) -> KernelOutcome:
+        inst = self._instruments[order.asset]
         price = _finite(ev.last_price)
         if price is None or price <= 0:
             raise _Refusal(D.INVALID_EVENT, f"fill needs last_price > 0, got {ev.last_price!r}")
-        fee = _finite(ev.fee)
-        if fee is None:
-            raise _Refusal(D.INVALID_EVENT, f"fill fee must be a finite Decimal, got {ev.fee!r}")
+        _check_max_price(inst, price, "fill last_price")
+        price = _money(price, "fill last_price", D.INVALID_EVENT)
+        fee = _money(ev.fee, "fill fee", D.INVALID_EVENT)
         last = None
         if ev.last_qty is not None:
             last = _finite(ev.last_qty)
@@ -970,7 +1042,6 @@ class Kernel:
                 D.OVERFILL,
                 f"fill of order {order.client_order_id}: cum_qty {cum} exceeds order quantity {order.quantity}",
             )
-        inst = self._instruments[order.asset]
         if not on_grid(delta, inst.step_size):
             raise _Refusal(
                 D.INVALID_EVENT, f"fill quantity {delta} is not a multiple of step {inst.step_size}"
@@ -979,6 +1050,11 @@ class Kernel:
             raise _Refusal(
                 D.OVERFILL,
                 f"exit fill of {delta} exceeds the open position {trade.size} (order {order.client_order_id})",
+            )
+        if abs(fee) > delta * price:
+            raise _Refusal(
+                D.FEE_OUT_OF_RANGE,
+                f"fill fee {fee} exceeds the fill's notional {delta * price} (order {order.client_order_id})",
             )
         # -- accepted: mutate
         old = slot.stage
@@ -1089,10 +1165,16 @@ class Kernel:
         return self._step(slot, ev, order, D.OK, f"event {ev.event_id}: CANCEL_REJECT", old)
 
     def _on_fee(self, slot: _Slot, trade: _Trade, order: _Order, ev: VenueEvent) -> KernelOutcome:
-        fee = _finite(ev.fee)
-        if fee is None or fee == 0:
+        fee = _money(ev.fee, "FEE event fee", D.INVALID_EVENT)
+        if fee == 0:
             raise _Refusal(
                 D.INVALID_EVENT, f"FEE event needs a finite, non-zero fee, got {ev.fee!r}"
+            )
+        if abs(fee) > order.filled_cost:
+            raise _Refusal(
+                D.FEE_OUT_OF_RANGE,
+                f"FEE {fee} exceeds the money traded on order {order.client_order_id} "
+                f"({order.filled_cost})",
             )
         old = slot.stage
         order.fees += fee
@@ -1106,18 +1188,15 @@ class Kernel:
     def _on_funding(self, ev: VenueEvent) -> KernelOutcome:
         if not isinstance(ev.asset, str) or ev.asset not in self._instruments:
             raise _Refusal(D.UNKNOWN_INSTRUMENT, f"funding for unknown instrument {ev.asset!r}")
-        amount = _finite(ev.amount)
-        if amount is None:
-            raise _Refusal(
-                D.INVALID_EVENT, f"funding amount must be a finite Decimal, got {ev.amount!r}"
-            )
+        if ev.amount is None:
+            raise _Refusal(D.INVALID_EVENT, "funding without an amount")
+        amount = _money(ev.amount, "funding amount", D.INVALID_AMOUNT)
         last = self._funding_seen.get(ev.asset)
         if last is not None and ev.ts <= last:
             raise _Refusal(
                 D.DUPLICATE_EVENT,
                 f"funding for {ev.asset} at {ev.ts} is not after the last one applied ({last})",
             )
-        self._funding_seen[ev.asset] = ev.ts
         holder = next(
             (
                 s
@@ -1126,6 +1205,20 @@ class Kernel:
             ),
             None,
         )
+        # a venue never moves more funding than the position is worth, nor more
+        # than the account holds (bound taken from the account when flat)
+        bound = max(
+            holder.trade.open_cost if holder is not None and holder.trade is not None else ZERO,
+            abs(self._capital),
+            self._initial_capital,
+        )
+        if abs(amount) > bound:
+            raise _Refusal(
+                D.FUNDING_OUT_OF_RANGE,
+                f"funding {amount} for {ev.asset} exceeds both the position and the capital ({bound})",
+            )
+        # validated: compute every new value, then apply (nothing changes on refusal)
+        self._funding_seen[ev.asset] = ev.ts
         if holder is not None and holder.trade is not None:
             holder.trade.funding += amount
         self._funding += amount
@@ -1258,15 +1351,24 @@ def _valid_slot_id(slot_id: object, n: int) -> bool:
     return isinstance(slot_id, int) and not isinstance(slot_id, bool) and 0 <= slot_id < n
 
 
-def _check_leg_ratios(ratios: object) -> tuple[Decimal, ...]:
-    if not isinstance(ratios, tuple | list) or not ratios:
+def _check_max_price(inst: Instrument, price: Decimal, what: str) -> None:
+    if price > inst.max_price:
         raise _Refusal(
-            D.INVALID_LEG_RATIOS, f"exit_leg_ratios must be a non-empty sequence, got {ratios!r}"
+            D.PRICE_ABOVE_MAX,
+            f"{what} {price} is above the maximum price {inst.max_price} of {inst.symbol}",
+        )
+
+
+def _check_leg_ratios(ratios: object) -> tuple[Decimal, ...]:
+    if not isinstance(ratios, tuple | list) or not ratios or len(ratios) > MAX_LEG_RATIOS:
+        raise _Refusal(
+            D.INVALID_LEG_RATIOS,
+            f"exit_leg_ratios must be a sequence of 1 to {MAX_LEG_RATIOS} ratios, got {ratios!r}",
         )
     out = []
     for r in ratios:
         d = _finite(r)
-        if d is None or d <= 0:
+        if d is None or d <= 0 or d > ONE:
             raise _Refusal(
                 D.INVALID_LEG_RATIOS, f"each exit leg ratio must be a Decimal > 0, got {r!r}"
             )

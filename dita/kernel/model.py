@@ -107,6 +107,9 @@ class KernelDiagnosticCode(StrEnum):
     # intents
     DUPLICATE_INTENT = "DUPLICATE_INTENT"
     INVALID_INTENT = "INVALID_INTENT"
+    INVALID_ACTION = "INVALID_ACTION"  # action is not an Action (a plain string is refused)
+    INVALID_ORDER_TYPE = "INVALID_ORDER_TYPE"  # order_type is not an OrderType
+    INVALID_TS = "INVALID_TS"  # not integer epoch milliseconds in [0, 2**63)
     UNKNOWN_SLOT = "UNKNOWN_SLOT"
     SLOT_BUSY = "SLOT_BUSY"
     UNKNOWN_INSTRUMENT = "UNKNOWN_INSTRUMENT"
@@ -118,6 +121,9 @@ class KernelDiagnosticCode(StrEnum):
     LIMIT_PRICE_NOT_ALLOWED = "LIMIT_PRICE_NOT_ALLOWED"
     REFERENCE_PRICE_REQUIRED = "REFERENCE_PRICE_REQUIRED"
     INVALID_LEVERAGE = "INVALID_LEVERAGE"
+    LEVERAGE_OUT_OF_RANGE = "LEVERAGE_OUT_OF_RANGE"  # outside [1, instrument.max_leverage]
+    SIZE_ABOVE_MAX = "SIZE_ABOVE_MAX"  # above instrument.max_quantity
+    PRICE_ABOVE_MAX = "PRICE_ABOVE_MAX"  # above instrument.max_price
     INVALID_LEG_RATIOS = "INVALID_LEG_RATIOS"
     BELOW_MIN_QUANTITY = "BELOW_MIN_QUANTITY"
     BELOW_MIN_NOTIONAL = "BELOW_MIN_NOTIONAL"
@@ -133,6 +139,11 @@ class KernelDiagnosticCode(StrEnum):
     CANCEL_ALREADY_PENDING = "CANCEL_ALREADY_PENDING"
     # venue events
     INVALID_EVENT = "INVALID_EVENT"
+    INVALID_EVENT_KIND = "INVALID_EVENT_KIND"  # kind is not an EventKind
+    INVALID_AMOUNT = "INVALID_AMOUNT"  # a fee or funding amount that is not a finite Decimal
+    AMOUNT_TOO_PRECISE = "AMOUNT_TOO_PRECISE"  # more decimals than money has (MIN_AMOUNT_EXPONENT)
+    FEE_OUT_OF_RANGE = "FEE_OUT_OF_RANGE"  # |fee| above the money traded on the order
+    FUNDING_OUT_OF_RANGE = "FUNDING_OUT_OF_RANGE"  # |funding| above position and capital
     DUPLICATE_EVENT = "DUPLICATE_EVENT"
     UNKNOWN_ORDER = "UNKNOWN_ORDER"
     ORDER_FINISHED = "ORDER_FINISHED"
@@ -147,15 +158,31 @@ class KernelDiagnosticCode(StrEnum):
     UNSOLICITED_CANCEL = "UNSOLICITED_CANCEL"  # accepted: the venue cancelled on its own
 
 
+# Declared defaults for an instrument's limits when its venue does not state
+# them: far above any real contract (BingX's largest leverage is 125x), and
+# small enough that every product of a price and a quantity stays exact in the
+# kernel's arithmetic context.
+DEFAULT_MAX_PRICE = Decimal("1e9")
+DEFAULT_MAX_QUANTITY = Decimal("1e12")
+DEFAULT_MAX_LEVERAGE = Decimal(125)
+
+
 @dataclass(frozen=True, slots=True)
 class Instrument:
-    """A tradable contract and the grid its prices and quantities live on."""
+    """A tradable contract, the grid its prices and quantities live on, and their limits.
+
+    ``max_price``, ``max_quantity`` and ``max_leverage`` bound what the kernel
+    accepts (intents above them are refused; fills above ``max_price`` too).
+    """
 
     symbol: str
     tick_size: Decimal
     step_size: Decimal
     min_quantity: Decimal
     min_notional: Decimal
+    max_price: Decimal = DEFAULT_MAX_PRICE
+    max_quantity: Decimal = DEFAULT_MAX_QUANTITY
+    max_leverage: Decimal = DEFAULT_MAX_LEVERAGE
 
 
 @dataclass(frozen=True, slots=True)

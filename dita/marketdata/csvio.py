@@ -216,7 +216,7 @@ def _open_text(path: Path) -> Iterator[tuple[str, TextIO]]:
 
 def _is_int(cell: str) -> bool:
     s = cell.strip()
-    return s.isdigit() or (s.startswith("-") and s[1:].isdigit())
+    return s.isascii() and (s.isdigit() or (s.startswith("-") and s[1:].isdigit()))
 
 
 def _header_layout(
@@ -244,13 +244,36 @@ def _header_layout(
     return _Layout("header", columns, has_header=True)
 
 
+# Every number in market data fits in this many characters, and its magnitude
+# in 1e-30..1e30: a longer cell or an absurd exponent is refused, never parsed
+# into something that overflows later (or a >4,300-digit int that raises).
+MAX_NUMBER_CHARS = 64
+MAX_NUMBER_EXPONENT = 30
+
+
+def _bounded_cell(rows: _Rows, line: int, name: str, cell: str) -> str:
+    s = cell.strip()
+    if len(s) > MAX_NUMBER_CHARS:
+        raise rows.error(
+            line,
+            f"{name}: a cell of {len(s)} characters (starting {s[:20]!r}) is longer than the "
+            f"{MAX_NUMBER_CHARS} a number may have",
+        )
+    return s
+
+
 def _parse_decimal(rows: _Rows, line: int, name: str, cell: str) -> Decimal:
+    s = _bounded_cell(rows, line, name, cell)
     try:
-        value = Decimal(cell.strip())
+        value = Decimal(s)
     except InvalidOperation:
         raise rows.error(line, f"{name} {cell!r} is not a number") from None
     if not value.is_finite():
         raise rows.error(line, f"{name} {cell!r} is not a finite number")
+    if value and not -MAX_NUMBER_EXPONENT <= value.adjusted() <= MAX_NUMBER_EXPONENT:
+        raise rows.error(
+            line, f"{name} {cell!r} is out of range (magnitude 1e-30 to 1e30 accepted)"
+        )
     return value
 
 
@@ -280,7 +303,7 @@ def _is_time(cell: str) -> bool:
 
 
 def _parse_ms(rows: _Rows, line: int, name: str, cell: str) -> int:
-    s = cell.strip()
+    s = _bounded_cell(rows, line, name, cell)
     if not _is_int(s):
         iso = _iso_ms(s)
         if iso is None:

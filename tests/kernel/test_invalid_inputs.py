@@ -139,13 +139,13 @@ INVALID_INTENTS: list[tuple[str, str, Callable[[], KernelIntent], KernelDiagnost
         C.DUPLICATE_INTENT,
     ),
     ("empty intent id", "IDLE", lambda: KernelIntent("", 1, 0, Action.CANCEL), C.INVALID_INTENT),
-    ("non-integer ts", "IDLE", lambda: KernelIntent("x1", 1.5, 0, Action.CANCEL), C.INVALID_INTENT),  # type: ignore[arg-type]
-    ("unknown action", "IDLE", lambda: KernelIntent("x2", 1, 0, "HOLD"), C.INVALID_INTENT),  # type: ignore[arg-type]
+    ("non-integer ts", "IDLE", lambda: KernelIntent("x1", 1.5, 0, Action.CANCEL), C.INVALID_TS),  # type: ignore[arg-type]
+    ("unknown action", "IDLE", lambda: KernelIntent("x2", 1, 0, "HOLD"), C.INVALID_ACTION),  # type: ignore[arg-type]
     (
         "unknown order type",
         "IDLE",
         lambda: KernelIntent("x3", 1, 0, Action.ENTER, "t", "BTC-USDT", Side.LONG, D(1), "STOP"),
-        C.INVALID_INTENT,
+        C.INVALID_ORDER_TYPE,
     ),  # type: ignore[arg-type]
 ]
 
@@ -208,7 +208,7 @@ INVALID_EVENTS: list[tuple[str, Callable[[Kernel], VenueEvent], KernelDiagnostic
     ("overfill", _ev(last_qty=D("2"), cum_qty=D("2")), C.OVERFILL),
     ("last_qty disagrees with cum_qty", _ev(last_qty=D("0.2")), C.FILL_QTY_MISMATCH),
     ("wrong venue order id", _ev(kind=EventKind.ACK, venue_order_id="other"), C.INVALID_EVENT),
-    ("unknown kind", _ev(kind="TRADE"), C.INVALID_EVENT),
+    ("unknown kind", _ev(kind="TRADE"), C.INVALID_EVENT_KIND),
     (
         "funding for unknown asset",
         _ev(kind=EventKind.FUNDING, asset="DOGE-USDT", amount=D(1)),

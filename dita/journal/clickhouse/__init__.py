@@ -29,6 +29,7 @@ from ._conn import (
     ClientLike,
     ConfigError,
     connect,
+    has_secret,
     redact,
     resolve_dsn,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "fleet_report_with",
     "fleet_totals",
     "fleet_totals_with",
+    "has_secret",
     "init",
     "open_journal",
     "push",

@@ -14,12 +14,19 @@ it back, such as a driver's error).
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 DSN_ENV = "DITA_CLICKHOUSE_DSN"
 PASSWORD_ENV = "DITA_CLICKHOUSE_PASSWORD"
-_SECRET_KEYS = frozenset({"password", "pass", "pwd", "access_token", "token", "secret", "key"})
+# A query parameter is a secret if its name contains one of these (password,
+# pass, passwd, pw, pwd, sslpassword, access_token, api_key, secret, auth, ...).
+_SECRET_PARTS = ("pass", "pw", "secret", "token", "key", "auth", "cred", "sig")
+# key=value pairs anywhere in the text (``;``-separated options, fragments, paths)
+_SECRET_PAIR = re.compile(
+    r"(?i)([A-Za-z0-9_.-]*(?:" + "|".join(_SECRET_PARTS) + r")[A-Za-z0-9_.-]*=)([^&;#\s]*)"
+)
 _SCHEMES = ("http", "https", "clickhouse", "clickhouses", "chdb")
 _MASK = "***"
 
@@ -66,8 +73,18 @@ def resolve_dsn(dsn: str | None) -> str:
     return value
 
 
+def _is_secret_key(key: str) -> bool:
+    k = key.lower()
+    return any(part in k for part in _SECRET_PARTS)
+
+
+def has_secret(dsn: str) -> bool:
+    """Whether the DSN itself carries a password or another secret."""
+    return bool(secrets_of(dsn, include_env=False))
+
+
 def redact(dsn: str) -> str:
-    """The DSN with its password (userinfo or query parameter) replaced by ``***``."""
+    """The DSN with every password form (``user:pass@``, ``?password=``, ``?pw=``, ...) as ``***``."""
     try:
         parts = urlsplit(dsn)
     except ValueError:
@@ -80,16 +97,21 @@ def redact(dsn: str) -> str:
     query = parts.query
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode(
-            [(k, _MASK if k.lower() in _SECRET_KEYS else v) for k, v in pairs], safe="*"
-        )
-    out = f"{parts.scheme}://{netloc}{parts.path}"  # urlunsplit would drop '//' of chdb:///dir
+        query = urlencode([(k, _MASK if _is_secret_key(k) else v) for k, v in pairs], safe="*")
+    out = f"{parts.scheme}://{netloc}{_SECRET_PAIR.sub(_mask_pair, parts.path)}"
+    # (urlunsplit would drop '//' of chdb:///dir)
     if query:
         out += f"?{query}"
-    return out + (f"#{parts.fragment}" if parts.fragment else "")
+    if parts.fragment:
+        out += f"#{_SECRET_PAIR.sub(_mask_pair, parts.fragment)}"
+    return out
 
 
-def secrets_of(dsn: str) -> list[str]:
+def _mask_pair(m: re.Match[str]) -> str:
+    return m.group(1) + (_MASK if m.group(2) else "")
+
+
+def secrets_of(dsn: str, *, include_env: bool = True) -> list[str]:
     """Every secret string a DSN carries (raw and URL-decoded), longest first."""
     found: set[str] = set()
     try:
@@ -102,9 +124,12 @@ def secrets_of(dsn: str) -> list[str]:
         if colon and password:
             found.update({password, unquote(password)})
     for k, v in parse_qsl(parts.query, keep_blank_values=True):
-        if k.lower() in _SECRET_KEYS and v:
+        if _is_secret_key(k) and v:
             found.update({v, unquote(v)})
-    env_password = os.environ.get(PASSWORD_ENV)
+    for m in _SECRET_PAIR.finditer(f"{parts.path}#{parts.fragment}"):
+        if m.group(2):
+            found.update({m.group(2), unquote(m.group(2))})
+    env_password = os.environ.get(PASSWORD_ENV) if include_env else None
     if env_password:
         found.add(env_password)
     return sorted(found, key=len, reverse=True)
