@@ -113,7 +113,7 @@ async def test_order_and_fill_history(emu: BingxEmulator, http: httpx.AsyncClien
     assert [o["orderId"] for o in hist["orders"]] == [oid]  # history: no longer open
     full = await call(http, "GET", "/openApi/swap/v1/trade/fullOrder", {"symbol": "BTC-USDT"})
     assert [(o["orderId"], o["status"]) for o in full["orders"]] == [
-        (oid, "FILLED"), (rid, emu.exchange.open_status if hasattr(emu.exchange, "open_status") else "NEW"),
+        (oid, "FILLED"), (rid, emu.answers.profile.resting_status),
     ]  # fmt: skip
     later = await call(http, "GET", "/openApi/swap/v1/trade/fullOrder", {"orderId": rid})
     assert [o["orderId"] for o in later["orders"]] == [rid]
