@@ -263,6 +263,9 @@ class BingxVenue:
 
     async def close(self) -> None:
         self._closing = True
+        if self._gap_task is not None:
+            self._tasks.append(self._gap_task)
+            self._gap_task = None
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -821,6 +824,9 @@ class BingxVenue:
                     # order/fill frame; fills follow from z either way, so both count once
                     events = self._tracker.on_stream(wire.decode(text, wire.OrderTradeUpdate))
                     await self._emit(events)
+                    if self._tracker.doubts:
+                        self._tracker.doubts.clear()
+                        self._spawn_gap_fill()
                 case "ACCOUNT_UPDATE":
                     await self._on_account(wire.decode(text, wire.AccountUpdate))
                 case "listenKeyExpired":
@@ -853,7 +859,6 @@ class BingxVenue:
                 log.warning("BingX order query after an unreadable frame failed: %s", exc)
 
         self._gap_task = asyncio.create_task(run(), name="bingx-gap-fill")
-        self._tasks.append(self._gap_task)
 
     async def _on_account(self, ev: wire.AccountUpdate) -> None:
         positions = {

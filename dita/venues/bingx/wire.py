@@ -170,6 +170,12 @@ class PlacedOrderData(msgspec.Struct, frozen=True):
     order: PlacedOrder | None = None
 
 
+class PlacedOrdersData(msgspec.Struct, frozen=True):
+    """A batch place reply's ``data``."""
+
+    orders: list[PlacedOrder] | None = None
+
+
 class OrdersData(msgspec.Struct, frozen=True):
     orders: list[RestOrder] | None = None
 
