@@ -177,6 +177,14 @@ class _Rows:
             for row in self._reader:
                 if not row or all(not cell.strip() for cell in row):
                     continue
+                for col, cell in enumerate(row, start=1):
+                    if len(cell) > MAX_CELL_CHARS:
+                        raise MarketDataError(
+                            self.label,
+                            self._reader.line_num,
+                            f"column {col}: a cell of {len(cell)} characters (starting "
+                            f"{cell[:20]!r}) is longer than the {MAX_CELL_CHARS} a cell may have",
+                        )
                 yield self._reader.line_num, row
         except (csv.Error, UnicodeDecodeError) as exc:
             raise MarketDataError(
@@ -248,6 +256,7 @@ def _header_layout(
 # in 1e-30..1e30: a longer cell or an absurd exponent is refused, never parsed
 # into something that overflows later (or a >4,300-digit int that raises).
 MAX_NUMBER_CHARS = 64
+MAX_CELL_CHARS = 256  # any cell, numbers or names
 MAX_NUMBER_EXPONENT = 30
 
 
