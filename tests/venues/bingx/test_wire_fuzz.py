@@ -54,7 +54,9 @@ JSON_LEAF = st.one_of(
 )
 JSON_VALUE = st.recursive(
     JSON_LEAF,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 
