@@ -36,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -224,6 +224,17 @@ def stats_from_journal(journal: SqliteJournal) -> tuple[RunMeta, RunStats]:
     return meta, stats
 
 
+def cancel_requested_in(journal: SqliteJournal) -> set[str]:
+    """Client order ids of every order whose cancel a journaled outcome commanded."""
+    out: set[str] = set()
+    for rec in journal.read_from(1):
+        if isinstance(rec.body, OutcomeRecord):
+            for c in rec.body.outcome.commands:
+                if isinstance(c, CancelOrder):
+                    out.add(c.order.client_order_id)
+    return out
+
+
 # --------------------------------------------------------------------------- pipeline
 
 
@@ -312,6 +323,12 @@ class Pipeline:
         self._last_input_seq = 0
         self._queue: deque[KernelIntent] = deque()
         self._collect: list[KernelOutcome] | None = None
+        # client order ids whose cancel the kernel commanded: such an order is never
+        # (re)sent, whatever the venue said about the cancel (DESIGN: a requested cancel
+        # always wins over a resubmission)
+        self.cancel_requested: set[str] = set()
+        # orders that ended with fills since the engine last audited their fees
+        self.ended_with_fills: list[Order] = []
 
     # ------------------------------------------------------------------ journal helpers
 
@@ -342,6 +359,7 @@ class Pipeline:
         self._last_input_seq = last_input_seq
         if self.journal is not None:
             self.stats = stats_from_journal(self.journal)[1]
+            self.cancel_requested = cancel_requested_in(self.journal)
             self.note(
                 "resume", "kernel rebuilt from the journal; reconciling", input_seq=last_input_seq
             )
@@ -389,6 +407,10 @@ class Pipeline:
         ts = self.clock.now_ms()
         seq = self._append_input(event, ts)
         outcome = self.kernel.on_venue_event(event)
+        if outcome.accepted and event.kind is not EventKind.FUNDING:
+            o = self.kernel.order(event.client_order_id)
+            if o is not None and not o.status.is_live and o.filled_qty > 0:
+                self.ended_with_fills.append(o)
         self._after(event, outcome, seq, ts)
         self._drain()
         return outcome
@@ -441,6 +463,9 @@ class Pipeline:
         self.stats.observe(body, outcome, ts)
         if outcome.commands:
             self._outbox.extend(outcome.commands)
+            for c in outcome.commands:
+                if isinstance(c, CancelOrder):
+                    self.cancel_requested.add(c.order.client_order_id)
         self._since_snapshot += 1
         if self._since_snapshot >= self.snapshot_every:
             self.snapshot()
@@ -631,12 +656,15 @@ class Engine:
         snapshot_every: int = 50_000,
         resume_from: int | None = None,
         reconcile: ReconcileSettings | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         """``resume_from``: the kernel was rebuilt from ``journal`` (see ``dita.recovery``)
         and this is the seq of its last input; the run continues that journal.
         ``reconcile``: reconcile with the venue before the first intent, then keep
         checking while running (stale orders, stream reconnects). A resumed
-        engine always reconciles (with default settings if none are given)."""
+        engine always reconciles (with default settings if none are given).
+        ``sleep``: the engine's timer for waits between retries and re-queries
+        (``asyncio.sleep``; tests pass one that moves a driven clock)."""
         self.venue = venue
         self.meta = meta
         self._resume_from = resume_from
@@ -657,6 +685,9 @@ class Engine:
         self._released = 0
         self._sent = 0
         self.unknown_outcomes: list[Command] = []
+        self._sleep = sleep or asyncio.sleep
+        self._failure: BaseException | None = None
+        self._waiting: set[asyncio.Future[list[KernelOutcome]]] = set()
 
     @property
     def state(self) -> EngineState:
@@ -677,13 +708,21 @@ class Engine:
         handed to the sender: the outcomes of these steps and of the policy's
         reactions to them, in order.
         """
+        if self._failure is not None:
+            raise EngineStateError(
+                f"submit() not valid in {self._state}: the engine failed: {_cause(self._failure)}"
+            )
         if self._state is not EngineState.RUNNING:
             raise EngineStateError(
                 f"submit() not valid in {self._state}: the engine is not running"
             )
         answer: asyncio.Future[list[KernelOutcome]] = asyncio.get_running_loop().create_future()
-        await self._inbox.put(("intents", (tuple(intents), answer)))
-        return await answer
+        self._waiting.add(answer)
+        try:
+            await self._inbox.put(("intents", (tuple(intents), answer)))
+            return await answer
+        finally:
+            self._waiting.discard(answer)
 
     async def wait_settled(self, bars: int) -> None:
         """Wait until ``bars`` bars were processed and every command they caused was sent.
@@ -722,6 +761,14 @@ class Engine:
             if self._reconcile_settings is not None:
                 # before any intent: the kernel must know what it owns first
                 await self.reconcile("start")
+                if self._resume_from is not None and self._reconcile_settings.audit_fees:
+                    # fills recovered before the crash may have lost their fees
+                    ended = [
+                        o
+                        for o in self.kernel.held_orders()
+                        if not o.status.is_live and o.filled_qty > 0
+                    ]
+                    await self.audit(ended)
             async with asyncio.TaskGroup() as tg:
                 self._tasks = [
                     tg.create_task(self._pump_events(), name="venue-events"),
@@ -733,8 +780,11 @@ class Engine:
                     self._tasks.append(tg.create_task(self._pump_bars(self._bars), name="bars"))
                 tg.create_task(self._process(), name="processor")
             self.pipeline.finish(open_slots=self.open_slots())
-        except BaseException:
+        except BaseException as e:
             self._state = EngineState.FAILED
+            self._failure = e
+            # every submit() still waiting learns why, now (before anything else can hang)
+            self._fail_waiting(e)
             if self.pipeline.journal is not None:
                 # what was not committed never happened, exactly as in a crash
                 self.pipeline.journal.close(discard_pending=True)
@@ -744,6 +794,13 @@ class Engine:
             await self.venue.close()
         self._state = EngineState.STOPPED
         return self.pipeline.stats
+
+    def _fail_waiting(self, e: BaseException) -> None:
+        for answer in list(self._waiting):
+            if not answer.done():
+                answer.set_exception(
+                    EngineStateError(f"submit() not served: the engine failed: {_cause(e)}")
+                )
 
     def _refuse_waiting_submits(self) -> None:
         while not self._inbox.empty():
@@ -828,6 +885,15 @@ class Engine:
                     case "reconcile":
                         reconcile_reason = str(payload)
             await self._release()
+            if (
+                p.ended_with_fills
+                and self._reconcile_settings is not None
+                and self._reconcile_settings.audit_fees
+            ):
+                to_audit, p.ended_with_fills = p.ended_with_fills, []
+                await self.audit(to_audit)
+            else:
+                p.ended_with_fills.clear()
             if reconcile_reason is not None:
                 await self.reconcile(reconcile_reason)
                 reconcile_reason = None
@@ -854,19 +920,7 @@ class Engine:
         before it runs) may call this: it touches the kernel."""
         settings = self._reconcile_settings or ReconcileSettings()
         p = self.pipeline
-
-        def feed(ev: VenueEvent) -> None:
-            p.on_event(ev)
-
-        sink = ReconcileSink(
-            kernel=lambda: p.kernel,
-            feed=feed,
-            commit=self._release,
-            record=p.record,
-            journaled_adjustments=lambda: journaled_adjustment_ids(p.journal),
-            now_ms=p.clock.now_ms,
-        )
-        report = await Reconciler(self.venue, sink, settings).run(reason)
+        report = await Reconciler(self.venue, self._sink(), settings).run(reason)
         if report.changed_anything or report.notes:
             p.note(
                 "reconcile",
@@ -880,6 +934,37 @@ class Engine:
             await self._release()
         self.reconciliations.append(report)
         return report
+
+    def _sink(self) -> ReconcileSink:
+        p = self.pipeline
+
+        def feed(ev: VenueEvent) -> None:
+            p.on_event(ev)
+
+        return ReconcileSink(
+            kernel=lambda: p.kernel,
+            feed=feed,
+            commit=self._release,
+            record=p.record,
+            journaled_adjustments=lambda: journaled_adjustment_ids(p.journal),
+            now_ms=p.clock.now_ms,
+            cancel_requested=lambda: p.cancel_requested,
+            sleep=self._sleep,
+        )
+
+    async def audit(self, orders: Sequence[Order]) -> list[VenueEvent]:
+        """Query orders that ended with fills once more and journal what their money says
+        (a fee a lost stream frame took with it). Processor or start-up only."""
+        settings = self._reconcile_settings or ReconcileSettings()
+        p = self.pipeline
+        unique = list({o.client_order_id: o for o in orders}.values())
+        fed = await Reconciler(self.venue, self._sink(), settings).audit(unique)
+        p.ended_with_fills.clear()  # (its own events may have ended nothing new)
+        if fed:
+            p.note("fee-audit", f"{len(fed)} event(s) from the venue's cumulative fees",
+                   events=[e.event_id for e in fed])  # fmt: skip
+            await self._release()
+        return fed
 
     async def _watch(self) -> None:
         """Ask the processor to reconcile when an order waits for an answer too long
@@ -938,6 +1023,14 @@ class Engine:
 
     async def _send(self, cmd: Command) -> None:
         for attempt in range(3):
+            if isinstance(cmd, SubmitOrder) and (
+                cmd.order.client_order_id in self.pipeline.cancel_requested
+            ):
+                # the policy cancelled it before it left: the cancel wins, it is never sent
+                # (the cancel that follows finds nothing; reconciliation ends the order)
+                return
+            if attempt:
+                await self._sleep(0.2 * attempt)
             try:
                 match cmd:
                     case SubmitOrder(order=o):
@@ -962,3 +1055,10 @@ class Engine:
             except VenueError:
                 self.unknown_outcomes.append(cmd)
                 return
+
+
+def _cause(e: BaseException) -> str:
+    """The first real error inside ``e`` (a TaskGroup wraps them), as ``Type: message``."""
+    while isinstance(e, BaseExceptionGroup) and e.exceptions:
+        e = e.exceptions[0]
+    return f"{type(e).__name__}: {e}"

@@ -4,27 +4,40 @@ Pure functions, no I/O: the engine queries the venue, hands the reports in,
 journals the synthetic events this module returns, and feeds them to the
 kernel like any other venue event. Nothing here edits kernel state directly.
 
-Per order the kernel believes may be live (REQUESTED, WORKING, PENDING_CANCEL):
+Per order the kernel believes may be live (REQUESTED, WORKING, PENDING_CANCEL), and
+per ended order whose fees are audited (see ``Reconciler.audit_fees``):
 
 =====================  ===========================  ==========================================
 kernel says            venue says                   verdict
 =====================  ===========================  ==========================================
 any                    cum_qty above what we have   FILL/PARTIAL_FILL for the *difference*
-                                                    (never the cumulative number as a new fill)
+                                                    (never the cumulative number as a new fill),
+                                                    its fee the venue's cumulative fee minus ours
 REQUESTED              order is live                ACK
-PENDING_CANCEL         order is live                RESEND_CANCEL (our cancel never arrived)
+PENDING_CANCEL, or     order is live                RESEND_CANCEL (our cancel never arrived,
+cancel requested                                    or came too early and was refused)
 any                    CANCELED / EXPIRED /         CANCEL_ACK / EXPIRED / REJECT
                        REJECTED
-REQUESTED              no such order                RESUBMIT with the same client order id
-                                                    (or REJECT when resubmission is off)
+REQUESTED, no cancel   no such order                RESUBMIT with the same client order id
+requested                                           (or REJECT when resubmission is off)
+PENDING_CANCEL, or     no such order                REQUERY once; absent again in a later round
+cancel requested                                    (``absent_confirmed``): CANCEL_ACK, "never
+                                                    placed" (fills kept). A requested cancel
+                                                    always wins: such an order is never resent
 WORKING, nothing       no such order                REJECT
 filled
 WORKING, partly        no such order                CANCEL_ACK, fills kept
 filled
-PENDING_CANCEL         no such order                REQUERY: ask again, never guess
 any                    cum_qty below what we have   CONFLICT: stop and tell a human
 any                    same cum_qty, other fees     FEE for the difference (a lost fill fee)
+ended                  no such order / same         NONE
 =====================  ===========================  ==========================================
+
+Every pair (journal state, venue answer) thus ends in a terminal verdict (NONE,
+EVENTS that end the order, CONFLICT) or in an action whose next answer does:
+RESUBMIT and RESEND_CANCEL at most once per order and reconciliation, REQUERY
+at most once before ``absent_confirmed`` (tests/test_reconcile_terminal.py
+checks every pair).
 
 Synthetic events have deterministic ids (``rc:<client order id>:<kind>:<cum>``),
 so reconciling twice feeds the kernel nothing new the second time.
@@ -32,7 +45,7 @@ so reconciling twice feeds the kernel nothing new the second time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -106,15 +119,39 @@ def _event(
 
 
 def reconcile_order(
-    order: Order, report: OrderReport | None, *, ts: int, resubmit_unsent: bool = True
+    order: Order,
+    report: OrderReport | None,
+    *,
+    ts: int,
+    resubmit_unsent: bool = True,
+    cancel_requested: bool = False,
+    absent_confirmed: bool = False,
 ) -> OrderVerdict:
-    """The verdict for one order the kernel believes may be live (see the module table)."""
+    """The verdict for one order (see the module table).
+
+    ``cancel_requested``: the policy asked to cancel this order at some point (the
+    kernel may have put it back to REQUESTED after the venue refused the cancel).
+    ``absent_confirmed``: the venue already said "no such order" in an earlier round.
+    """
+    if not order.status.is_live:
+        return _reconcile_ended(order, report)
     if report is None:
-        match order.status:
-            case OrderStatus.PENDING_CANCEL:
+        if order.status is OrderStatus.PENDING_CANCEL or cancel_requested:
+            if not absent_confirmed:
                 return OrderVerdict(
-                    order, Action.REQUERY, note="cancel pending and the venue has no such order"
+                    order, Action.REQUERY, note="cancel requested and the venue has no such order"
                 )
+            ev = _event(
+                order,
+                None,
+                EventKind.CANCEL_ACK,
+                ts,
+                reason="never placed: cancel requested and the venue has no such order",
+            )
+            return OrderVerdict(
+                order, Action.EVENTS, (ev,), "cancel requested, never placed: cancelled"
+            )
+        match order.status:
             case OrderStatus.REQUESTED if not order.acked and order.filled_qty == 0:
                 if resubmit_unsent:
                     return OrderVerdict(
@@ -180,17 +217,7 @@ def reconcile_order(
         )
     elif report.fees != order.fees:
         # same fills, different money: a fee the stream lost (or a later rebate)
-        events.append(
-            VenueEvent(
-                event_id=f"rc:{order.client_order_id}:{EventKind.FEE.value}:{report.fees}",
-                ts=report.ts,
-                kind=EventKind.FEE,
-                client_order_id=order.client_order_id,
-                venue_order_id=report.venue_order_id or order.venue_order_id,
-                fee=report.fees - order.fees,
-                reason="reconciliation: venue's cumulative fees differ",
-            )
-        )
+        events.append(_fee_event(order, report))
     match report.status:
         case OrderStatus.CANCELED:
             events.append(
@@ -204,7 +231,7 @@ def reconcile_order(
             events.append(
                 _event(order, report, EventKind.REJECT, report.ts, cum_qty=report.cum_qty)
             )
-        case OrderStatus.WORKING if order.status is OrderStatus.PENDING_CANCEL:
+        case OrderStatus.WORKING if order.status is OrderStatus.PENDING_CANCEL or cancel_requested:
             return OrderVerdict(
                 order, Action.RESEND_CANCEL, tuple(events), "our cancel never reached the venue"
             )
@@ -215,18 +242,68 @@ def reconcile_order(
     return OrderVerdict(order, Action.EVENTS, tuple(events))
 
 
+def _fee_event(order: Order, report: OrderReport) -> VenueEvent:
+    return VenueEvent(
+        event_id=f"rc:{order.client_order_id}:{EventKind.FEE.value}:{report.fees}",
+        ts=report.ts,
+        kind=EventKind.FEE,
+        client_order_id=order.client_order_id,
+        venue_order_id=report.venue_order_id or order.venue_order_id,
+        fee=report.fees - order.fees,
+        reason="reconciliation: venue's cumulative fees differ",
+    )
+
+
+def _reconcile_ended(order: Order, report: OrderReport | None) -> OrderVerdict:
+    """An order the kernel has ended, audited for its money: late fills and lost fees."""
+    if report is None:
+        return OrderVerdict(order, Action.NONE)
+    if report.cum_qty < order.filled_qty:
+        return OrderVerdict(
+            order,
+            Action.CONFLICT,
+            note=f"venue reports cum_qty {report.cum_qty} below the {order.filled_qty} already applied",
+        )
+    missed = report.cum_qty - order.filled_qty
+    if missed > 0 and report.avg_price is not None and report.cum_qty <= order.quantity:
+        value = report.cum_qty * report.avg_price - order.filled_cost
+        ev = _event(
+            order,
+            report,
+            EventKind.FILL if report.cum_qty == order.quantity else EventKind.PARTIAL_FILL,
+            report.ts,
+            last_qty=missed,
+            last_price=value / missed,
+            cum_qty=report.cum_qty,
+            fee=report.fees - order.fees,
+        )
+        return OrderVerdict(order, Action.EVENTS, (ev,), "late fill of an ended order")
+    if missed == 0 and report.fees != order.fees:
+        return OrderVerdict(order, Action.EVENTS, (_fee_event(order, report),), "lost fee")
+    return OrderVerdict(order, Action.NONE)
+
+
 def reconcile(
     live_orders: Sequence[Order],
     reports: dict[str, OrderReport | None],
     *,
     ts: int,
     resubmit_unsent: bool = True,
+    cancel_requested: Set[str] = frozenset(),
+    absent_before: Set[str] = frozenset(),
 ) -> Reconciliation:
-    """Verdicts for every live order; ``reports`` maps client order id to the venue's answer."""
+    """Verdicts for every order given; ``reports`` maps client order id to the venue's
+    answer; ``cancel_requested``/``absent_before``: ids whose cancel was requested / that
+    the venue already said it does not have (see ``reconcile_order``)."""
     return Reconciliation(
         tuple(
             reconcile_order(
-                o, reports.get(o.client_order_id), ts=ts, resubmit_unsent=resubmit_unsent
+                o,
+                reports.get(o.client_order_id),
+                ts=ts,
+                resubmit_unsent=resubmit_unsent,
+                cancel_requested=o.client_order_id in cancel_requested,
+                absent_confirmed=o.client_order_id in absent_before,
             )
             for o in live_orders
         )

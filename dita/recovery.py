@@ -34,11 +34,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Set
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 
 from dita import reconcile as rc
 from dita.journal import (
@@ -52,7 +53,9 @@ from dita.journal import (
     replay,
 )
 from dita.kernel import Kernel, Order, Side, TradeStage, VenueEvent
-from dita.venues.base import OrderReport, Venue, VenueError
+from dita.venues.base import OrderReport, Venue, VenueError, VenueFatal
+
+_T = TypeVar("_T")
 
 
 class RecoveryError(Exception):
@@ -61,6 +64,13 @@ class RecoveryError(Exception):
 
 class ReconcileError(RecoveryError):
     """The venue's answers stayed inconclusive or contradict the journal."""
+
+
+class ReconcileConflict(ReconcileError):
+    """The venue contradicts the journal about an order: a human must decide."""
+
+
+RESOLVE_HINT = "dita recover JOURNAL --endpoint ENDPOINT --resolve"
 
 
 class ReconcileHalted(RecoveryError):
@@ -156,6 +166,35 @@ class ReconcileReport:
 
 
 @dataclass(frozen=True)
+class RetryPolicy:
+    """How a read-only venue query is retried: ``attempts`` in all, waiting
+    ``first_delay_s``, then ``factor`` times longer each time, at most ``max_delay_s``.
+    A read changes nothing on the venue, so retrying it is always safe; only
+    ``VenueFatal`` (credentials, a disabled account) is not retried."""
+
+    attempts: int = 6
+    first_delay_s: float = 0.2
+    factor: float = 2.0
+    max_delay_s: float = 5.0
+
+    def delays(self) -> list[float]:
+        """The waits between attempts (``attempts - 1`` of them)."""
+        out, d = [], self.first_delay_s
+        for _ in range(max(0, self.attempts - 1)):
+            out.append(min(d, self.max_delay_s))
+            d *= self.factor
+        return out
+
+
+READ_RETRY = RetryPolicy()
+
+
+class TransientReadError(ReconcileError):
+    """A read-only query kept failing for a transient reason (not a contradiction):
+    restarting later is the remedy (``dita run`` supervision does it)."""
+
+
+@dataclass(frozen=True)
 class ReconcileSettings:
     on_mismatch: OnMismatch = OnMismatch.HALT
     max_rounds: int = 8
@@ -167,6 +206,15 @@ class ReconcileSettings:
     stale_after_s: float = 3.0
     working_recheck_s: float = 60.0
     check_every_s: float = 1.0
+    read_retry: RetryPolicy = READ_RETRY
+    # query every order that ended with fills once more, for the fees a lost stream
+    # frame may have taken with it (a fill recovered from the cumulative quantity)
+    audit_fees: bool = True
+
+    def __post_init__(self) -> None:
+        if self.max_rounds < 2:
+            # "no such order" for a cancelled order is believed on the second round
+            raise ValueError(f"max_rounds must be >= 2, got {self.max_rounds}")
 
 
 class ReconcileSink:
@@ -181,6 +229,8 @@ class ReconcileSink:
         record: Callable[[Adjustment], None],
         journaled_adjustments: Callable[[], set[str]],
         now_ms: Callable[[], int],
+        cancel_requested: Callable[[], Set[str]] = frozenset,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.kernel = kernel
         self.feed = feed
@@ -188,6 +238,8 @@ class ReconcileSink:
         self.record = record
         self.journaled_adjustments = journaled_adjustments
         self.now_ms = now_ms
+        self.cancel_requested = cancel_requested  # ids whose cancel the policy requested
+        self.sleep = sleep  # the engine's timer (a driven clock in tests)
 
 
 def kernel_positions(kernel: Kernel) -> list[tuple[str, Side, Decimal]]:
@@ -212,6 +264,7 @@ class Reconciler:
         st = self.settings
         acted: set[tuple[str, rc.Action]] = set()
         pending: list[str] = []
+        absent: set[str] = set()  # the venue said "no such order" in an earlier round
         for round_no in range(1, st.max_rounds + 1):
             report.rounds = round_no
             live = self.sink.kernel().live_orders()
@@ -223,8 +276,14 @@ class Reconciler:
                 reports[o.client_order_id] = await self._query(o)
             report.queried += len(live)
             result = rc.reconcile(
-                live, reports, ts=self.sink.now_ms(), resubmit_unsent=st.resubmit_unsent
+                live,
+                reports,
+                ts=self.sink.now_ms(),
+                resubmit_unsent=st.resubmit_unsent,
+                cancel_requested=self.sink.cancel_requested(),
+                absent_before=absent,
             )
+            absent |= {cid for cid, r in reports.items() if r is None}
             pending = []
             fed = False
             for v in result.verdicts:
@@ -235,9 +294,11 @@ class Reconciler:
                     fed = True
                 match v.action:
                     case rc.Action.CONFLICT:
-                        raise ReconcileError(
+                        raise ReconcileConflict(
                             f"order {cid} (slot {v.order.slot_id}, {v.order.status}): {v.note}. "
-                            "The venue contradicts the journal; a human must look before trading"
+                            "The venue contradicts the journal; nothing was changed. Check the "
+                            "order on the venue; to take the venue's account as the truth, run "
+                            f"`{RESOLVE_HINT} adopt-venue`"
                         )
                     case rc.Action.RESUBMIT:
                         pending.append(cid)
@@ -260,7 +321,7 @@ class Reconciler:
                 await self.sink.commit()
             if not pending:
                 break
-            await asyncio.sleep(st.requery_delay_s)
+            await self.sink.sleep(st.requery_delay_s)
         if pending:
             raise ReconcileError(
                 f"reconciliation ({reason}) not conclusive after {st.max_rounds} rounds for "
@@ -271,13 +332,49 @@ class Reconciler:
             await self._compare_account(report)
         return report
 
+    async def audit(self, orders: list[Order]) -> list[VenueEvent]:
+        """Query ended orders once more and feed what their money says (a fee a lost
+        stream frame took, a late fill); see ``dita.reconcile._reconcile_ended``."""
+        fed: list[VenueEvent] = []
+        for o in orders:
+            now = self.sink.kernel().order(o.client_order_id)
+            if now is None or now.status.is_live:
+                continue  # let go meanwhile, or live again: the normal path follows it
+            v = rc.reconcile_order(now, await self._query(now), ts=self.sink.now_ms())
+            if v.action is rc.Action.CONFLICT:
+                raise ReconcileConflict(
+                    f"order {o.client_order_id} ({now.status}): {v.note}. The venue contradicts "
+                    f"the journal; to take the venue's account as the truth, run "
+                    f"`{RESOLVE_HINT} adopt-venue`"
+                )
+            for ev in v.events:
+                self.sink.feed(ev)
+                fed.append(ev)
+        if fed:
+            await self.sink.commit()
+        return fed
+
+    async def _read(self, what: str, call: Callable[[], Awaitable[_T]]) -> _T:
+        """A read-only query, retried with backoff (``settings.read_retry``)."""
+        delays = self.settings.read_retry.delays()
+        for attempt in range(len(delays) + 1):
+            try:
+                return await call()
+            except VenueFatal as e:
+                raise ReconcileError(f"cannot {what} on {self.venue.name}: {e}") from e
+            except VenueError as e:
+                if attempt == len(delays):
+                    raise TransientReadError(
+                        f"cannot {what} on {self.venue.name} after {attempt + 1} attempts: {e}. "
+                        "Nothing contradicts the journal; restarting later resumes the run"
+                    ) from e
+                await self.sink.sleep(delays[attempt])
+        raise AssertionError("unreachable")
+
     async def _query(self, order: Order) -> OrderReport | None:
-        try:
-            return await self.venue.query_order(order)
-        except VenueError as e:
-            raise ReconcileError(
-                f"cannot query order {order.client_order_id} on {self.venue.name}: {e}"
-            ) from e
+        return await self._read(
+            f"query order {order.client_order_id}", lambda: self.venue.query_order(order)
+        )
 
     async def _send(self, call: Callable[[Order], Awaitable[None]], order: Order) -> None:
         # NotSent, OutcomeUnknown, a duplicate id...: the next round's query says
@@ -287,10 +384,7 @@ class Reconciler:
 
     async def _compare_account(self, report: ReconcileReport) -> None:
         kernel = self.sink.kernel()
-        try:
-            venue_positions = await self.venue.positions()
-        except VenueError as e:
-            raise ReconcileError(f"cannot read positions from {self.venue.name}: {e}") from e
+        venue_positions = await self._read("read positions", self.venue.positions)
         # A symbol with an order still live can fill while we read positions: its
         # fill event is on its way, not lost, so comparing now would report a false
         # mismatch (and halt). Such symbols are compared at a later, quiet check.
@@ -320,10 +414,7 @@ class Reconciler:
         if self.settings.check_balance and busy:
             report.skipped.append("balance check: orders still working")
         elif self.settings.check_balance:
-            try:
-                bal = await self.venue.balance()
-            except VenueError as e:
-                raise ReconcileError(f"cannot read the balance from {self.venue.name}: {e}") from e
+            bal = await self._read("read the balance", self.venue.balance)
             capital = kernel.account.capital
             if bal.wallet != capital:
                 found.append(
@@ -349,7 +440,8 @@ class Reconciler:
             raise ReconcileHalted(
                 f"the venue's account differs from the journal's (recorded as adjustment "
                 f"records, nothing was changed):\n{lines}\nCheck the account; to trade anyway, "
-                "restart with --on-mismatch continue"
+                "restart with --on-mismatch continue; to take the venue's account as the truth, "
+                f"run `{RESOLVE_HINT} adopt-venue`"
             )
 
 

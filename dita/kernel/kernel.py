@@ -486,6 +486,28 @@ class Kernel:
                 out.extend(o.view() for o in s.trade.orders.values() if o.live)
         return out
 
+    def order(self, client_order_id: str) -> Order | None:
+        """The kernel's view of one order it still holds (live, or ended in a trade still
+        in its slot); None once its trade was let go. Read-only."""
+        sid = self._order_slot.get(client_order_id)
+        if sid is None:
+            return None
+        slot = self._slots[sid]
+        for trade in (slot.trade, slot.ended):
+            if trade is not None and client_order_id in trade.orders:
+                return trade.orders[client_order_id].view()
+        return None
+
+    def held_orders(self) -> list[Order]:
+        """Every order the kernel still holds, live or ended (the orders of each slot's
+        current trade and of the trade it keeps for late fills). Read-only."""
+        out: list[Order] = []
+        for s in self._slots:
+            for t in (s.trade, s.ended):
+                if t is not None:
+                    out.extend(o.view() for o in t.orders.values())
+        return out
+
     def _margin_used(self) -> Decimal:
         total = ZERO
         for s in self._slots:
