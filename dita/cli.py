@@ -87,6 +87,31 @@ def parse_params(items: tuple[str, ...]) -> dict[str, object]:
     return out
 
 
+def _interrupted(journal: Path | None, venue: str) -> NoReturn:
+    """Ctrl-C in a simulated run: say what was kept and the command that continues it."""
+    import shlex
+
+    if journal is None or not journal.exists() or venue != "sim":
+        what = "nothing was journaled" if journal is None else f"{journal} keeps what was committed"
+        click.echo(f"dita run: interrupted; {what}; run it again to start over", err=True)
+        sys.exit(130)
+    args, skip = [], False
+    for a in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif a == "--journal":
+            skip = True
+        elif not (a.startswith("--journal=") or a == "--resume"):
+            args.append(a)
+    args += ["--journal", str(journal), "--resume"]
+    click.echo(
+        f"dita run: interrupted; {journal} keeps every step committed before it. Continue with:\n"
+        f"  dita {shlex.join(args)}",
+        err=True,
+    )
+    sys.exit(130)
+
+
 def _default_journal(seed: int) -> Path:
     from datetime import UTC, datetime
 
@@ -232,6 +257,13 @@ def _default_journal(seed: int) -> Path:
     "--no-journal", is_flag=True, help="Run without a journal (benchmarks; nothing to replay)."
 )
 @click.option(
+    "--resume",
+    is_flag=True,
+    help="sim: continue the interrupted run in --journal PATH (give its options again): the run "
+    "is played again from its first bar, checked record by record against the journal, and "
+    "carries on where it stopped; the result equals an uninterrupted run's.",
+)
+@click.option(
     "--sync",
     "sync_mode",
     type=click.Choice(["FULL", "NORMAL", "OFF"], case_sensitive=False),
@@ -307,6 +339,7 @@ def run(
     slippage: str,
     journal_path: Path | None,
     no_journal: bool,
+    resume: bool,
     sync_mode: str,
     quiet: bool,
     testnet: bool = False,
@@ -336,6 +369,8 @@ def run(
         policy_params = parse_params(policy_param)
     except ValueError as e:
         _fail("run", str(e))
+    if resume and venue != "sim":
+        _fail("run", "--resume is for --venue sim (a bingx run continues its --journal by itself)")
     if venue == "bingx":
         if policy_params:
             _fail("run", "--param is for the simulated venues for now, not --venue bingx")
@@ -386,7 +421,7 @@ def run(
     try:
         prepared = prepare_configured_run(
             explicit, config_path, intents=intents, journal=target,
-            synchronous=Synchronous(sync_mode.upper()), policy_params=policy_params,
+            synchronous=Synchronous(sync_mode.upper()), policy_params=policy_params, resume=resume,
         )  # fmt: skip
     except RunSetupError as e:
         _fail("run", str(e))
@@ -409,6 +444,8 @@ def run(
     except (RunSetupError, JournalError, EngineError, VenueError) as e:
         where = f" (journal so far: {target})" if target is not None and target.exists() else ""
         _fail("run", f"{e}{where}")
+    except KeyboardInterrupt:
+        _interrupted(target, venue)
 
     console.print(summary_table(result.stats, f"dita run ({venue}, seed {prepared.seed})",
                                 caption=prepared.policy_name, open_slots=result.open_slots))  # fmt: skip

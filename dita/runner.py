@@ -345,6 +345,7 @@ class PreparedRun:
     params: dict[str, Any] = field(default_factory=dict)
     synchronous: Synchronous = Synchronous.FULL
     notes: list[str] = field(default_factory=list)  # data gaps etc., to show the user
+    resume: bool = False  # continue the interrupted run in journal_path (dita.rerun)
 
     @property
     def instrument(self) -> Instrument:
@@ -406,8 +407,11 @@ def prepare_sim_run(
     synchronous: Synchronous = Synchronous.FULL,
     instruments: InstrumentBook | None = None,
     policy_params: Mapping[str, Any] | None = None,
+    resume: bool = False,
 ) -> PreparedRun:
     """Validate every input of a simulated run; raise ``RunSetupError`` and write nothing if bad.
+
+    ``resume``: ``journal`` is an interrupted run's; continue it (see ``dita.rerun``).
 
     ``data``: one file, or several (``PATH`` / ``SYMBOL=PATH`` / a folder);
     see ``resolve_data``. ``instruments``: where grids come from (default:
@@ -464,10 +468,13 @@ def prepare_sim_run(
     if isinstance(pol, JsonlIntents) and (late := pol.undeliverable(last_close)) is not None:
         raise RunSetupError(late)
 
+    if resume and (journal is None or not journal.is_file()):
+        raise RunSetupError(f"--resume continues an existing --journal; {journal} is not a file")
     if journal is not None:
-        if journal.exists():
+        if journal.exists() and not resume:
             raise RunSetupError(
-                f"{journal}: journal already exists; dita run writes a fresh journal (choose another path)"
+                f"{journal}: journal already exists; dita run writes a fresh journal (choose "
+                "another path, or --resume to continue an interrupted run)"
             )
         if journal.parent.exists() and not journal.parent.is_dir():
             raise RunSetupError(f"{journal.parent}: not a directory")
@@ -507,6 +514,7 @@ def prepare_sim_run(
         params={**params, **policy_params_record(policy_params)},
         synchronous=synchronous,
         notes=notes,
+        resume=resume,
     )
 
 
@@ -518,6 +526,7 @@ def prepare_configured_run(
     journal: Path | None = None,
     synchronous: Synchronous = Synchronous.FULL,
     policy_params: Mapping[str, Any] | None = None,
+    resume: bool = False,
 ) -> PreparedRun:
     """``prepare_sim_run`` from settings with their precedence resolved.
 
@@ -571,7 +580,7 @@ def prepare_configured_run(
         data=data or None, policy=get("policy"), intents=intents, capital=capital,
         seed=int(get("seed")), slots=int(get("slots")), journal=journal, symbol=symbol,
         sim=settings, synchronous=synchronous, instruments=book,
-        policy_params={**get("policy_params"), **(policy_params or {})},
+        policy_params={**get("policy_params"), **(policy_params or {})}, resume=resume,
     )  # fmt: skip
 
 
@@ -609,7 +618,14 @@ def _journal(run: PreparedRun) -> Iterator[SqliteJournal | None]:
         return
     run.journal_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        j = SqliteJournal.open(run.journal_path, synchronous=run.synchronous)
+        if run.resume:
+            from dita.rerun import ContinuingJournal
+
+            j: SqliteJournal = ContinuingJournal.continue_run(
+                run.journal_path, synchronous=run.synchronous
+            )
+        else:
+            j = SqliteJournal.open(run.journal_path, synchronous=run.synchronous)
     except JournalError as e:
         raise RunSetupError(str(e)) from None
     with j:
