@@ -451,12 +451,6 @@ def run(
                                 caption=prepared.policy_name, open_slots=result.open_slots))  # fmt: skip
     if len(prepared.instruments) > 1:
         console.print(symbol_table(result.stats))
-    from dita.policy import JsonlIntents
-    from dita.summary import undelivered_lines
-
-    if isinstance(prepared.policy, JsonlIntents):
-        for line in undelivered_lines(prepared.policy.undelivered, None):
-            console.print(line, soft_wrap=True, markup=False, highlight=False)
     if target is not None:
         console.print(f"journal: {target}", soft_wrap=True)
         console.print(f"check it: dita replay {target}", soft_wrap=True)
@@ -565,6 +559,12 @@ def _run_bingx(
 
     Console().print(summary_table(result.stats, f"dita run ({target.venue_name}, {symbol})",
                                   caption=prepared.policy_name, open_slots=result.open_slots))  # fmt: skip
+    from dita.policy import JsonlIntents
+    from dita.summary import undelivered_lines
+
+    if isinstance(prepared.policy, JsonlIntents):  # the run stopped before their time came
+        for line in undelivered_lines(prepared.policy.undelivered, None):
+            click.echo(line, err=True)
     live = result.kernel.live_orders()
     if live:
         click.echo(

@@ -42,11 +42,15 @@ def summary_rows(stats: RunStats, *, open_slots: int | None = None) -> list[tupl
 
 
 def undelivered_lines(intents: Sequence[KernelIntent], last_close_ts: int | None) -> list[str]:
-    """What to say about intents that never reached the kernel (timed after the data ends)."""
+    """What to say about intents that never reached the kernel (timed after the run's last bar).
+
+    A simulated run refuses such intents before it starts; a live run stopped
+    by ``--max-bars``/``--duration`` lists them after its summary.
+    """
     if not intents:
         return []
     end = "" if last_close_ts is None else f" (the last bar closed at {last_close_ts})"
-    lines = [f"{len(intents)} intent(s) never delivered: timed after the data ends{end}"]
+    lines = [f"{len(intents)} intent(s) never delivered: timed after the run's last bar{end}"]
     shown = intents[:10]
     lines += [f"  {i.intent_id} ts {i.ts} {i.action} slot {i.slot_id}" for i in shown]
     if len(intents) > len(shown):

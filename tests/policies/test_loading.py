@@ -3,6 +3,7 @@ intents in the summary; LegacyIntents given a slot from the kernel's state."""
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,7 +13,9 @@ from click.testing import CliRunner
 from dita.cli import main, parse_params
 from dita.kernel import Kernel, TradeStage
 from dita.legacy import LegacyConversionError, LegacyIntent, legacy_to_kernel
-from dita.policy import PolicyError, load_policy
+from dita.marketdata import Bar
+from dita.policy import JsonlIntents, PolicyError, PolicyView, load_policy
+from dita.summary import undelivered_lines
 from dita.runner import default_instrument
 
 POLICY = """
@@ -65,13 +68,12 @@ def test_params_are_read_as_toml_values() -> None:
         parse_params(("novalue",))
 
 
-def test_refusals_are_counted_by_diagnostic_and_late_intents_listed(tmp_path: Path) -> None:
+def test_refusals_are_counted_by_diagnostic_and_late_intents_named(tmp_path: Path) -> None:
     lines = [
         '{"intent_id":"a","ts":1704067259999,"slot_id":0,"action":"ENTER","trade_id":"t1",'
         '"asset":"BTC-USDT","side":"LONG","size":"0.5"}',  # MARKET without reference_price
         '{"intent_id":"b","ts":1704067259999,"slot_id":9,"action":"EXIT","trade_id":"t1"}',
         '{"intent_id":"c","ts":1704067319999,"slot_id":1,"action":"EXIT","trade_id":"t1"}',
-        '{"intent_id":"late","ts":1904067259999,"slot_id":0,"action":"EXIT","trade_id":"t1"}',
     ]
     f = tmp_path / "i.jsonl"
     f.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -83,8 +85,25 @@ def test_refusals_are_counted_by_diagnostic_and_late_intents_listed(tmp_path: Pa
     assert table["REFERENCE_PRICE_REQUIRED"] == "1"
     assert table["UNKNOWN_SLOT"] == "1"
     assert table["NO_POSITION"] == "1"
-    assert "1 intent(s) never delivered: timed after the data ends" in r.stdout
-    assert "late ts 1904067259999 EXIT slot 0" in r.stdout
+    # an intent timed after the data ends is refused before the run starts
+    late = '{"intent_id":"late","ts":1904067259999,"slot_id":0,"action":"EXIT","trade_id":"t1"}'
+    f.write_text("\n".join([*lines, late]) + "\n", encoding="utf-8")
+    r = CliRunner().invoke(main, ["run", "--intents", str(f), "--no-journal", "--quiet"])
+    assert r.exit_code == 1 and "intent 'late' at ts 1904067259999" in r.stderr
+
+
+def test_intents_a_stopped_run_never_delivered_are_listed() -> None:
+    src = JsonlIntents.read(io.StringIO(
+        '{"intent_id":"x1","ts":10,"slot_id":0,"action":"CANCEL"}\n'
+        '{"intent_id":"x2","ts":99,"slot_id":1,"action":"EXIT","trade_id":"t"}\n'))  # fmt: skip
+    bar = Bar("BTC-USDT", 0, *(Decimal(1),) * 5, close_ts=50)
+    view = PolicyView(Kernel(2, [default_instrument()], Decimal(1000)))
+    assert [i.intent_id for i in src.on_bar(bar, view)] == ["x1"]
+    assert [i.intent_id for i in src.undelivered] == ["x2"]
+    assert undelivered_lines(src.undelivered, 50) == [
+        "1 intent(s) never delivered: timed after the run's last bar (the last bar closed at 50)",
+        "  x2 ts 99 EXIT slot 1",
+    ]
 
 
 def _legacy(action: str, trade_id: str, n: int) -> LegacyIntent:
