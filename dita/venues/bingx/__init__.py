@@ -8,9 +8,12 @@ Use::
         ...
         await venue.close()
 
-Modules: ``signing`` (HMAC, credentials), ``wire`` (JSON shapes), ``parse``
-(wire -> domain), ``errors`` (code classes), ``tracker`` (report merging),
-``venue`` (the async adapter).
+Modules: ``signing`` (HMAC, credentials), ``wire`` (JSON shapes, read
+tolerantly), ``parse`` (wire -> domain, bounded decimals), ``readers`` (one
+``WireError``-only entry point per payload kind, for fuzzing), ``errors`` (one
+reading per code, with its source), ``clock`` (the venue's time), ``tracker``
+(report merging), ``venue`` (the async adapter). How BingX really answers and
+what is settled: docs/bingx.md.
 """
 
 from dita.venues.bingx.errors import BingxError, ErrorClass, classify
@@ -22,6 +25,8 @@ from dita.venues.bingx.venue import (
     DuplicateClientOrderId,
     Endpoints,
     RateLimited,
+    UnreadableAnswer,
+    UnreadableOutcome,
 )
 
 __all__ = [
@@ -35,5 +40,7 @@ __all__ = [
     "ErrorClass",
     "PositionMode",
     "RateLimited",
+    "UnreadableAnswer",
+    "UnreadableOutcome",
     "classify",
 ]
