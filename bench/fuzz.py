@@ -309,85 +309,121 @@ def _mutate_json(r: random.Random, obj: Any) -> Any:
     return r.choice(_WIRE_VALUES)
 
 
+def _recorded_corpus() -> list[tuple[str, bytes]]:
+    """(kind, payload) from the recorded BingX payloads (each .source names its decoder)."""
+    root = Path(__file__).resolve().parent.parent / "tests" / "venues" / "bingx" / "recorded"
+    out = []
+    for src in sorted(root.glob("*.source")):
+        kind = next(
+            (ln.split(":", 1)[1].strip() for ln in src.read_text().splitlines()
+             if ln.startswith("decoder:")),
+            None,
+        )  # fmt: skip
+        payload = src.with_suffix(".json")
+        if kind and payload.exists():
+            out.append((kind, payload.read_bytes()))
+    return out
+
+
+def _absurd(value: Any, name: str = "", depth: int = 0) -> str | None:
+    """A non-finite, huge or (for prices and quantities) negative Decimal inside ``value``."""
+    import dataclasses
+
+    if depth > 8:
+        return None
+    if isinstance(value, Decimal):
+        if not value.is_finite() or abs(value) >= D("1e20"):
+            return f"{name}={value}"
+        low = name.lower()
+        if value < 0 and any(
+            w in low for w in ("price", "qty", "quantity", "size", "tick", "step")
+        ):
+            return f"{name}={value}"
+        return None
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            hit = _absurd(getattr(value, f.name), f.name, depth + 1)
+            if hit:
+                return hit
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            hit = _absurd(v, str(k), depth + 1)
+            if hit:
+                return hit
+    elif isinstance(value, list | tuple):
+        for v in value:
+            hit = _absurd(v, name, depth + 1)
+            if hit:
+                return hit
+    return None
+
+
 def fuzz_wire(n: int, r: random.Random) -> Tally:
-    from dita.venues.bingx import parse, wire
+    """Mutated recorded payloads (and the samples above) through ``readers.read``."""
+    from dita.venues.bingx import readers, wire
 
     t = Tally("wire")
-    absurd = 0
-
-    def bad_number(d: Any) -> bool:
-        return isinstance(d, Decimal) and (not d.is_finite() or abs(d) >= D("1e20"))
-
-    def check(name: str, obj: Any) -> Any:
-        if name == "order":
-            rep = parse.order_report(wire.decode(obj, wire.RestOrder))
-            values = [rep.quantity, rep.cum_qty, rep.avg_price, rep.limit_price, rep.fees]
-            return values, [rep.quantity, rep.cum_qty, rep.avg_price, rep.limit_price]
-        if name == "position":
-            p = parse.position(wire.decode(obj, wire.Position))
-            return ([p.quantity, p.entry_price] if p else []), (
-                [p.quantity, p.entry_price] if p else []
-            )
-        if name == "balance":
-            b = parse.balance(wire.decode(obj, wire.Balance))
-            return [b.wallet, b.available], []
-        if name == "contract":
-            inst = parse.instrument(wire.decode(obj, wire.Contract))
-            return [inst.tick_size, inst.step_size, inst.min_quantity, inst.min_notional], [
-                inst.tick_size,
-                inst.step_size,
-            ]
+    # decoders the corpus names that are not reader kinds are envelopes (errors, empty data)
+    corpus = [(k if k in readers.KINDS else "envelope", p) for k, p in _recorded_corpus()]
+    samples = {"order": "order", "position": "positions", "balance": "balance_v3",
+               "contract": "contracts", "update": "stream", "account": "stream",
+               "placed": "place"}  # fmt: skip
+    for name, kind in samples.items():
+        obj: Any = _WIRE_SAMPLES[name]
+        if name in ("position", "balance", "contract"):
+            obj = [obj]
         if name == "update":
-            u = wire.decode(obj, wire.OrderTradeUpdate).order
-            fd = parse.fill_delta(u, r.choice([None, D("0.001"), D(0)]), D(0))
-            return ([fd.qty, fd.price, fd.fee] if fd else []), ([fd.qty, fd.price] if fd else [])
+            obj = {"e": "ORDER_TRADE_UPDATE", "E": 1, "o": obj}
         if name == "account":
-            evs = parse.funding_events(wire.decode(obj, wire.AccountUpdate))
-            return [e.amount for e in evs], []
-        if name == "placed":
-            return [parse.placed_order_id(wire.placed_order(obj))], []
-        env = wire.envelope(obj)
-        return [env.code], []
-
-    names = [*_WIRE_SAMPLES, "envelope"]
+            obj = {"e": "ACCOUNT_UPDATE", **obj}
+        if kind != "stream":
+            obj = {"code": 0, "msg": "", "data": obj}
+        corpus.append((kind, json.dumps(obj).encode()))
+    absurd = bugs = 0
     for _ in range(n):
-        name = r.choice(names)
+        kind, raw = r.choice(corpus)
         k = r.random()
-        if name == "envelope":
-            base: Any = {"code": 0, "msg": "", "data": _WIRE_SAMPLES[r.choice(list(_WIRE_SAMPLES))]}
-        else:
-            base = _WIRE_SAMPLES[name]
-        if name == "update":
-            base = {"e": "ORDER_TRADE_UPDATE", "E": 1, "o": base}
-        obj = _mutate_json(r, base) if k < 0.8 else base
-        payload = json.dumps(obj).encode()
-        if k >= 0.8:
+        payload = raw
+        if k < 0.75:
+            try:
+                payload = json.dumps(_mutate_json(r, json.loads(raw))).encode()
+            except ValueError:
+                payload = raw
+        elif k < 0.9:
+            b = bytearray(raw)
+            for _ in range(r.randint(1, 4)):
+                if b:
+                    b[r.randrange(len(b))] = r.randrange(256)
+            payload = bytes(b)
+        elif k < 0.97:
             payload = r.choice(
-                [
-                    payload[: r.randint(0, len(payload))],
-                    b"[" * 50_000,
-                    b"\xff\xfe",
-                    payload,
-                    b'{"a":' * 3000 + b"1" + b"}" * 3000,
-                    payload.replace(b'"', b"", 1),
-                ]
-            )
+                [raw[: r.randint(0, len(raw))], b"[" * 50_000, b"\xff\xfe", b"",
+                 b'{"a":' * 3000 + b"1" + b"}" * 3000, raw.replace(b'"', b"", 1)]
+            )  # fmt: skip
+        if r.random() < 0.05:
+            kind = r.choice(readers.KINDS)  # the wrong reader for this payload
         t.inputs += 1
         try:
-            values, positive = check(name, payload)
-        except wire.WireError:
+            value = readers.read(kind, payload)
+        except wire.WireError as e:
             t.refusals += 1
+            cause = e.__cause__
+            if isinstance(
+                cause, ArithmeticError | KeyError | IndexError | TypeError | RecursionError
+            ):
+                bugs += 1  # readers.read turned a reader exception into WireError
+                t.crash(f"{kind}: {payload[:150]!r}", cause)
             continue
         except Exception as e:
-            t.crash(f"{name}: {payload[:200]!r}", e)
+            t.crash(f"{kind}: {payload[:200]!r}", e)
             continue
-        if any(bad_number(v) for v in values) or any(
-            isinstance(v, Decimal) and v < 0 for v in positive
-        ):
+        hit = _absurd(value)
+        if hit:
             absurd += 1
             if len(t.examples) < 5:
-                t.examples.append(f"absurd value passed: {name}: {payload[:200]!r}")
+                t.examples.append(f"absurd value passed ({hit}): {kind}: {payload[:200]!r}")
     t.bump("absurd values passed", absurd)
+    t.bump("reader exceptions behind WireError", bugs)
     return t
 
 
