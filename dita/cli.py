@@ -61,13 +61,46 @@ DECIMAL = _DecimalType()
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="dita")
-def main() -> None:
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    default="warning",
+    show_default=True,
+    envvar="DITA_LOG_LEVEL",
+    show_envvar=True,
+    help="Log records at this level and above (each with its UTC time and level).",
+)
+@click.option(
+    "--log-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    envvar="DITA_LOG_FILE",
+    show_envvar=True,
+    help="Append the log to this file (created 0600) instead of stderr.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    envvar="DITA_LOG_FORMAT",
+    show_envvar=True,
+    help="text: 'TIME LEVEL logger: message'; json: one JSON object per line (ts, level, "
+    "logger, msg). API keys, secrets and passwords are masked either way.",
+)
+def main(log_level: str, log_file: Path | None, log_format: str) -> None:
     """dita: an execution kernel for crypto perpetual futures.
 
     `dita run` runs a policy against a simulated exchange and journals every
     step; `dita replay` rebuilds and checks a run from its journal; `dita
     report` draws it; `dita emulate bingx` serves a loopback BingX.
     """
+    from dita import logs
+
+    try:
+        logs.setup(log_level, log_file, log_format)
+    except OSError as e:
+        _fail("", f"--log-file {log_file}: {e.strerror}")
 
 
 def parse_params(items: tuple[str, ...]) -> dict[str, object]:
@@ -515,6 +548,10 @@ def _run_bingx(
                 "add --yes-real-money if that is what you mean (or --testnet for the demo account)"
             )
         creds = load_credentials(credentials)
+        from dita import logs
+
+        logs.add_secret(creds.api_key)
+        logs.add_secret(creds.secret)
         journal = journal_path or default_live_journal(symbol)
         prepared = prepare_live_run(
             target=target, credentials=creds, journal=journal, symbol=symbol, policy=policy_spec,
