@@ -408,7 +408,7 @@ def _bars(path: Path, symbol: str, interval_ms: int | None) -> Iterator[Bar]:
         else:
             body = chain(head, body)
         if "close_time" not in layout.columns and interval_ms is None:
-            head = list(islice(body, 2))
+            head = list(islice(body, 10))
             interval_ms = _infer_interval(rows, layout, head)
             body = chain(head, body)
         prev: Bar | None = None
@@ -456,18 +456,20 @@ def _open_rows(path: Path) -> Iterator[_Rows]:
 
 
 def _infer_interval(rows: _Rows, layout: _Layout, head: list[tuple[int, list[str]]]) -> int:
-    """The bar interval of a layout without close times: the gap between the first two rows."""
+    """The bar interval of a layout without close times: the smallest gap between the
+    first rows (up to 10, so one missing bar near the start does not double it)."""
     match head:
         case []:
             raise MarketDataError(rows.label, None, "empty file: header but no bars")
         case [(line, _)]:
             raise rows.error(line, "cannot infer the bar interval from one row: pass interval_ms")
-    (l0, r0), (l1, r1) = head
-    t0 = _parse_ms(rows, l0, "open time", _cell(rows, l0, r0, layout, "time"))
-    t1 = _parse_ms(rows, l1, "open time", _cell(rows, l1, r1, layout, "time"))
-    if t1 <= t0:
-        raise rows.error(l1, f"bar time {t1} is not after the previous bar's {t0}")
-    return t1 - t0
+    times = [
+        (ln, _parse_ms(rows, ln, "open time", _cell(rows, ln, r, layout, "time"))) for ln, r in head
+    ]
+    for (_, t0), (l1, t1) in zip(times, times[1:], strict=False):
+        if t1 <= t0:
+            raise rows.error(l1, f"bar time {t1} is not after the previous bar's {t0}")
+    return min(t1 - t0 for (_, t0), (_, t1) in zip(times, times[1:], strict=False))
 
 
 def _chain(
