@@ -89,7 +89,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from itertools import chain, islice
+from itertools import chain, islice, pairwise
 from pathlib import Path
 from typing import TextIO
 
@@ -466,10 +466,10 @@ def _infer_interval(rows: _Rows, layout: _Layout, head: list[tuple[int, list[str
     times = [
         (ln, _parse_ms(rows, ln, "open time", _cell(rows, ln, r, layout, "time"))) for ln, r in head
     ]
-    for (_, t0), (l1, t1) in zip(times, times[1:], strict=False):
+    for (_, t0), (l1, t1) in pairwise(times):
         if t1 <= t0:
             raise rows.error(l1, f"bar time {t1} is not after the previous bar's {t0}")
-    return min(t1 - t0 for (_, t0), (_, t1) in zip(times, times[1:], strict=False))
+    return min(t1 - t0 for (_, t0), (_, t1) in pairwise(times))
 
 
 def _chain(

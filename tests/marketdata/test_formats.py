@@ -123,7 +123,7 @@ def test_mixed_intervals_are_refused(tmp_path: Path) -> None:
     p = tmp_path / "BTCUSDT-mixed.csv"
     rows = [ROWS[0], ROWS[1], (ROWS[1][0] + 90_000, *ROWS[2][1:])]
     p.write_text(_plain(rows))
-    with pytest.raises(RunSetupError, match="mixed intervals: bar at .* 90000 ms after"):
+    with pytest.raises(RunSetupError, match=r"mixed intervals: bar at .* 90000 ms after"):
         prepare_sim_run(data=p, journal=None)
     one = tmp_path / "BTCUSDT-1m.csv"
     one.write_text(_plain(ROWS))
