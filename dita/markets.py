@@ -22,6 +22,9 @@ An instruments file is TOML, one table per symbol::
     funding_rate = "0.0001" # optional: per funding interval, longs pay when > 0
     funding_interval_h = 8  # optional
     slippage = "random:2"   # optional: none | fixed:<bps> | random:<max bps>
+    max_price = "1000"      # optional: the kernel refuses prices, sizes, leverage above
+    max_quantity = "1e9"    #   these (defaults: dita.kernel.model's DEFAULT_MAX_*)
+    max_leverage = "50"
     source = "..."          # optional: where these numbers come from
 
 Numbers are read exactly (TOML floats are parsed as ``Decimal``, strings too).
@@ -44,7 +47,7 @@ BUNDLED = "bingx_instruments.toml"
 HOUR_MS = 3_600_000
 _INSTRUMENT_KEYS = frozenset({
     "tick", "step", "min_qty", "min_notional", "maker_fee", "taker_fee", "funding_rate",
-    "funding_interval_h", "slippage", "source",
+    "funding_interval_h", "slippage", "source", "max_price", "max_quantity", "max_leverage",
 })  # fmt: skip
 _MODEL_KEYS = ("maker_fee", "taker_fee", "funding_rate", "funding_interval_h", "slippage")
 
@@ -177,10 +180,18 @@ def spec_from_table(symbol: str, table: object, where: str) -> InstrumentSpec:
         raise MarketError(f"{here}: tick and step must be > 0")
     if min_qty < 0 or min_notional < 0:
         raise MarketError(f"{here}: min_qty and min_notional must be >= 0")
+    limits: dict[str, Decimal] = {}
+    for key in ("max_price", "max_quantity", "max_leverage"):
+        if key in table:
+            limits[key] = _decimal(table[key], f"{here}.{key}")
+            if limits[key] <= 0:
+                raise MarketError(f"{here}: {key} must be > 0")
     note = table.get("source")
     source = where if not isinstance(note, str) or not note else f"{where} ({note})"
     return InstrumentSpec(
-        Instrument(symbol, tick, step, min_qty, min_notional), model_from_table(table, here), source
+        Instrument(symbol, tick, step, min_qty, min_notional, **limits),
+        model_from_table(table, here),
+        source,
     )
 
 

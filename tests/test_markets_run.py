@@ -209,3 +209,19 @@ def test_bad_config_is_a_one_line_error_naming_the_key(tmp_path: Path) -> None:
         assert code == 1, text
         assert needle in err, (text, err)
         assert err.count("\n") == 1
+
+
+def test_instrument_tables_may_set_the_kernels_bounds(tmp_path: Path) -> None:
+    from dita.markets import MarketError, load_instruments_file
+
+    f = tmp_path / "i.toml"
+    f.write_text('[instruments."X-USDT"]\ntick = 0.01\nstep = 1\nmin_qty = 1\nmin_notional = 5\n'
+                 'max_price = 1000\nmax_leverage = 20\n')  # fmt: skip
+    inst = load_instruments_file(f)["X-USDT"].instrument
+    assert (inst.tick_size, inst.max_price, inst.max_leverage) == (
+        Decimal("0.01"), Decimal(1000), Decimal(20)
+    )
+    f.write_text('[instruments."X-USDT"]\ntick = 0.01\nstep = 1\nmin_qty = 1\nmin_notional = 5\n'
+                 "max_price = 0\n")  # fmt: skip
+    with pytest.raises(MarketError, match="max_price must be > 0"):
+        load_instruments_file(f)
