@@ -617,7 +617,9 @@ class BingxEmulator:
         pairs, body_pairs, is_json = parsed
         params = dict(body_pairs)
         params.update(pairs)  # the query wins on duplicates (PROTOCOL.md §3.0)
-        self.requests.append(RequestRecord(method, path, params))
+        # a public request's large body is not kept (anyone may send one)
+        kept = params if signed or len(body) <= 4096 else dict(pairs)
+        self.requests.append(RequestRecord(method, path, kept))
         fault = self._take_fault(method, path)
         if fault is not None and fault.delay:
             await asyncio.sleep(fault.delay)

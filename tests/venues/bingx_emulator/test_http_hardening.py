@@ -302,7 +302,9 @@ def served() -> Iterator[ThreadedEmulator]:
 
 
 @settings(
-    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=int(os.environ.get("DITA_FUZZ_EXAMPLES", "300")),  # 2000: bench/fuzz.py's count
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH"]),
