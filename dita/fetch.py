@@ -201,7 +201,8 @@ async def fetch_klines(
                "source": rest_url}  # fmt: skip
     # Only closed bars: the last one may open at now - interval.
     stop = min(end, now_ms() - step + 1)
-    total = max(0, -(-(stop - start) // step))
+    first = -(-start // step) * step  # bars open on multiples of their length
+    total = max(0, -(-(stop - first) // step))
     part = out.with_name(out.name + ".part")
     state = _read_state(out)
     if state is not None and {k: state.get(k) for k in request} != request:
