@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from dita.venues.bingx.clock import wall_clock_ms
@@ -333,6 +333,7 @@ def test_garbage_requests_never_give_http_500(
         raw = "&".join(f"{k}={v}" for k, v in items)
         items.append(("signature", signature(API_SECRET, raw)))
     query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in items)
+    assume(len(query) < 60_000)  # httpx itself refuses longer URLs (the server: over 16 KiB)
     headers = {} if content_type is None else {"Content-Type": content_type}
     if key != "none":
         headers["X-BX-APIKEY"] = API_KEY if key == "valid" else "x" + API_KEY
