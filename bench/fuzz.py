@@ -475,6 +475,10 @@ def fuzz_jsonl(n: int, r: random.Random) -> Tally:
         except Exception as e:
             t.crash(line[:200], e)
             continue
+        if i % 2 == 0:  # a fresh kernel often, so that well-formed ENTERs are accepted
+            k = Kernel(
+                2, [Instrument("BTC-USDT", D("0.1"), D("0.001"), D("0.001"), D("5"))], D(100_000)
+            )
         for it in intents:
             try:
                 before = json.dumps(k.snapshot(), sort_keys=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import IO, Literal, overload
+from typing import BinaryIO, Literal, TextIO, cast, overload
 
 PRIVATE_MODE = 0o600
 
@@ -18,14 +18,14 @@ PRIVATE_MODE = 0o600
 @overload
 def open_private(
     path: str | Path, mode: Literal["w", "a"] = "w", *, newline: str | None = None
-) -> IO[str]: ...
+) -> TextIO: ...
 @overload
 def open_private(
     path: str | Path, mode: Literal["wb", "ab"], *, newline: None = None
-) -> IO[bytes]: ...
+) -> BinaryIO: ...
 def open_private(
     path: str | Path, mode: str = "w", *, newline: str | None = None
-) -> IO[str] | IO[bytes]:
+) -> TextIO | BinaryIO:
     """Open ``path`` for writing ("w", "a", "wb", "ab"), created 0600; the caller closes it."""
     if mode not in ("w", "a", "wb", "ab"):
         raise ValueError(f"open_private writes only; got mode {mode!r}")
@@ -37,8 +37,8 @@ def open_private(
         os.close(fd)
         raise
     if "b" in mode:
-        return os.fdopen(fd, mode)
-    return os.fdopen(fd, mode, encoding="utf-8", newline=newline)
+        return cast(BinaryIO, os.fdopen(fd, mode))
+    return cast(TextIO, os.fdopen(fd, mode, encoding="utf-8", newline=newline))
 
 
 def write_private(path: str | Path, data: str | bytes) -> None:

@@ -30,6 +30,7 @@ from math import sqrt
 from pathlib import Path
 from typing import TextIO
 
+from dita.files import open_private
 from dita.marketdata.model import Bar
 
 _SQRT3 = 1.7320508075688772
@@ -134,7 +135,7 @@ def _walk(
 def write_binance_klines(out: Path | TextIO, bars: Iterable[Bar], *, header: bool = True) -> int:
     """Write bars as a Binance futures kline CSV; returns the number of rows written."""
     if isinstance(out, Path):
-        with out.open("w", encoding="utf-8", newline="") as fh:
+        with open_private(out, "w", newline="") as fh:
             return write_binance_klines(fh, bars, header=header)
     w = csv.writer(out, lineterminator="\n")
     if header:
