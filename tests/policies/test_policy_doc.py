@@ -26,8 +26,18 @@ DOC = (Path(__file__).resolve().parents[2] / "docs" / "policy.md").read_text(enc
 
 
 @pytest.mark.parametrize(
-    "cls", [Bar, KernelIntent, TradeSlot, AccountView, Instrument, KernelOutcome, Order,
-            TradeRecord, LegacyIntent],  # fmt: skip
+    "cls",
+    [
+        Bar,
+        KernelIntent,
+        TradeSlot,
+        AccountView,
+        Instrument,
+        KernelOutcome,
+        Order,
+        TradeRecord,
+        LegacyIntent,
+    ],
 )
 def test_every_field_is_documented(cls: type) -> None:
     missing = [f.name for f in dataclasses.fields(cls) if f"`{f.name}`" not in DOC]
