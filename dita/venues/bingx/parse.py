@@ -13,7 +13,7 @@ side/type/position side. Entry points for fuzzing: ``dec``, ``instrument``,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 
 from dita.kernel.model import (
@@ -56,16 +56,21 @@ def dec(num: wire.Num | str, what: str, *, signed: bool = True) -> Decimal:
         raise WireError(f"{what}: {shown!r} is not a decimal")
     try:
         value = Decimal(text)
-    except (InvalidOperation, TypeError, ValueError):
+    except (ArithmeticError, TypeError, ValueError):
         raise WireError(f"{what}: {text!r} is not a decimal") from None
     if not value.is_finite():
         raise WireError(f"{what}: {text!r} is not finite")
-    if value and (abs(value) >= MAX_ABS or value.adjusted() < MIN_MAGNITUDE_EXP):
+    # adjusted() and copy_abs() use no context: nothing here can overflow
+    if value and (
+        value.adjusted() < MIN_MAGNITUDE_EXP
+        or value.adjusted() > MAX_ABS.adjusted()
+        or value.copy_abs() >= MAX_ABS
+    ):
         raise WireError(f"{what}: {text!r} is out of range")
-    if not signed and value < 0:
+    if not signed and value.is_signed() and value:
         raise WireError(f"{what}: {text!r} is negative")
-    if value == 0:
-        value = abs(value)  # "-0" is 0
+    if not value:
+        value = Decimal(0)  # "-0", "0E-7" are 0
     return value
 
 
