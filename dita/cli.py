@@ -622,12 +622,14 @@ def replay(journal: Path) -> None:
     Also checks the trades table and the capital identity. Prints the run
     summary; exits 1 on any mismatch.
     """
+    from dita.reporting.progress import progress_bar
     from dita.summary import summary_table, symbol_table
     from dita.verify import verify_journal
 
     console = Console()
     try:
-        v = verify_journal(journal)
+        with progress_bar("replay", None) as tick:
+            v = verify_journal(journal, progress=tick)
     except ReplayMismatch as e:
         _fail("replay", f"MISMATCH {e}")
     except JournalError as e:

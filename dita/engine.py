@@ -195,12 +195,17 @@ class RunStats:
                 self.wins += 1
 
 
-def stats_from_journal(journal: SqliteJournal) -> tuple[RunMeta, RunStats]:
-    """Recompute ``RunStats`` from a journal's inputs and outcome records."""
+def stats_from_journal(
+    journal: SqliteJournal, *, progress: Callable[[int], None] | None = None
+) -> tuple[RunMeta, RunStats]:
+    """Recompute ``RunStats`` from a journal's inputs and outcome records
+    (``progress(seq)`` every few thousand records, for a progress bar)."""
     meta: RunMeta | None = None
     stats: RunStats | None = None
     inputs: dict[int, JournalRecord] = {}
     for rec in journal.read_from(1):
+        if progress is not None and rec.seq % 5000 == 0:
+            progress(rec.seq)
         body = rec.body
         match body:
             case RunMeta():

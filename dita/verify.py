@@ -10,6 +10,7 @@ the trade records inside the outcomes, and the capital identity
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,10 +66,17 @@ def open_journal(path: Path) -> SqliteJournal:
         raise
 
 
-def verify_journal(path: Path) -> Verified:
+def verify_journal(path: Path, *, progress: Callable[[int, int], None] | None = None) -> Verified:
+    """``progress(done, total)``: records read so far over the three passes (replay, stats,
+    trades), for a progress bar."""
     with open_journal(path) as journal:
-        kernel = replay(journal, from_snapshot=False)
-        meta, stats = stats_from_journal(journal)
+        n = journal.last_seq
+
+        def phase(k: int) -> Callable[[int], None] | None:
+            return None if progress is None else (lambda seq: progress(k * n + seq, 3 * n))
+
+        kernel = replay(journal, from_snapshot=False, progress=phase(0))
+        meta, stats = stats_from_journal(journal, progress=phase(1))
         problems: list[str] = []
 
         # A finished run ends with an "end" note and a final snapshot; a run that
@@ -89,7 +97,10 @@ def verify_journal(path: Path) -> Verified:
                 )
 
         in_outcomes: list[TradeRecord] = []
+        tick = phase(2)
         for rec in journal.read_from(1):
+            if tick is not None and rec.seq % 5000 == 0:
+                tick(rec.seq)
             if isinstance(rec.body, OutcomeRecord):
                 in_outcomes.extend(rec.body.outcome.trade_records)
         table = journal.trades()

@@ -32,7 +32,7 @@ def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.mark.parametrize(
     "args",
-    [[], ["run"], ["replay"], ["report"], ["emulate"], ["emulate", "bingx"], ["clickhouse"]],
+    [[], ["run"], ["replay"], ["report"], ["status"], ["serve"], ["emulate"], ["emulate", "bingx"], ["clickhouse"]],
 )
 def test_every_command_has_help(args: list[str]) -> None:
     code, out, _ = _invoke(*args, "--help")

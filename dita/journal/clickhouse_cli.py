@@ -156,7 +156,10 @@ def push_cmd(
                     signal.signal(sig, lambda *_: stopping.set())
                 result = sink.follow(stopping.is_set, poll_interval=poll)
             else:
-                result = sink.catch_up(max_attempts=max_attempts)
+                from dita.reporting.progress import progress_bar
+
+                with progress_bar("push", j.last_seq) as tick:
+                    result = sink.catch_up(max_attempts=max_attempts, progress=tick)
     except (ClickHouseError, JournalError, ValueError) as e:
         _fail("push", str(e))
     click.echo(

@@ -15,6 +15,7 @@ before the next input; a ``snapshot`` record is taken between steps, with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from dita import codec
@@ -37,6 +38,7 @@ def replay(
     *,
     from_snapshot: bool = True,
     require_outcomes: bool = True,
+    progress: Callable[[int], None] | None = None,
 ) -> Kernel:
     """The kernel as of the journal's last committed record.
 
@@ -44,6 +46,7 @@ def replay(
     first input (both must give the same kernel). ``require_outcomes``: an
     input followed by another input without its outcome in between is a
     mismatch (the last input may lack one: the crash came between them).
+    ``progress(seq)`` is called every few thousand records (for a progress bar).
     """
     path = str(journal.path)
     run_rec = journal.first(K.RUN)
@@ -70,6 +73,8 @@ def replay(
     pending: tuple[int, KernelOutcome] | None = None
     last_input = boundary
     for rec in journal.read_from(boundary + 1):
+        if progress is not None and rec.seq % 5000 == 0:
+            progress(rec.seq)
         body = rec.body
         match body:
             case KernelIntent() | VenueEvent():

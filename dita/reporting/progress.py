@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from typing import Protocol
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 
+class Tick(Protocol):
+    def __call__(self, done: int, total: int | None = None) -> None: ...
+
+
+def _nothing(done: int, total: int | None = None) -> None:
+    pass
+
+
 @contextlib.contextmanager
-def progress_bar(label: str, total: int, quiet: bool = False) -> Iterator[Callable[[int], None]]:
-    """Yield ``tick(done)``; draws nothing when ``quiet`` or stderr is not a terminal."""
+def progress_bar(label: str, total: int | None, quiet: bool = False) -> Iterator[Tick]:
+    """Yield ``tick(done[, total])``; draws nothing when ``quiet`` or stderr is not a terminal."""
     console = Console(stderr=True)
     if quiet or not console.is_terminal:
-        yield lambda _done: None
+        yield _nothing
         return
     with Progress(
         TextColumn(f"{label} records"),
@@ -25,4 +34,10 @@ def progress_bar(label: str, total: int, quiet: bool = False) -> Iterator[Callab
         transient=True,
     ) as bar:
         task = bar.add_task(label, total=total)
-        yield lambda done: bar.update(task, completed=done)
+
+        def tick(done: int, total: int | None = None) -> None:
+            if total is not None:
+                bar.update(task, total=total)
+            bar.update(task, completed=done)
+
+        yield tick

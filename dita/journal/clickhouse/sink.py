@@ -188,7 +188,11 @@ class ClickHouseSink:
         return batch.records
 
     def catch_up(
-        self, *, max_attempts: int | None = None, stop: Callable[[], bool] | None = None
+        self,
+        *,
+        max_attempts: int | None = None,
+        stop: Callable[[], bool] | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> PushResult:
         """Ship everything committed so far, retrying with backoff while ClickHouse is unavailable.
 
@@ -228,6 +232,8 @@ class ClickHouseSink:
             if n == 0:
                 break
             shipped += n
+            if progress is not None and self._position is not None:
+                progress(self._position)
         assert self._position is not None
         return PushResult(
             self.kernel_id, self._resumed_after, self._position, shipped, self._failures
