@@ -10,23 +10,15 @@ data file is not needed. Written 0600, like every file dita writes.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
+from dita.files import write_private
 from dita.journal import SqliteJournal
 from dita.reporting.data import ReportData, collect
 from dita.reporting.page import render
 
-__all__ = ["ReportData", "collect", "write_private", "write_report"]
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` with mode 0600 (also when the file existed with other bits)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        os.fchmod(fh.fileno(), 0o600)
-        fh.write(text)
+__all__ = ["ReportData", "collect", "write_report"]
 
 
 def write_report(
