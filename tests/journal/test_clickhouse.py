@@ -524,6 +524,7 @@ def test_run_report_from_clickhouse_is_the_sqlite_run_report(
     with SqliteJournal.open(journals[1], readonly=True) as j:
         meta, stats = stats_from_journal(j)
     assert report.meta == meta
+    assert stats.refusals, "the journal should hold refused intents, so their breakdown is compared"
     for name in RunStats.__dataclass_fields__:
         assert hasattr(report, name), f"RunReport lacks RunStats.{name}"
         assert getattr(report, name) == getattr(stats, name), name

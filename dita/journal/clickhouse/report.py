@@ -99,6 +99,7 @@ class RunReport:
     open_positions: int
     open_slots: int
     equity: list[tuple[int, Decimal]] = field(default_factory=list)
+    refusals: dict[str, int] = field(default_factory=dict)  # refused intents by diagnostic
 
     @property
     def kernel_events(self) -> int:
@@ -238,6 +239,16 @@ WINDOW w AS (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"""
         f"WHERE kernel_id = {{k:String}} AND kind = 'note' AND JSONExtractString(payload, 'topic') = 'end'",
         k,
     )  # fmt: skip
+    refusals = {
+        str(code): int(n)
+        for code, n in _query(
+            client, where,
+            f"SELECT diagnostic_code, count() FROM {db}.outcomes FINAL "
+            f"WHERE kernel_id = {{k:String}} AND input_kind = 'intent' AND NOT accepted "
+            f"GROUP BY diagnostic_code ORDER BY diagnostic_code",
+            k,
+        )
+    }  # fmt: skip
     equity: list[tuple[int, Decimal]] = []
     if include_equity:
         init = meta.initial_capital
@@ -278,6 +289,7 @@ WINDOW w AS (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"""
         open_positions=summary.open_positions,
         open_slots=summary.open_slots,
         equity=equity,
+        refusals=refusals,
     )
 
 
