@@ -205,6 +205,9 @@ class BingxEmulator:
                 "max_line_size": 16 * 1024,
                 "max_field_size": 8 * 1024,
                 "max_headers": 64,
+                # a body left unread (refused before reading it) is drained and dropped for
+                # at most this long after the answer, then the connection is closed
+                "lingering_time": 1.0,
             },
         )
         app.router.add_get(STREAM_PATH, self._stream)
