@@ -28,7 +28,7 @@ from __future__ import annotations
 import decimal
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Any, Literal
 
 import msgspec
@@ -280,14 +280,14 @@ def encode_body(body: RecordBody, *, check: bool = True) -> tuple[RecordKind, by
             raise RecordRejected(
                 f"{kind} record would not decode to what was given ({e}); payload {payload[:200]!r}"
             ) from e
-        if not _same(decoded, wire):
+        if not _same(decoded, wire) or _enum_as_text(decoded, wire):
             for f in fields(wire):
                 given, back = getattr(wire, f.name), getattr(decoded, f.name)
                 if repr(given) != repr(back):
                     raise RecordRejected(
                         f"{kind} record: {f.name}={given!r} would come back from the journal as "
-                        f"{back!r} (money must be Decimal; free-form dicts JSON-native: str, "
-                        f"int, float, bool, None, list, dict)"
+                        f"{back!r} (money must be Decimal, an enum field the enum itself; "
+                        f"free-form dicts JSON-native: str, int, float, bool, None, list, dict)"
                     )
         if again != payload:
             raise RecordRejected(
@@ -295,6 +295,15 @@ def encode_body(body: RecordBody, *, check: bool = True) -> tuple[RecordKind, by
                 f"{payload[:200]!r} comes back as {again[:200]!r}"
             )
     return kind, payload
+
+
+def _enum_as_text(decoded: object, given: object) -> bool:
+    """A plain string where an enum belongs (``"LONG"`` equals ``Side.LONG``, is not one)."""
+    return any(
+        isinstance(back := getattr(decoded, f.name), Enum)
+        and type(getattr(given, f.name)) is not type(back)
+        for f in fields(given)  # type: ignore[arg-type]
+    )
 
 
 def _same(a: object, b: object) -> bool:

@@ -1,10 +1,16 @@
 """Issue 11: a LONG that becomes a SELL, through the real engine, BingX adapter and emulator.
 
-A policy hands the kernel ``side="LONG"``: the plain string, not ``Side.LONG``.
+A policy hands dita ``side="LONG"``: the plain string, not ``Side.LONG``.
 ``"LONG" in (Side.LONG, Side.SHORT)`` holds (StrEnum equality) but ``"LONG" is
-Side.LONG`` does not, so the kernel used to emit a SELL, and a short position
-opened on the venue for a LONG intent. Now the kernel refuses it (INVALID_SIDE)
-and the correctly typed LONG that follows reaches the venue as a BUY.
+Side.LONG`` does not, so the kernel used to emit a SELL and a short position
+opened on the venue for a LONG intent (then ``snapshot()`` crashed, and replay,
+which decodes ``"LONG"`` into ``Side.LONG``, disagreed with the run).
+
+Now it is refused where it enters: the journal will not record an intent that
+would not come back as itself, so the engine stops with a ``PolicyFault`` before
+the kernel sees it and nothing reaches the venue; the kernel refuses it too if
+called directly (tests/kernel/test_boundary_fuzz.py). A typed ``Side.LONG``
+through the same path is a BUY and a long position.
 """
 
 from __future__ import annotations
@@ -15,20 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from dita.clock import SimClock
-from dita.engine import Engine
-from dita.journal import RunMeta, SqliteJournal
-from dita.kernel import (
-    Action,
-    Kernel,
-    KernelDiagnosticCode,
-    KernelIntent,
-    KernelOutcome,
-    OrderType,
-    Side,
-    TradeStage,
-)
+from dita.engine import Engine, PolicyFault
+from dita.journal import RunMeta, SqliteJournal, replay
+from dita.kernel import Action, Kernel, KernelIntent, KernelOutcome, OrderType, Side
 from dita.marketdata import Bar
 from dita.marketdata.csvio import read_bars
 from dita.policy import PolicyView
@@ -40,37 +38,31 @@ KEY = "typed-side-key"
 SECRET = "typed-side-secret"
 
 
-class StringSideThenEnum:
-    """Bar 1: ENTER with side "LONG" (a str). After its outcome: the same with Side.LONG."""
+class EnterOnce:
+    """On the first bar: ENTER a MARKET long of 0.05 with ``side`` exactly as given."""
 
-    def __init__(self) -> None:
+    def __init__(self, side: Any) -> None:
+        self.side = side
         self.n = 0
-        self.outcomes: list[KernelOutcome] = []
-        self.sent_typed = False
-
-    def _enter(self, view: PolicyView, bar: Bar, side: Any) -> KernelIntent:
-        return KernelIntent(
-            f"i{self.n}", view.now_ms, 0, Action.ENTER, trade_id=f"t{self.n}", asset=bar.symbol,
-            side=side, size=Decimal("0.05"), order_type=OrderType.MARKET,
-            reference_price=bar.close,
-        )  # fmt: skip
 
     def on_bar(self, bar: Bar, view: PolicyView) -> Sequence[KernelIntent]:
         self.n += 1
-        if self.n == 1:
-            return [self._enter(view, bar, "LONG")]
-        if self.n == 3 and not self.sent_typed and view.slot(0).stage is TradeStage.IDLE:
-            self.sent_typed = True
-            return [self._enter(view, bar, Side.LONG)]
-        return []
+        if self.n != 1:
+            return []
+        return [
+            KernelIntent(
+                "i1", view.now_ms, 0, Action.ENTER, trade_id="t1", asset=bar.symbol,
+                side=self.side, size=Decimal("0.05"), order_type=OrderType.MARKET,
+                reference_price=bar.close,
+            )
+        ]  # fmt: skip
 
     def on_outcome(self, outcome: KernelOutcome, view: PolicyView) -> Sequence[KernelIntent]:
-        self.outcomes.append(outcome)
         return ()
 
 
-async def test_plain_string_long_never_reaches_the_venue_as_a_sell(tmp_path: Path) -> None:
-    bars = read_bars(sample_data_path(), "BTC-USDT")[:12]
+async def _run(tmp_path: Path, side: Any) -> tuple[BingxEmulator, Engine, BaseException | None]:
+    bars = read_bars(sample_data_path(), "BTC-USDT")[:8]
     async with BingxEmulator(KEY, SECRET, initial_balance=Decimal(10_000)) as emu:
         await emu.set_price("BTC-USDT", bars[0].open)
         async with httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=2.0)) as client:
@@ -80,21 +72,21 @@ async def test_plain_string_long_never_reaches_the_venue_as_a_sell(tmp_path: Pat
                 BingxConfig(endpoints=Endpoints.loopback(emu.port), rate_limits={}),
             )
             inst = (await venue.load_instruments())["BTC-USDT"]
-            engine_box: list[Engine] = []
+            box: list[Engine] = []
 
             async def feed() -> AsyncIterator[Bar]:
                 for i, bar in enumerate(bars):
-                    await engine_box[0].wait_settled(i)
+                    await box[0].wait_settled(i)
                     for px in (bar.open, bar.low, bar.high, bar.close):
                         await emu.trade("BTC-USDT", px, bar.volume / 4)
                     yield bar
 
-            policy = StringSideThenEnum()
+            error: BaseException | None = None
             with SqliteJournal.open(tmp_path / "j.sqlite") as journal:
                 engine = Engine(
                     kernel=Kernel(1, [inst], Decimal(10_000)),
                     venue=venue,
-                    policy=policy,
+                    policy=EnterOnce(side),
                     journal=journal,
                     clock=SimClock(),
                     meta=RunMeta(
@@ -103,16 +95,34 @@ async def test_plain_string_long_never_reaches_the_venue_as_a_sell(tmp_path: Pat
                     bars=feed(),
                     drain_timeout=2.0,
                 )
-                engine_box.append(engine)
-                await engine.run()
-                kernel = engine.kernel
-            first = policy.outcomes[0]
-            assert not first.accepted and first.diagnostic_code is KernelDiagnosticCode.INVALID_SIDE
-            assert first.commands == ()
-            # the venue saw exactly one order, the typed LONG, and holds a long position
-            assert emu.exchange.order_count() == 1
-            rows = emu.exchange.positions_data({})
-            assert [(r["symbol"], r["positionSide"]) for r in rows] == [("BTC-USDT", "LONG")], rows
-            assert Decimal(rows[0]["positionAmt"]) == Decimal("0.05")
-            assert kernel.slot(0).side is Side.LONG
-            kernel.snapshot()  # (crashed on "'str' object has no attribute 'value'" before)
+                box.append(engine)
+                try:
+                    await engine.run()
+                except* PolicyFault as group:  # (the engine runs its tasks in a TaskGroup)
+                    error = group.exceptions[0]
+        return emu, engine, error
+
+
+async def test_plain_string_long_never_reaches_the_venue_as_a_sell(tmp_path: Path) -> None:
+    emu, engine, error = await _run(tmp_path, "LONG")
+    assert isinstance(error, PolicyFault), error
+    assert "side='LONG'" in str(error) and "Side.LONG" in str(error)
+    # nothing reached the venue: no order, no position (it used to be a SELL and a short)
+    assert emu.exchange.order_count() == 0
+    assert emu.exchange.positions_data({}) == []
+    assert engine.kernel.live_orders() == [] and engine.kernel.check_invariants() == []
+    engine.kernel.snapshot()  # (crashed on "'str' object has no attribute 'value'" before)
+    with SqliteJournal.open(tmp_path / "j.sqlite", readonly=True, create=False) as j:
+        assert replay(j, from_snapshot=False).snapshot() == engine.kernel.snapshot()
+
+
+@pytest.mark.parametrize("side", [Side.LONG])
+async def test_typed_long_reaches_the_venue_as_a_buy(tmp_path: Path, side: Side) -> None:
+    emu, engine, error = await _run(tmp_path, side)
+    assert error is None
+    assert emu.exchange.order_count() == 1
+    rows = emu.exchange.positions_data({})
+    assert [(r["symbol"], r["positionSide"]) for r in rows] == [("BTC-USDT", "LONG")], rows
+    assert Decimal(rows[0]["positionAmt"]) == Decimal("0.05")
+    with SqliteJournal.open(tmp_path / "j.sqlite", readonly=True, create=False) as j:
+        assert replay(j, from_snapshot=False).snapshot() == engine.kernel.snapshot()
