@@ -346,6 +346,24 @@ def _default_journal(seed: int) -> Path:
     "from the journal's (see dita recover).",
 )
 @click.option(
+    "--restarts",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="bingx: after a recoverable failure (network, venue hiccup, inconclusive "
+    "reconciliation) restart through recovery on the same journal, at most this many times "
+    "in a row without trading in between; 0 = never (leave it to a service manager).",
+)
+@click.option(
+    "--restart-delay",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="bingx: wait before the first restart; doubles for each further one in a row "
+    "(at most 60 s).",
+)
+@click.option(
     "--bar-interval-ms",
     type=click.IntRange(min=1),
     default=60_000,
@@ -382,6 +400,8 @@ def run(
     max_bars: int | None = None,
     duration_s: float | None = None,
     on_mismatch: str = "halt",
+    restarts: int = 5,
+    restart_delay: float = 1.0,
     bar_interval_ms: int = 60_000,
 ) -> None:
     """Run a policy over market data on the simulated exchange and journal every step.
@@ -413,6 +433,7 @@ def run(
             testnet=testnet, base_url=bingx_base_url, credentials=bingx_credentials,
             yes_real_money=yes_real_money, max_bars=max_bars, duration_s=duration_s,
             on_mismatch=on_mismatch, bar_interval_ms=bar_interval_ms,
+            restarts=restarts, restart_delay=restart_delay,
         )  # fmt: skip
         return
     given = [flag for flag, used in live_only.items() if used]
@@ -508,6 +529,8 @@ def _run_bingx(
     duration_s: float | None,
     on_mismatch: str,
     bar_interval_ms: int,
+    restarts: int = 5,
+    restart_delay: float = 1.0,
 ) -> None:
     """``dita run --venue bingx``: every check before anything is written or sent."""
     from click.core import ParameterSource
@@ -580,10 +603,21 @@ def _run_bingx(
             at = datetime.fromtimestamp(bar.ts / 1000, tz=UTC).isoformat(timespec="milliseconds")
             console.print(f"bar {n}: {bar.symbol} {at} close {bar.close} volume {bar.volume}")
 
+    from dita.live import Restart, RestartPolicy
+
+    def on_restart(r: Restart) -> None:
+        click.echo(
+            f"restart {r.attempt}/{restarts} in {r.delay_s:g}s (through recovery, same "
+            f"journal) after: {r.cause}",
+            err=True,
+        )
+
     try:
         result = execute_live(
-            prepared, on_bar=on_bar, on_ready=lambda what: click.echo(what, err=True)
-        )
+            prepared, on_bar=on_bar, on_ready=lambda what: click.echo(what, err=True),
+            restarts=RestartPolicy(attempts=restarts, first_delay_s=restart_delay),
+            on_restart=on_restart,
+        )  # fmt: skip
     except (RunSetupError, JournalError, EngineError, VenueError, RecoveryError) as e:
         where = f" (journal so far: {journal})" if journal.exists() else ""
         _fail("run", f"{e}{where}")

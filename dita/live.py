@@ -23,12 +23,12 @@ reach the journal, a log line, or an error message.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from dita.clock import Clock, LiveClock
@@ -41,6 +41,7 @@ from dita.runner import DEFAULT_POLICY, RunSetupError
 from dita.venues.bingx import Credentials, CredentialsError, Endpoints
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+_T = TypeVar("_T")
 MINUTE_MS = 60_000
 
 
@@ -210,11 +211,42 @@ def execute_live(
     clock: Clock | None = None,
     on_bar: Callable[[Bar, int], None] | None = None,
     on_ready: Callable[[str], None] | None = None,
+    restarts: RestartPolicy | None = None,
+    on_restart: Callable[[Restart], None] | None = None,
 ) -> BacktestResult:
-    """Trade until the stop condition; the journal is written as the run goes."""
-    import asyncio
+    """Trade until the stop condition; the journal is written as the run goes.
 
-    return asyncio.run(_live(run, clock or LiveClock(), on_bar, on_ready))
+    With ``restarts``, a recoverable failure (see ``recoverable``) restarts the run on
+    the same journal through recovery (kernel rebuilt, reconciled with the venue),
+    after a backoff; each restart is logged with its cause and given to ``on_restart``.
+    The stop condition (``max_bars``/``duration_s``) counts from each restart."""
+    import asyncio
+    import dataclasses
+
+    async def one(n: int) -> BacktestResult:
+        this = run if n == 0 else dataclasses.replace(run, resume=run.journal_path.exists())
+        traded = False
+
+        def bar(b: Bar, i: int) -> None:
+            nonlocal traded
+            traded = True
+            if on_bar is not None:
+                on_bar(b, i)
+
+        try:
+            return await _live(this, clock or LiveClock(), bar, on_ready)
+        except BaseException as e:
+            if traded:
+                raise Traded(e) from e
+            raise
+
+    async def go() -> BacktestResult:
+        return await supervise(one, restarts or RestartPolicy(attempts=0), on_restart=on_restart)
+
+    try:
+        return asyncio.run(go())
+    except Traded as t:  # (only when restarts ran out: the error itself)
+        raise t.error from None
 
 
 async def _live(
@@ -374,3 +406,110 @@ def _params(run: LiveRun) -> dict[str, Any]:
         "duration_s": run.duration_s,
         "capital_from": "option" if run.capital is not None else "venue balance",
     }
+
+
+# --------------------------------------------------------------------------- supervision
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """How ``supervise`` restarts a live run: at most ``attempts`` restarts in a row that
+    fail again before trading, waiting ``first_delay_s``, then ``factor`` times longer,
+    at most ``max_delay_s``. ``attempts=0``: no restarts (a service manager's job)."""
+
+    attempts: int = 5
+    first_delay_s: float = 1.0
+    factor: float = 2.0
+    max_delay_s: float = 60.0
+
+    def delay(self, n: int) -> float:
+        """The wait before the ``n``-th consecutive restart (1-based)."""
+        return min(self.first_delay_s * self.factor ** (n - 1), self.max_delay_s)
+
+
+def recoverable(e: BaseException) -> bool:
+    """Whether restarting through recovery can help: a transport or venue hiccup, an
+    inconclusive reconciliation. Not: a contradiction or halt (a human decides), a
+    damaged journal, bad credentials, a policy bug, an operator's Ctrl-C."""
+    from dita.engine import EngineError, PolicyFault
+    from dita.journal import JournalError
+    from dita.recovery import ReconcileConflict, ReconcileError, ReconcileHalted
+    from dita.venues.base import VenueError, VenueFatal
+
+    if isinstance(e, BaseExceptionGroup):
+        return all(recoverable(x) for x in e.exceptions)
+    if isinstance(e, KeyboardInterrupt | RunSetupError | PolicyFault | JournalError):
+        return False
+    if isinstance(e, ReconcileConflict | ReconcileHalted | VenueFatal):
+        return False
+    if isinstance(e, EngineError) and isinstance(e.__cause__, VenueFatal):
+        return False
+    import httpx
+
+    return isinstance(e, ReconcileError | VenueError | EngineError | httpx.HTTPError | OSError)
+
+
+@dataclass(frozen=True)
+class Restart:
+    """One restart: after which failure, how long it waited, and whether the run it
+    started got past start-up (recovery and reconciliation) and traded."""
+
+    attempt: int  # consecutive restarts so far, 1-based
+    cause: str
+    delay_s: float
+
+
+def cause_of(e: BaseException) -> str:
+    while isinstance(e, BaseExceptionGroup) and e.exceptions:
+        e = e.exceptions[0]
+    return f"{type(e).__name__}: {e}"
+
+
+async def supervise(
+    life: Callable[[int], Awaitable[_T]],
+    policy: RestartPolicy,
+    *,
+    on_restart: Callable[[Restart], None] | None = None,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
+) -> _T:
+    """Run ``life(n)`` (n = 0, 1, ...) until it returns; after a recoverable failure,
+    wait and run it again (it resumes through recovery). A failure after the life got
+    past start-up resets the consecutive count: ``life`` tells this by raising
+    ``Traded(error)``. Raises the last error when the restarts run out
+    or the failure is not recoverable. Each restart goes to ``on_restart``, or to the
+    ``dita.live`` logger when none is given."""
+    import asyncio
+
+    wait = sleep or asyncio.sleep
+    in_a_row = 0
+    n = 0
+    while True:
+        try:
+            return await life(n)
+        except Traded as t:
+            err: BaseException = t.error
+            in_a_row = 0
+        except BaseException as e:
+            err = e
+        if not recoverable(err) or in_a_row >= policy.attempts:
+            raise err
+        in_a_row += 1
+        n += 1
+        d = policy.delay(in_a_row)
+        if on_restart is not None:
+            on_restart(Restart(in_a_row, cause_of(err), d))
+        else:
+            import logging
+
+            logging.getLogger("dita.live").warning(
+                "restart %d/%d in %.1fs after: %s", in_a_row, policy.attempts, d, cause_of(err)
+            )
+        await wait(d)
+
+
+class Traded(Exception):
+    """A live run failed after it had got past start-up and traded (wraps the error)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(cause_of(error))
+        self.error = error

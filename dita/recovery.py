@@ -33,7 +33,6 @@ an id the kernel has already applied, and an adjustment already journaled
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Set
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -305,13 +304,15 @@ class Reconciler:
                         if (cid, v.action) not in acted:
                             acted.add((cid, v.action))
                             report.resubmitted.append(cid)
-                            await self._send(self.venue.submit, v.order)
+                            if not await self._send(self.venue.submit, v.order):
+                                acted.discard((cid, v.action))  # failed: again next round
                     case rc.Action.RESEND_CANCEL:
                         pending.append(cid)
                         if (cid, v.action) not in acted:
                             acted.add((cid, v.action))
                             report.cancels_resent.append(cid)
-                            await self._send(self.venue.cancel, v.order)
+                            if not await self._send(self.venue.cancel, v.order):
+                                acted.discard((cid, v.action))
                     case rc.Action.REQUERY:
                         pending.append(cid)
                         report.requeried.append(cid)
@@ -376,11 +377,17 @@ class Reconciler:
             f"query order {order.client_order_id}", lambda: self.venue.query_order(order)
         )
 
-    async def _send(self, call: Callable[[Order], Awaitable[None]], order: Order) -> None:
-        # NotSent, OutcomeUnknown, a duplicate id...: the next round's query says
-        # whether it arrived; never a blind second id
-        with contextlib.suppress(VenueError):
+    async def _send(self, call: Callable[[Order], Awaitable[None]], order: Order) -> bool:
+        """Send once; False if the venue call failed (NotSent, OutcomeUnknown, ...): the
+        next round's query says whether it arrived, and a failed send is tried again
+        then (same client order id: never a blind second order)."""
+        try:
             await call(order)
+        except VenueFatal:
+            raise
+        except VenueError:
+            return False
+        return True
 
     async def _compare_account(self, report: ReconcileReport) -> None:
         kernel = self.sink.kernel()
