@@ -552,6 +552,26 @@ def _journal_records(path: Path) -> list[tuple[int, str, bytes]]:
     return recs
 
 
+def _journal_status(path: Path) -> bool | Exception:
+    """What ``dita status`` does: True if it rendered, False if refused (JournalError)."""
+    import io
+
+    from rich.console import Console
+
+    from dita.journal.errors import JournalError
+    from dita.serve.status import render_status
+    from dita.serve.view import JournalView
+
+    try:
+        with JournalView.open(path) as view:
+            Console(file=io.StringIO(), width=120).print(render_status(view))
+        return True
+    except JournalError:
+        return False
+    except Exception as e:
+        return e
+
+
 def fuzz_journal(n: int, r: random.Random, tmp: Path) -> Tally:
     from dita.journal.errors import JournalError
 
@@ -582,9 +602,15 @@ def fuzz_journal(n: int, r: random.Random, tmp: Path) -> Tally:
         path = case / "journal.sqlite"
         path.write_bytes(bytes(damaged))
         t.inputs += 1
+        status = _journal_status(path)  # dita status's fast path, before anything else opens it
+        if isinstance(status, Exception):
+            t.crash(f"case {i}: dita status", status)
+            continue
         try:
             got = _journal_records(path)
         except JournalError:
+            if status:
+                t.bump("status shown for a journal open refuses")
             t.refusals += 1
             if path.read_bytes() != bytes(damaged):
                 t.state_changes += 1  # a refused file must be left untouched
