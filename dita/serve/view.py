@@ -161,6 +161,7 @@ class JournalView:
             out.message,
         )
         self.steps.append(st)
+        self.halted = ""  # the kernel is being driven again: the halt was lifted
         if not out.accepted:
             self.refusals.append(st)
 

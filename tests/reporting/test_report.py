@@ -70,3 +70,31 @@ def test_report_numbers_tie_out_with_the_journal(tmp_path: Path) -> None:
     assert data.prices["BTC-USDT"][-1] == (bars[-1].close_ts, last_close)
     assert abs(s.final_equity - (s.final_capital + unrealized)) < Decimal("1e-12")
     assert len(data.fills) == result.stats.fills
+
+
+def test_two_symbol_run_reports_each_symbol(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from dita.marketdata.synthetic import write_binance_klines
+
+    btc, eth = tmp_path / "btc.csv", tmp_path / "eth.csv"
+    write_binance_klines(btc, synthetic_bars("BTC-USDT", 2000, 8, Decimal(42000)))
+    write_binance_klines(eth, synthetic_bars("ETH-USDT", 2000, 9, Decimal(2300),
+                                             tick_size=Decimal("0.01"), step_size=Decimal("0.01")))  # fmt: skip
+    journal = tmp_path / "j.sqlite"
+    subprocess.run(
+        [sys.executable, "-m", "dita.cli", "run", "--data", f"BTC-USDT={btc}",
+         "--data", f"ETH-USDT={eth}", "--journal", str(journal), "--quiet"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    with SqliteJournal.open(journal, readonly=True, create=False) as j:
+        data = collect(j)
+        trades = j.trades()
+    assert set(data.prices) == {"BTC-USDT", "ETH-USDT"}
+    s = data.statistics
+    assert set(s.per_symbol) == {t.asset for t in trades} == {"BTC-USDT", "ETH-USDT"}
+    for sym, g in s.per_symbol.items():
+        assert g.net_pnl == sum((t.net_pnl for t in trades if t.asset == sym), Decimal(0))
+    assert {f.asset for f in data.fills} == {"BTC-USDT", "ETH-USDT"}
+    assert set(s.buy_hold_return) == {"BTC-USDT", "ETH-USDT"}

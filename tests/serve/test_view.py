@@ -50,3 +50,28 @@ def test_view_follows_new_records_incrementally(tmp_path: Path) -> None:
         assert again.start_seq > 1
         assert (again.last_seq, again.kernel.snapshot(), again.trades) == (seq3, snap3, trades3)
         assert again.finished and again.bars == 3200
+
+
+def test_a_halt_adjustment_shows_until_the_kernel_moves_again(tmp_path: Path) -> None:
+    from dita.journal import Adjustment, RunMeta
+    from dita.kernel import Action, Instrument, KernelIntent
+
+    path = tmp_path / "j.sqlite"
+    inst = Instrument("BTC-USDT", Decimal("0.1"), Decimal("0.001"), Decimal("0.001"), Decimal(5))
+    with SqliteJournal.open(path) as j:
+        j.append(RunMeta(slots=1, instruments=(inst,), initial_capital=Decimal(1000)), ts=1)
+        j.append(
+            Adjustment("adj:position:BTC-USDT:0:1", "position", "BTC-USDT", action="halt",
+                       reason="venue net position 1 differs from the kernel's 0"),
+            ts=2,
+        )  # fmt: skip
+        j.commit()
+        with JournalView.open(path) as v:
+            assert v.state() == "halted" and "differs" in v.halted
+            assert v.to_json()["adjustments"][0]["action"] == "halt"
+            j.append(KernelIntent("i1", 3, 0, Action.CANCEL), ts=3)
+            j.commit()
+            assert v.poll() == 1
+            assert (
+                v.state() != "halted" and v.to_json()["refusals"][0]["what"] == "intent i1 CANCEL"
+            )
