@@ -196,3 +196,22 @@ async def test_a_local_clock_six_seconds_fast_still_trades(start: Callable[..., 
     assert h.venue.server_clock.measured == measured + 1
     assert -6500 < h.venue.server_clock.offset_ms < -5500
     await h.finish()
+
+
+async def test_an_unreadable_reply_to_a_placed_order_is_outcome_unknown_not_the_end(
+    start: Callable[..., Any],
+) -> None:
+    # HTTP 200 with a body that is not BingX JSON, after the order was placed: the engine
+    # keeps running, reconciliation finds the order by its client order id, the fill lands
+    h: Harness = await start()
+    h.emu.faults.append(HttpFault(ORDER, "POST", status=200, after_execute=True))
+    h.emu.drop_stream_events(1)
+    await h.enter("0.01", limit="59000")
+    await h.until(lambda: len(h.engine.unknown_outcomes) == 1, "the outcome-unknown submit")
+    await h.until(h.entry_acked, "the ack recovered by reconciliation")
+    await h.emu.trade(SYMBOL, D("59000"), D("1"))
+    await h.until(lambda: h.stage is TradeStage.POSITION_OPEN, "the fill")
+    assert h.engine.state is EngineState.RUNNING
+    assert h.emu.request_count("POST", ORDER) == 1 and h.emu.exchange.order_count() == 1
+    assert h.engine.stats.rejects == 0
+    await h.finish()
