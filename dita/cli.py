@@ -770,7 +770,18 @@ def status(journal: Path, watch: bool, interval: float) -> None:
     "the difference and refuse until a human has looked; continue = record it and go on.",
 )
 @click.option("--check-balance", is_flag=True, help="Also compare the wallet with the capital.")
-def recover(journal: Path, endpoint: str, on_mismatch: str, check_balance: bool) -> None:
+@click.option(
+    "--resolve",
+    type=click.Choice(["accept"]),
+    default=None,
+    help="The way out of a halt, after checking the account: accept = an order the venue "
+    "contradicts is cancelled on the venue (if live there) and ended in the journal, fills "
+    "already applied kept; position/balance differences are accepted as they are. Each is "
+    "journaled as an adjustment; a later, different difference halts again.",
+)
+def recover(
+    journal: Path, endpoint: str, on_mismatch: str, check_balance: bool, resolve: str | None
+) -> None:
     """Reconcile JOURNAL with the venue after a crash, before trading again.
 
     Repairs a torn last record (never durable), rebuilds the kernel, queries
@@ -799,7 +810,9 @@ def recover(journal: Path, endpoint: str, on_mismatch: str, check_balance: bool)
     key, secret = os.environ.get("BINGX_API_KEY", ""), os.environ.get("BINGX_API_SECRET", "")
     if not key or not secret:
         _fail("recover", "set BINGX_API_KEY and BINGX_API_SECRET for the account to reconcile")
-    settings = ReconcileSettings(on_mismatch=OnMismatch(on_mismatch), check_balance=check_balance)
+    settings = ReconcileSettings(
+        on_mismatch=OnMismatch(on_mismatch), check_balance=check_balance, resolve=resolve is not None
+    )
 
     async def go() -> str:
         async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=2.0)) as client:
@@ -812,6 +825,7 @@ def recover(journal: Path, endpoint: str, on_mismatch: str, check_balance: bool)
             lines += [f"  re-sent cancel of {c}" for c in report.cancels_resent]
             lines += [f"  event {e.event_id}" for e in report.events]
             lines += [f"  adjustment {a.adjustment_id}: {a.reason}" for a in report.adjustments]
+            lines += [f"  {n}" for n in report.notes]
             return "\n".join(lines)
 
     try:

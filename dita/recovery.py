@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -51,7 +51,7 @@ from dita.journal import (
     TornTail,
     replay,
 )
-from dita.kernel import Kernel, Order, Side, TradeStage, VenueEvent
+from dita.kernel import EventKind, Kernel, Order, Side, TradeStage, VenueEvent
 from dita.venues.base import OrderReport, Venue, VenueError, VenueFatal
 
 _T = TypeVar("_T")
@@ -69,7 +69,7 @@ class ReconcileConflict(ReconcileError):
     """The venue contradicts the journal about an order: a human must decide."""
 
 
-RESOLVE_HINT = "dita recover JOURNAL --endpoint ENDPOINT --resolve"
+RESOLVE_HINT = "dita recover JOURNAL --endpoint ENDPOINT --resolve accept"
 
 
 class ReconcileHalted(RecoveryError):
@@ -209,6 +209,10 @@ class ReconcileSettings:
     # query every order that ended with fills once more, for the fees a lost stream
     # frame may have taken with it (a fill recovered from the cumulative quantity)
     audit_fees: bool = True
+    # the operator's way out of a halt (``dita recover --resolve accept``): an order the
+    # venue contradicts is ended in the journal (cancelled on the venue first if it is
+    # live there), account differences are accepted as they are; all journaled
+    resolve: bool = False
 
     def __post_init__(self) -> None:
         if self.max_rounds < 2:
@@ -292,12 +296,16 @@ class Reconciler:
                     report.events.append(ev)
                     fed = True
                 match v.action:
+                    case rc.Action.CONFLICT if st.resolve:
+                        if not await self._resolve_order(v, reports.get(cid), report):
+                            pending.append(cid)
+                            fed = True
                     case rc.Action.CONFLICT:
                         raise ReconcileConflict(
                             f"order {cid} (slot {v.order.slot_id}, {v.order.status}): {v.note}. "
                             "The venue contradicts the journal; nothing was changed. Check the "
                             "order on the venue; to take the venue's account as the truth, run "
-                            f"`{RESOLVE_HINT} adopt-venue`"
+                            f"`{RESOLVE_HINT}`"
                         )
                     case rc.Action.RESUBMIT:
                         pending.append(cid)
@@ -333,6 +341,44 @@ class Reconciler:
             await self._compare_account(report)
         return report
 
+    async def _resolve_order(
+        self, v: rc.OrderVerdict, venue: OrderReport | None, report: ReconcileReport
+    ) -> bool:
+        """``--resolve accept`` for an order the venue contradicts: cancel it on the venue
+        if it is live there, then end it in the journal (its applied fills kept) and record
+        what differed. False if the cancel could not be sent (tried again next round)."""
+        o = v.order
+        if venue is not None and venue.status.is_live:
+            if not await self._send(self.venue.cancel, o):
+                return False
+            report.cancels_resent.append(o.client_order_id)
+        adj = Adjustment(
+            adjustment_id=f"adj:order:{o.client_order_id}:{o.filled_qty}:"
+            f"{venue.cum_qty if venue else 'absent'}:accepted",
+            subject="order",
+            asset=o.asset,
+            kernel_value=o.filled_qty,
+            venue_value=venue.cum_qty if venue else Decimal(0),
+            action="accepted by operator",
+            reason=f"order {o.client_order_id}: {v.note}; ended in the journal by "
+            "--resolve accept (fills already applied kept)",
+        )
+        if adj.adjustment_id not in self.sink.journaled_adjustments():
+            self.sink.record(adj)
+            report.adjustments.append(adj)
+        ev = VenueEvent(
+            event_id=rc.synthetic_id(o.client_order_id, EventKind.CANCEL_ACK, o.filled_qty),
+            ts=self.sink.now_ms(),
+            kind=EventKind.CANCEL_ACK,
+            client_order_id=o.client_order_id,
+            venue_order_id=o.venue_order_id,
+            reason=f"operator resolved (--resolve accept): {v.note}",
+        )
+        self.sink.feed(ev)
+        report.events.append(ev)
+        report.notes.append(f"resolved {o.client_order_id}: {v.note}")
+        return True
+
     async def audit(self, orders: list[Order]) -> list[VenueEvent]:
         """Query ended orders once more and feed what their money says (a fee a lost
         stream frame took, a late fill); see ``dita.reconcile._reconcile_ended``."""
@@ -342,11 +388,13 @@ class Reconciler:
             if now is None or now.status.is_live:
                 continue  # let go meanwhile, or live again: the normal path follows it
             v = rc.reconcile_order(now, await self._query(now), ts=self.sink.now_ms())
+            if v.action is rc.Action.CONFLICT and self.settings.resolve:
+                continue  # ended already; the operator accepts what the venue says
             if v.action is rc.Action.CONFLICT:
                 raise ReconcileConflict(
                     f"order {o.client_order_id} ({now.status}): {v.note}. The venue contradicts "
                     f"the journal; to take the venue's account as the truth, run "
-                    f"`{RESOLVE_HINT} adopt-venue`"
+                    f"`{RESOLVE_HINT}`"
                 )
             for ev in v.events:
                 self.sink.feed(ev)
@@ -436,19 +484,36 @@ class Reconciler:
                         f"{capital} by {bal.wallet - capital}",
                     )
                 )
+        # differences an operator accepted (--resolve accept) no longer halt; a new one does
+        found = [a for a in found if f"{a.adjustment_id}:accepted" not in seen]
+        if self.settings.resolve:
+            found = [
+                b
+                for a in found
+                for b in (
+                    a,
+                    replace(
+                        a,
+                        adjustment_id=f"{a.adjustment_id}:accepted",
+                        action="accepted by operator",
+                    ),
+                )
+            ]
         new = [a for a in found if a.adjustment_id not in seen]
         for a in new:
             self.sink.record(a)
         if new:
             await self.sink.commit()
         report.adjustments.extend(new)
+        if self.settings.resolve:
+            found = []
         if found and self.settings.on_mismatch is OnMismatch.HALT:
             lines = "\n".join(f"  {a.subject} {a.asset}: {a.reason}" for a in found)
             raise ReconcileHalted(
                 f"the venue's account differs from the journal's (recorded as adjustment "
                 f"records, nothing was changed):\n{lines}\nCheck the account; to trade anyway, "
                 "restart with --on-mismatch continue; to take the venue's account as the truth, "
-                f"run `{RESOLVE_HINT} adopt-venue`"
+                f"run `{RESOLVE_HINT}`"
             )
 
 

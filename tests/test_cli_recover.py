@@ -99,3 +99,59 @@ def test_recover_without_credentials_is_one_clear_line(tmp_path: Path) -> None:
     )
     assert res.exit_code == 1
     assert "dita recover: error: set BINGX_API_KEY and BINGX_API_SECRET" in res.output
+
+
+def journal_with_a_phantom_position(path: Path) -> str:
+    """The journal holds a filled entry the venue never saw: a position it does not have."""
+    from dita.kernel import EventKind, VenueEvent
+
+    cid = crashed_journal(path)
+    clock = SimClock(1_704_067_300_000)
+    from dita.recovery import open_journal_for_recovery
+
+    rec = open_journal_for_recovery(path)
+    p = Pipeline(rec.kernel, _Hold(), rec.journal, clock)
+    p.resume(rec.last_input_seq)
+    fill = VenueEvent(
+        "phantom-fill", clock.now_ms(), EventKind.FILL, cid, "", last_qty=Decimal("0.003"),
+        last_price=Decimal(59_000), cum_qty=Decimal("0.003"), fee=Decimal(0),
+    )  # fmt: skip
+    assert p.on_event(fill).accepted
+    p.flush()
+    rec.journal.close()
+    return cid
+
+
+def test_a_halt_names_its_way_out_and_resolve_accept_takes_it_once(
+    tmp_path: Path, emulator: tuple[dict[str, int], dict[str, str]]
+) -> None:
+    # issue 9: the operator's way out of every halt
+    ports, env = emulator
+    path = tmp_path / "journal.sqlite"
+    journal_with_a_phantom_position(path)
+    args = ["recover", str(path), "--endpoint", f"loopback:{ports['port']}"]
+    runner = CliRunner(env={k: env[k] for k in ("BINGX_API_KEY", "BINGX_API_SECRET")})
+
+    halted = runner.invoke(main, args)
+    assert halted.exit_code == 1
+    assert "position BTC-USDT: venue net position 0 differs from the kernel's 0.003" in (
+        halted.output
+    )
+    assert "--resolve accept" in halted.output
+
+    resolved = runner.invoke(main, [*args, "--resolve", "accept"])
+    assert resolved.exit_code == 0, resolved.output
+    assert "adjustment adj:position:BTC-USDT:0.003:0:accepted" in resolved.output
+
+    # what the operator did is in the journal, and the same difference halts no more
+    again = runner.invoke(main, args)
+    assert again.exit_code == 0, again.output
+    from dita.journal import Adjustment
+
+    with SqliteJournal.open(path, readonly=True, create=False) as j:
+        accepted = [
+            r.body
+            for r in j.read_from(1)
+            if isinstance(r.body, Adjustment) and r.body.action == "accepted by operator"
+        ]
+    assert [a.adjustment_id for a in accepted] == ["adj:position:BTC-USDT:0.003:0:accepted"]

@@ -350,3 +350,48 @@ async def test_seq05_a_fee_lost_before_a_crash_is_recovered_at_start_up(tmp_path
     )
     assert engine.kernel.account.capital == w.exchange.balance().wallet
     await stop(engine, task, journal)
+
+
+# --------------------------------------------------------------------------- the way out
+
+
+class Contradicting(SimVenue):
+    """The venue reports less filled than the journal applied, the order still working."""
+
+    async def query_order(self, order: Order) -> OrderReport | None:
+        rep = await super().query_order(order)
+        assert rep is not None
+        return dataclasses.replace(rep, cum_qty=Decimal(0), avg_price=None)
+
+
+async def test_a_contradiction_halts_naming_the_resolve_command_which_ends_the_order(
+    tmp_path: Path,
+) -> None:
+    from dita.journal import Adjustment
+    from dita.recovery import ReconcileConflict
+
+    w = World(tmp_path)
+    order = w.enter()
+    w.send(order, journal_events=True)
+    for ev in w.trade(Decimal(49_980), Decimal("0.03")):
+        w.pipeline.on_event(ev)
+    w.pipeline.flush()
+    w.crash()
+
+    venue = Contradicting(w.exchange, start_ts=T0)
+    _e, task, _j, _s = await restart_driven(w, venue, settings())
+    with pytest.raises(ReconcileConflict, match=r"--resolve accept") as err:
+        await task
+    assert "below the 0.030 already applied" in str(err.value)
+
+    venue = Contradicting(w.exchange, start_ts=T0)
+    engine, task, journal, _s = await restart_driven(w, venue, settings(resolve=True))
+    assert not task.done(), task.exception() if task.done() else None
+    assert engine.kernel.live_orders() == []  # ended in the journal, fills kept
+    assert engine.kernel.slot(0).size == Decimal("0.030")
+    # cancelled on the venue first: nothing is left working there unfollowed
+    assert w.venue_order(order.client_order_id).status is OrderStatus.CANCELED
+    await stop(engine, task, journal)
+    with SqliteJournal.open(w.path, readonly=True, create=False) as j:
+        adj = [r.body for r in j.read_from(1) if isinstance(r.body, Adjustment)]
+    assert [a.subject for a in adj] == ["order"] and adj[0].action == "accepted by operator"
