@@ -2,7 +2,11 @@
 instants while it trades against the BingX emulator (another process), restart it on the
 same journal, and check every invariant of ``dita.torture.checks`` after each scenario.
 
-    .venv/bin/python bench/crash_torture.py --kills 100 --seed 1
+    python bench/crash_torture.py --kills 150 --sim 40 --seed 11
+
+The emulator also injects transient HTTP and stream faults (``--http-faults``, 3% per
+request kind by default) while the engine is being killed, so kills land amid
+cancel-after-failed-submit sequences; the final run of each scenario goes without.
 
 Prints each violation as it is found and ends with ``survived K/N kills, V violations``;
 exits 1 if V > 0. Add ``--sim N`` for N in-process sim-venue scenarios as well (exact
@@ -29,6 +33,10 @@ def main() -> int:
     ap.add_argument("--per-scenario", type=int, default=5, help="kills per journal")
     ap.add_argument("--trades", type=int, default=10, help="trades per scenario")
     ap.add_argument("--sim", type=int, default=0, help="also N in-process sim scenarios")
+    ap.add_argument(
+        "--http-faults", type=float, default=0.03,
+        help="transient HTTP/stream fault rate per request kind while killing (0: none)",
+    )  # fmt: skip
     ap.add_argument("--workdir", type=Path, default=None, help="keep journals and logs here")
     args = ap.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="dita-torture-"))
@@ -41,6 +49,7 @@ def main() -> int:
         kills_per_scenario=args.per_scenario,
         trades=args.trades,
         report=lambda line: print(line, flush=True),
+        http_faults=args.http_faults,
     )
     # a kill survived = it landed, and its scenario ended without a violation
     survived, attempted, violations = res.clean_kills, res.survived, len(res.violations)

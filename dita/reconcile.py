@@ -47,7 +47,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from enum import StrEnum
 
 from dita.kernel.model import EventKind, Order, OrderStatus, Side, VenueEvent
@@ -96,6 +96,21 @@ class Reconciliation:
     @property
     def clean(self) -> bool:
         return all(v.action is Action.NONE for v in self.verdicts) and not self.position_diffs
+
+
+PRICE_QUANTUM = Decimal("1e-18")  # the kernel takes outside prices with at most 18 decimals
+
+
+def fill_price(value: Decimal, qty: Decimal) -> Decimal:
+    """The price of fills recovered as a difference (value / quantity), with no more
+    decimals than any venue sends: a non-terminating quotient (a venue average with many
+    digits, fills recovered after earlier ones) is rounded half-even to 18 decimals."""
+    with localcontext(Context(prec=60)):
+        p = value / qty
+        exp = p.as_tuple().exponent
+        if isinstance(exp, int) and exp < -18:
+            p = p.quantize(PRICE_QUANTUM, rounding=ROUND_HALF_EVEN)
+        return p
 
 
 def synthetic_id(cid: str, kind: EventKind, cum: Decimal) -> str:
@@ -210,7 +225,7 @@ def reconcile_order(
                 EventKind.FILL if report.cum_qty == order.quantity else EventKind.PARTIAL_FILL,
                 report.ts,
                 last_qty=missed,
-                last_price=value / missed,
+                last_price=fill_price(value, missed),
                 cum_qty=report.cum_qty,
                 fee=report.fees - order.fees,
             )
@@ -273,7 +288,7 @@ def _reconcile_ended(order: Order, report: OrderReport | None) -> OrderVerdict:
             EventKind.FILL if report.cum_qty == order.quantity else EventKind.PARTIAL_FILL,
             report.ts,
             last_qty=missed,
-            last_price=value / missed,
+            last_price=fill_price(value, missed),
             cum_qty=report.cum_qty,
             fee=report.fees - order.fees,
         )

@@ -183,3 +183,23 @@ def test_every_journal_state_and_venue_answer_reaches_a_terminal_verdict(
                     state,
                     answer,
                 )
+
+
+def test_a_recovered_fill_price_never_has_more_digits_than_the_kernel_takes() -> None:
+    # seen in crash torture: a venue average of 59991.666... (28 digits) became a fill
+    # price the kernel refused (AMOUNT_TOO_PRECISE), and the order stayed live for ever
+    k = make_kernel()
+    e = order_of(k.process_intent(enter(size=D("1"))))
+    k.on_venue_event(ack(e))
+    o = k.order(e.client_order_id)
+    assert o is not None
+    rep = _report(o, VenueState(OrderStatus.FILLED, D("1"), D("24")))
+    assert rep is not None
+    from dataclasses import replace
+
+    rep = replace(rep, avg_price=D("59991.66666666666666666666667"))
+    v = reconcile_order(o, rep, ts=5)
+    (ev,) = v.events
+    assert ev.kind is EventKind.FILL
+    assert ev.last_price == D("59991.666666666666666667")
+    assert k.on_venue_event(ev).accepted

@@ -127,6 +127,7 @@ def _truth(control: int) -> VenueTruth:
         positions,
         BalanceReport(b["asset"], Decimal(b["wallet"]), Decimal(b["available"])),
         Counter(raw["place_requests"]),
+        frozenset(raw.get("placed_after_cancel", ())),
     )
 
 
@@ -141,8 +142,14 @@ def run_scenario(
     max_crash_point: int = 300,
     max_delay_s: float = 3.0,
     log: Path | None = None,
+    http_faults: float = 0.0,
 ) -> TortureResult:
-    """One journal, one emulator, up to ``kills`` kills, then a clean finish and the checks."""
+    """One journal, one emulator, up to ``kills`` kills, then a clean finish and the checks.
+
+    ``http_faults``: the emulator injects transient faults at this rate per request kind
+    while the engine is being killed (5xx before and after execution, 100410, 502 on
+    reads, dropped/duplicated frames, disconnects; see ``emulator_proc``), so kills land
+    amid cancel-after-failed-submit sequences; the final run goes without faults."""
     workdir.mkdir(parents=True, exist_ok=True)
     journal = workdir / "journal.sqlite"
     log = log or workdir / "processes.log"
@@ -154,7 +161,11 @@ def run_scenario(
     }
     env.pop("DITA_CRASH_AT", None)
     result = TortureResult(scenarios=1)
-    emu = _Proc(["-m", "dita.torture.emulator_proc", "--balance", str(capital)], env, log)
+    emu = _Proc(
+        ["-m", "dita.torture.emulator_proc", "--balance", str(capital),
+         "--fault-rate", str(http_faults), "--fault-seed", str(rng.randrange(1 << 30))],
+        env, log,
+    )  # fmt: skip
     mover: _Mover | None = None
     try:
         assert emu.p.stdout is not None
@@ -198,6 +209,8 @@ def run_scenario(
                 )
             if outcome in ("finished first", "error"):
                 break
+        if http_faults:
+            httpx.post(f"http://127.0.0.1:{ports['control']}/faults?rate=0", timeout=5.0)
         final = _Proc(engine_args, env, log)
         try:
             rc = final.p.wait(timeout=120)
@@ -229,13 +242,17 @@ def run_torture(
     kills_per_scenario: int = 5,
     trades: int = 10,
     report: Callable[[str], None] | None = None,
+    http_faults: float = 0.0,
 ) -> TortureResult:
     """Scenarios until ``kills`` kills landed; every violation of every scenario."""
     rng = Random(seed)
     total = TortureResult()
     while total.survived < kills:
         n = min(kills_per_scenario, kills - total.survived)
-        r = run_scenario(workdir / f"scenario-{total.scenarios + 1}", rng, n, trades=trades)
+        r = run_scenario(
+            workdir / f"scenario-{total.scenarios + 1}", rng, n, trades=trades,
+            http_faults=http_faults,
+        )  # fmt: skip
         total.scenarios += 1
         total.kills.extend(r.kills)
         total.violations.extend(f"scenario {total.scenarios}: {v}" for v in r.violations)

@@ -7,8 +7,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from dita.journal import JournalError, OutcomeRecord, SqliteJournal, replay
-from dita.kernel import EventKind, Kernel, KernelIntent, Side, SubmitOrder, VenueEvent
+from dita.engine import cancel_requested_in
+from dita.journal import EngineNote, JournalError, OutcomeRecord, SqliteJournal, replay
+from dita.kernel import (
+    CancelOrder,
+    EventKind,
+    Kernel,
+    KernelIntent,
+    Side,
+    SubmitOrder,
+    VenueEvent,
+)
 from dita.recovery import kernel_positions
 from dita.venues.base import BalanceReport, OrderReport, PositionReport
 from dita.verify import VerifyError, verify_journal
@@ -25,6 +34,26 @@ class VenueTruth:
     positions: list[PositionReport]
     balance: BalanceReport
     place_requests: Counter[str] | None = None
+    # client order ids the venue was asked to place after it was asked to cancel them
+    placed_after_cancel: frozenset[str] = frozenset()
+
+
+def cancelled_then_resent(journal: SqliteJournal) -> set[str]:
+    """Orders whose cancel the kernel commanded and that reconciliation then resubmitted
+    (the journal's reconcile notes): the policy's cancel lost to a resend."""
+    cancelled: set[str] = set()
+    out: set[str] = set()
+    for rec in journal.read_from(1):
+        body = rec.body
+        if isinstance(body, OutcomeRecord):
+            cancelled |= {
+                c.order.client_order_id for c in body.outcome.commands if isinstance(c, CancelOrder)
+            }
+        elif isinstance(body, EngineNote) and body.topic == "reconcile":
+            resent = body.data.get("resubmitted", [])
+            if isinstance(resent, list):
+                out |= {str(c) for c in resent if str(c) in cancelled}
+    return out
 
 
 def journal_facts(journal: SqliteJournal) -> tuple[Counter[str], dict[str, Decimal]]:
@@ -66,6 +95,13 @@ def check(path: Path, truth: VenueTruth, *, expect_flat: bool = False) -> list[s
     with SqliteJournal.open(path, readonly=True, create=False) as j:
         submits, filled = journal_facts(j)
         from_snapshot = replay(j)
+        resent = cancelled_then_resent(j)
+        cancelled = cancel_requested_in(j)
+    # a requested cancel always wins: an order the policy cancelled never goes (back) out
+    for cid in sorted(resent):
+        v.append(f"order {cid} was resubmitted after its cancel was requested")
+    for cid in sorted(truth.placed_after_cancel & cancelled):
+        v.append(f"order {cid} was sent to the venue after its cancel was requested")
     if from_snapshot.snapshot() != kernel.snapshot():
         v.append("replay from the last snapshot differs from replay from the first record")
 

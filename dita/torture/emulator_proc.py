@@ -131,14 +131,22 @@ def truth(emu: BingxEmulator) -> dict[str, Any]:
             }
         )
     places: Counter[str] = Counter()
+    cancelled: set[str] = set()
+    placed_after_cancel: set[str] = set()
     for req in emu.requests:
+        cid = req.params.get("clientOrderId", req.params.get("clientOrderID", "")).lower()
         if (req.method, req.path) == PLACE:
-            cid = req.params.get("clientOrderId", req.params.get("clientOrderID", "")).lower()
             places[cid] += 1
+            if cid in cancelled:
+                placed_after_cancel.add(cid)
+        elif (req.method, req.path) == ("DELETE", ORDER_PATH) and cid:
+            cancelled.add(cid)
     bal = sim.balance()
     return {
         "orders": orders,
         "place_requests": dict(places),
+        # a place request that came after a cancel request for the same client order id
+        "placed_after_cancel": sorted(placed_after_cancel),
         "positions": [
             {
                 "asset": p.asset,
