@@ -99,7 +99,7 @@ class _Refusal(Exception):
 
 
 def _finite(value: object) -> Decimal | None:
-    """A finite Decimal from an outside value, or None. Floats and bools are refused."""
+    """The value if it is a finite Decimal, else None (ints, floats, bools, strings are refused)."""
     if type(value) is Decimal:
         return value if value.is_finite() else None
     match value:
@@ -107,9 +107,7 @@ def _finite(value: object) -> Decimal | None:
             return None
         case Decimal() if value.is_finite():
             return value
-        case int():
-            return Decimal(value)
-        case _:
+        case _:  # int, float, str...: numbers reach the kernel as Decimal, or not at all
             return None
 
 
@@ -373,7 +371,8 @@ class Kernel:
         problems = [p for inst in insts.values() for p in instrument_problems(inst)]
         if not isinstance(slots, int) or isinstance(slots, bool) or slots < 1:
             problems.append(f"slots must be a positive integer, got {slots!r}")
-        cap = _finite(initial_capital)
+        given: object = initial_capital  # (a whole-number int is taken at its value)
+        cap = Decimal(given) if type(given) is int else _finite(given)
         if cap is None or cap < 0:
             problems.append(
                 f"initial_capital must be a finite Decimal >= 0, got {initial_capital!r}"

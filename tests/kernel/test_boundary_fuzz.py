@@ -281,3 +281,14 @@ def test_any_venue_event_is_accepted_or_refused_never_raises(
         D("0.01"), asset="BTC-USDT", amount=D("0.5"),
     )  # fmt: skip
     _check_step(k, k.on_venue_event, dataclasses.replace(base, **changes))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"size": 1}, {"price": 50000}, {"leverage": 2}, {"legs": (1,)}, {"size": "1"}, {"size": 1.0}],
+)
+def test_numbers_are_decimals_or_refused(change: dict[str, Any]) -> None:
+    k = make_kernel()
+    before = _snap(k)
+    out = k.process_intent(enter(0, **change))
+    assert not out.accepted and out.message and _snap(k) == before
