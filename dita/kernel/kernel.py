@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from decimal import Context, Decimal, localcontext
+from decimal import Decimal, localcontext
 from typing import Any
 
 from dita.kernel import ids
@@ -67,13 +67,15 @@ from dita.kernel.model import (
     Transition,
     VenueEvent,
 )
+from dita.kernel.money import MONEY_CONTEXT
 
 D = KernelDiagnosticCode
 ZERO = Decimal(0)
 ONE = Decimal(1)
-# Arithmetic context for every kernel step: wide enough that sums of prices x
-# quantities are exact; divisions (cost basis release, margin) are quantized.
-KERNEL_CONTEXT = Context(prec=60)
+# Arithmetic context for every kernel step (dita.kernel.money, the one money
+# context): wide enough that sums of prices x quantities are exact; divisions
+# (cost basis release, margin) are quantized.
+KERNEL_CONTEXT = MONEY_CONTEXT
 COST_QUANTUM = Decimal("1e-20")
 COST_EXPONENT = -20
 RECENT_INTENT_IDS = 100_000

@@ -16,6 +16,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from dita.kernel.money import MONEY_CONTEXT, average
+
 
 class Action(StrEnum):
     ENTER = "ENTER"
@@ -324,17 +326,18 @@ class TradeRecord:
     opened_ts: int
     closed_ts: int
 
+    # averages for reports (dita.kernel.money.average); net PnL exact in the money context
     @property
     def entry_price(self) -> Decimal:
-        return self.entry_cost / self.entry_qty
+        return average(self.entry_cost, self.entry_qty)
 
     @property
     def exit_price(self) -> Decimal:
-        return self.exit_proceeds / self.exit_qty
+        return average(self.exit_proceeds, self.exit_qty)
 
     @property
     def net_pnl(self) -> Decimal:
-        return self.realized_pnl - self.fees + self.funding
+        return MONEY_CONTEXT.add(MONEY_CONTEXT.subtract(self.realized_pnl, self.fees), self.funding)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from dita.kernel.model import (
     Side,
     TradeStage,
 )
+from dita.kernel.money import money
 
 if TYPE_CHECKING:
     from dita.kernel.kernel import Kernel, _Order, _Trade
@@ -289,6 +290,14 @@ def _read_trade(r: _Reader, m: Any, where: str) -> _Trade:
 def restore_snapshot(
     cls: type[Kernel], snap: Mapping[str, Any], instruments: dict[str, Instrument]
 ) -> Kernel:
+    """A kernel from its snapshot; every check runs in the money context (as the kernel does)."""
+    with money():
+        return _restore(cls, snap, instruments)
+
+
+def _restore(
+    cls: type[Kernel], snap: Mapping[str, Any], instruments: dict[str, Instrument]
+) -> Kernel:
     from dita.kernel.kernel import _Slot
 
     r = _Reader()
@@ -454,7 +463,16 @@ def _trade_problems(k: Kernel, t: _Trade, where: str, slot_id: int) -> list[str]
 
 
 def state_problems(k: Kernel) -> list[str]:
-    """Every invariant the kernel's state violates (empty list when sound)."""
+    """Every invariant the kernel's state violates (empty list when sound).
+
+    Checked in the money context, the one the kernel computes in: at another
+    precision a sum of exact 60-digit values can round differently.
+    """
+    with money():
+        return _state_problems(k)
+
+
+def _state_problems(k: Kernel) -> list[str]:
     from dita.kernel.kernel import derive_stage
 
     p: list[str] = []
