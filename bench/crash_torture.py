@@ -10,7 +10,9 @@ cancel-after-failed-submit sequences; the final run of each scenario goes withou
 
 Prints each violation as it is found and ends with ``survived K/N kills, V violations``;
 exits 1 if V > 0. Add ``--sim N`` for N in-process sim-venue scenarios as well (exact
-crash points between journal and venue).
+crash points between journal and venue). Add ``--storage N`` for N storage-damage cases per
+seed over ``--seeds`` seeds (bit flips in a journal's main file and a crashed run's WAL, kills
+during journal creation; ``dita.torture.storage``); ``--kills 0`` runs storage damage alone.
 """
 
 from __future__ import annotations
@@ -38,9 +40,14 @@ def main() -> int:
         help="transient HTTP/stream fault rate per request kind while killing (0: none)",
     )  # fmt: skip
     ap.add_argument("--workdir", type=Path, default=None, help="keep journals and logs here")
+    ap.add_argument("--storage", type=int, default=0, help="also N storage-damage cases per seed")
+    ap.add_argument("--seeds", type=int, default=1, help="seeds for --storage: seed, seed+1, ...")
     args = ap.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="dita-torture-"))
     print(f"journals and process logs: {workdir}", flush=True)
+    storage_violations = _storage(args, workdir) if args.storage else 0
+    if not args.kills and not args.sim:
+        return 1 if storage_violations else 0
 
     res = run_torture(
         workdir / "bingx",
@@ -70,7 +77,28 @@ def main() -> int:
             for v in r.violations:
                 print(f"  VIOLATION sim {i}: {v}", flush=True)
     print(f"survived {survived}/{attempted} kills, {violations} violations", flush=True)
-    return 1 if violations else 0
+    return 1 if violations or storage_violations else 0
+
+
+def _storage(args: argparse.Namespace, workdir: Path) -> int:
+    from dita.torture.storage import run_storage_torture
+
+    total = refused = intact = kills = bad = 0
+    for s in range(args.seed, args.seed + args.seeds):
+        r = run_storage_torture(
+            workdir / f"storage{s}", cases=args.storage, seed=s,
+            report=lambda line: print(line, flush=True),
+        )  # fmt: skip
+        kinds = ", ".join(f"{k} {n[1]}/{n[0]} refused" for k, n in r.by_kind.items())
+        print(f"storage seed {s}: {kinds}; {r.creation_kills} creation kills", flush=True)
+        total, refused, intact = total + r.cases, refused + r.refused, intact + r.intact
+        kills, bad = kills + r.creation_kills, bad + len(r.violations)
+    print(
+        f"storage damage: {total} cases, {refused} refused loudly, {intact} opened intact, "
+        f"{kills} kills during creation, {bad} violations",
+        flush=True,
+    )
+    return bad
 
 
 if __name__ == "__main__":

@@ -388,7 +388,7 @@ def _discard_if_empty(path: Path, made_dir: bool) -> None:
         return
     for p in (
         path,
-        *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal", ".lock")),
+        *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal", "-seal", ".lock")),
     ):
         p.unlink(missing_ok=True)
     if made_dir and not any(path.parent.iterdir()):

@@ -3,9 +3,12 @@
 Used by ``dita replay``. Checks, in order: every record's checksum (on
 open), every re-run outcome against its ``outcome`` record and every
 ``snapshot`` record against the rebuilt kernel (``dita.journal.replay``),
-the final snapshot against the rebuilt kernel, the ``trades`` table against
-the trade records inside the outcomes, and the capital identity
-``capital == initial + realized PnL - fees + funding``, exactly.
+the final snapshot against the rebuilt kernel, the ``trades`` table (each
+row checksummed, its derived columns recomputed) against the trade records
+inside the outcomes, and the capital identity
+``capital == initial + realized PnL - fees + funding``, exactly, in the
+money context (``dita.kernel.money``). Everything is read in one read
+transaction, so a writer beside it cannot produce a false mismatch.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dita.journal import (
     replay,
 )
 from dita.kernel import Kernel, TradeRecord, TradeStage
+from dita.kernel.money import money
 
 
 class VerifyError(JournalError):
@@ -56,7 +60,9 @@ def open_journal(path: Path) -> SqliteJournal:
     side = [Path(f"{path}-wal"), Path(f"{path}-shm")]
     existed = [p.exists() for p in side]
     try:
-        return SqliteJournal.open(path, readonly=True, create=False)
+        # one read transaction: a writer committing beside us cannot make the
+        # records, snapshots and trades we read come from different moments
+        return SqliteJournal.open(path, readonly=True, create=False, snapshot=True)
     except JournalError:
         # SQLite may leave an empty -wal (and an -shm index) next to a WAL-mode
         # file it read and refused; a refused journal must be left as it was.
@@ -76,7 +82,8 @@ def verify_journal(path: Path, *, progress: Callable[[int, int], None] | None = 
             return None if progress is None else (lambda seq: progress(k * n + seq, 3 * n))
 
         kernel = replay(journal, from_snapshot=False, progress=phase(0))
-        meta, stats = stats_from_journal(journal, progress=phase(1))
+        with money():  # outcome deltas summed at the kernel's precision, not Python's 28
+            meta, stats = stats_from_journal(journal, progress=phase(1))
         problems: list[str] = []
 
         # A finished run ends with an "end" note and a final snapshot; a run that
@@ -111,7 +118,8 @@ def verify_journal(path: Path, *, progress: Callable[[int, int], None] | None = 
             )
 
         acct = kernel.account
-        identity = acct.initial_capital + acct.realized_pnl - acct.fees + acct.funding
+        with money():  # the kernel's own precision: a check at another one reports rounding
+            identity = acct.initial_capital + acct.realized_pnl - acct.fees + acct.funding
         if acct.capital != identity:
             problems.append(
                 f"capital {acct.capital} != initial + realized - fees + funding = {identity}"

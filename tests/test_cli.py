@@ -151,17 +151,19 @@ def test_run_refuses_to_overwrite_an_existing_journal(cwd: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def good_journal(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+def good_journal(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes]:
+    """A finished run's journal file and its seal (a journal is copied with its seal)."""
     root = tmp_path_factory.mktemp("good")
     path = root / "j.sqlite"
     code, _, err = _invoke("run", "--journal", str(path), "--quiet")
     assert code == 0, err
     assert not Path(f"{path}-wal").exists()
-    return path.read_bytes()
+    return path.read_bytes(), Path(f"{path}-seal").read_bytes()
 
 
-def _copy(good: bytes, to: Path) -> Path:
-    to.write_bytes(good)
+def _copy(good: tuple[bytes, bytes], to: Path) -> Path:
+    to.write_bytes(good[0])
+    Path(f"{to}-seal").write_bytes(good[1])
     return to
 
 
@@ -187,7 +189,7 @@ def test_replay_refuses_a_file_that_is_not_a_journal(cwd: Path) -> None:
     assert _tree(cwd) == before
 
 
-def test_replay_refuses_a_journal_from_a_newer_schema(cwd: Path, good_journal: bytes) -> None:
+def test_replay_refuses_a_journal_from_a_newer_schema(cwd: Path, good_journal: tuple[bytes, bytes]) -> None:
     path = _copy(good_journal, cwd / "j.sqlite")
     _sql(path, "UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     before = _tree(cwd)
@@ -198,7 +200,7 @@ def test_replay_refuses_a_journal_from_a_newer_schema(cwd: Path, good_journal: b
     assert _tree(cwd) == before
 
 
-def test_replay_names_the_corrupted_record(cwd: Path, good_journal: bytes) -> None:
+def test_replay_names_the_corrupted_record(cwd: Path, good_journal: tuple[bytes, bytes]) -> None:
     path = _copy(good_journal, cwd / "j.sqlite")
     conn = sqlite3.connect(path)
     [(seq,)] = conn.execute("SELECT min(seq) FROM records WHERE kind = 'intent'").fetchall()
@@ -215,7 +217,7 @@ def test_replay_names_the_corrupted_record(cwd: Path, good_journal: bytes) -> No
     assert _tree(cwd) == before
 
 
-def test_replay_catches_a_consistent_forgery(cwd: Path, good_journal: bytes) -> None:
+def test_replay_catches_a_consistent_forgery(cwd: Path, good_journal: tuple[bytes, bytes]) -> None:
     # a fill price changed *and* its checksum recomputed: only re-running the kernel catches it
     path = _copy(good_journal, cwd / "j.sqlite")
     conn = sqlite3.connect(path)

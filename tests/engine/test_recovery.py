@@ -485,21 +485,17 @@ def _journal_with_marked_groups(w: World) -> Order:
     return order
 
 
-async def test_a_torn_final_record_is_moved_aside_and_recovery_goes_on(tmp_path: Path) -> None:
+def test_damage_in_the_last_committed_group_is_refused_not_moved_aside(tmp_path: Path) -> None:
+    # issue 9, sequence 7: the last group was committed and sealed (its commands
+    # may have been sent), so damage there is corruption, never a torn tail
     w = World(tmp_path)
-    order = _journal_with_marked_groups(w)
+    _journal_with_marked_groups(w)
     _flip(w.path, b"MARK-LAST")
-
-    rec = open_journal_for_recovery(w.path)
-    assert rec.torn is not None
-    # the torn group held the cancel: it was never durable, so it never happened
-    (live,) = rec.kernel.live_orders()
-    assert (live.client_order_id, live.status) == (order.client_order_id, OrderStatus.WORKING)
-    assert rec.journal.execute("SELECT count(*) FROM torn")[0][0] == 3
-    rec.journal.close()
-    r = await restart(w)
-    assert r.engine.kernel.slot(0).stage is TradeStage.ENTRY_WORKING
-    await r.stop()
+    before = {p.name: p.read_bytes() for p in sorted(tmp_path.iterdir()) if p.is_file()}
+    with pytest.raises(JournalCorrupted, match=r"journal\.sqlite"):
+        open_journal_for_recovery(w.path)
+    after = {p.name: p.read_bytes() for p in sorted(tmp_path.iterdir()) if p.is_file()}
+    assert after == before
 
 
 def test_a_journal_corrupted_before_its_tail_is_refused_and_left_untouched(

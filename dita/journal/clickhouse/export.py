@@ -19,6 +19,7 @@ from . import schema
 from ._conn import ClickHouseError, ClientLike, connect, redact, resolve_dsn, unavailable
 
 _PAGE = 10_000
+_SUFFIXES = ("", "-wal", "-shm", "-seal")  # the journal, its WAL/SHM and its seal
 
 
 def export_journal_with(
@@ -39,7 +40,7 @@ def export_journal_with(
     if p.exists():
         raise JournalError(f"{p} exists; export writes a new journal only")
     partial = p.with_name(p.name + ".partial")
-    files = [Path(f"{partial}{suffix}") for suffix in ("", "-wal", "-shm")]
+    files = [Path(f"{partial}{suffix}") for suffix in _SUFFIXES]
     lock = Path(f"{partial}.lock")  # the journal's writer lock, released on close
     for f in (*files, lock):
         f.unlink(missing_ok=True)
@@ -49,7 +50,7 @@ def export_journal_with(
         for f in (*files, lock):
             f.unlink(missing_ok=True)
         raise
-    for f, suffix in zip(files, ("", "-wal", "-shm"), strict=True):
+    for f, suffix in zip(files, _SUFFIXES, strict=True):
         if f.exists():
             f.rename(f"{p}{suffix}")
     lock.unlink(missing_ok=True)
