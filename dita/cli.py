@@ -461,7 +461,8 @@ def run(
     explicit = {
         "policy" if name == "policy_spec" else name: ctx.params[name]
         for name in sim_options
-        if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+        if ctx.get_parameter_source(name)
+        in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
     }
     try:
         # The journal's default name needs the seed, which the config may set.
@@ -811,7 +812,9 @@ def recover(
     if not key or not secret:
         _fail("recover", "set BINGX_API_KEY and BINGX_API_SECRET for the account to reconcile")
     settings = ReconcileSettings(
-        on_mismatch=OnMismatch(on_mismatch), check_balance=check_balance, resolve=resolve is not None
+        on_mismatch=OnMismatch(on_mismatch),
+        check_balance=check_balance,
+        resolve=resolve is not None,
     )
 
     async def go() -> str:
@@ -1009,7 +1012,12 @@ def data() -> None:
 @click.option("--symbol", required=True, help="Contract, e.g. BTC-USDT.")
 @click.option("--interval", default="1m", show_default=True,
               help="1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w.")  # fmt: skip
-@click.option("--start", required=True, metavar="TIME", help="First open time (ISO-8601, UTC unless it says; or epoch ms).")
+@click.option(
+    "--start",
+    required=True,
+    metavar="TIME",
+    help="First open time (ISO-8601, UTC unless it says; or epoch ms).",
+)
 @click.option("--end", required=True, metavar="TIME", help="End of the range (exclusive).")
 @click.option(
     "--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -1071,7 +1079,9 @@ def data_fetch(
     if res.cached:
         click.echo(f"cached: {out} already holds this range ({res.bars:,} bars); nothing fetched")
     else:
-        click.echo(f"wrote {out}: {res.bars:,} bars ({res.fetched:,} fetched in {res.requests} requests)")
+        click.echo(
+            f"wrote {out}: {res.bars:,} bars ({res.fetched:,} fetched in {res.requests} requests)"
+        )
     if res.missing:
         click.echo(f"dita data fetch: {res.missing:,} bar(s) missing in the range (BingX has none)",
                    err=True)  # fmt: skip

@@ -74,7 +74,11 @@ def symbol_rows(stats: RunStats) -> list[tuple[str, ...]]:
     """Per-symbol lines: symbol, trades, win rate, realized, fees, funding, net, orders, fills."""
     out: list[tuple[str, ...]] = []
     for sym, s in sorted(stats.by_symbol.symbols.items()):
-        win = "-" if not s.trades else f"{(Decimal(s.wins) * 100 / s.trades).quantize(Decimal('0.1'))}%"
+        win = (
+            "-"
+            if not s.trades
+            else f"{(Decimal(s.wins) * 100 / s.trades).quantize(Decimal('0.1'))}%"
+        )
         out.append((sym, f"{s.trades:,}", win, money(s.realized_pnl), money(s.fees),
                     money(s.funding), money(s.net), f"{s.orders:,}", f"{s.fills:,}"))  # fmt: skip
     return out
@@ -84,8 +88,14 @@ def symbol_table(stats: RunStats, title: str = "by symbol") -> Table:
     """The run broken down by symbol (net = realized - fees + funding)."""
     from rich import box
 
-    table = Table(title=title, title_justify="left", box=box.SIMPLE, pad_edge=False,
-                  collapse_padding=True, padding=(0, 1))
+    table = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE,
+        pad_edge=False,
+        collapse_padding=True,
+        padding=(0, 1),
+    )
     for col in ("symbol", "trades", "win", "realized", "fees", "funding", "net", "orders",
                 "fills"):  # fmt: skip
         table.add_column(col, justify="left" if col == "symbol" else "right", no_wrap=True)

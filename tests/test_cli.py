@@ -32,7 +32,17 @@ def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.mark.parametrize(
     "args",
-    [[], ["run"], ["replay"], ["report"], ["status"], ["serve"], ["emulate"], ["emulate", "bingx"], ["clickhouse"]],
+    [
+        [],
+        ["run"],
+        ["replay"],
+        ["report"],
+        ["status"],
+        ["serve"],
+        ["emulate"],
+        ["emulate", "bingx"],
+        ["clickhouse"],
+    ],
 )
 def test_every_command_has_help(args: list[str]) -> None:
     code, out, _ = _invoke(*args, "--help")
@@ -189,7 +199,9 @@ def test_replay_refuses_a_file_that_is_not_a_journal(cwd: Path) -> None:
     assert _tree(cwd) == before
 
 
-def test_replay_refuses_a_journal_from_a_newer_schema(cwd: Path, good_journal: tuple[bytes, bytes]) -> None:
+def test_replay_refuses_a_journal_from_a_newer_schema(
+    cwd: Path, good_journal: tuple[bytes, bytes]
+) -> None:
     path = _copy(good_journal, cwd / "j.sqlite")
     _sql(path, "UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     before = _tree(cwd)

@@ -219,7 +219,9 @@ def test_instrument_tables_may_set_the_kernels_bounds(tmp_path: Path) -> None:
                  'max_price = 1000\nmax_leverage = 20\n')  # fmt: skip
     inst = load_instruments_file(f)["X-USDT"].instrument
     assert (inst.tick_size, inst.max_price, inst.max_leverage) == (
-        Decimal("0.01"), Decimal(1000), Decimal(20)
+        Decimal("0.01"),
+        Decimal(1000),
+        Decimal(20),
     )
     f.write_text('[instruments."X-USDT"]\ntick = 0.01\nstep = 1\nmin_qty = 1\nmin_notional = 5\n'
                  "max_price = 0\n")  # fmt: skip

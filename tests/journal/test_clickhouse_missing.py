@@ -39,7 +39,15 @@ def test_push_without_clickhouse_connect_names_the_extra(tmp_path: Path) -> None
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
     for args in (
-        ["clickhouse", "push", str(journal), "--kernel-id", "k1", "--dsn", "http://dita@127.0.0.1:9"],
+        [
+            "clickhouse",
+            "push",
+            str(journal),
+            "--kernel-id",
+            "k1",
+            "--dsn",
+            "http://dita@127.0.0.1:9",
+        ],
         ["clickhouse", "init", "--dsn", "http://dita@127.0.0.1:9"],
     ):
         r = _dita_without("clickhouse_connect", *args, cwd=tmp_path)

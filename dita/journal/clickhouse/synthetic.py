@@ -63,7 +63,11 @@ def write_journal(
         position_mode=PositionMode.HEDGE,  # the mock venue keeps no net position
     )  # fmt: skip
     kernel = Kernel(
-        run.slots, run.instrument_map(), run.initial_capital, run.client_id_prefix, run.position_mode
+        run.slots,
+        run.instrument_map(),
+        run.initial_capital,
+        run.client_id_prefix,
+        run.position_mode,
     )
     marks = {"BTC-USDT": D("50000.0"), "ETH-USDT": D("3000.00")}
     venue = MockVenue(INSTRUMENTS, mark_prices=marks)

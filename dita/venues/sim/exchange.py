@@ -443,7 +443,9 @@ class SimExchange:
         self._funding_rate: dict[str, Decimal] = {
             s: config.funding_rate_of(s) for s in self._instruments
         }
-        self._interval: dict[str, int] = {s: config.funding_interval_of(s) for s in self._instruments}
+        self._interval: dict[str, int] = {
+            s: config.funding_interval_of(s) for s in self._instruments
+        }
         self._orphan_accounts: dict[str, str] = {}
         self._now: int | None = None
         self._next_funding: dict[str, int] | None = None  # per symbol
