@@ -40,7 +40,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from dita.bysymbol import SymbolBreakdown
 from dita.clock import Clock, SimClock
@@ -624,14 +624,45 @@ class EngineState(StrEnum):
     FAILED = "FAILED"
 
 
-_Submitted = tuple[tuple[KernelIntent, ...], "asyncio.Future[list[KernelOutcome]]"]
-_Item = (
-    tuple[Literal["bar"], Bar]
-    | tuple[Literal["event"], VenueEvent]
-    | tuple[Literal["intents"], _Submitted]
-    | tuple[Literal["end"], None]
-    | tuple[Literal["reconcile"], str]
-)
+# What the processor's inbox carries: one frozen type per kind of input, so the processor
+# matches on the type (never on a tag string) and mypy sees each payload's shape.
+
+
+@dataclass(frozen=True, slots=True)
+class BarClosed:
+    """A closed bar from the feed, for the policy's ``on_bar``."""
+
+    bar: Bar
+
+
+@dataclass(frozen=True, slots=True)
+class VenueReported:
+    """An event the venue reported on its stream, for the kernel."""
+
+    event: VenueEvent
+
+
+@dataclass(frozen=True, slots=True)
+class IntentsSubmitted:
+    """Intents from outside the policy (``Engine.submit``); ``answer`` gets their outcomes."""
+
+    intents: tuple[KernelIntent, ...]
+    answer: asyncio.Future[list[KernelOutcome]]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEnded:
+    """The bar feed ended: stop once nothing is live (or after the drain timeout)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileAsked:
+    """The watcher found a reason to reconcile with the venue (a stale order, say)."""
+
+    reason: str
+
+
+InboxItem = BarClosed | VenueReported | IntentsSubmitted | FeedEnded | ReconcileAsked
 
 
 class Engine:
@@ -680,7 +711,7 @@ class Engine:
         self.reconciliations: list[ReconcileReport] = []
         self.pipeline = Pipeline(kernel, policy, journal, clock, snapshot_every=snapshot_every)
         self._bars = bars
-        self._inbox: asyncio.Queue[_Item] = asyncio.Queue(maxsize=queue_size)
+        self._inbox: asyncio.Queue[InboxItem] = asyncio.Queue(maxsize=queue_size)
         self._commands: asyncio.Queue[Command] = asyncio.Queue(maxsize=queue_size)
         self._state = EngineState.CREATED
         self._drain_timeout = drain_timeout
@@ -724,7 +755,7 @@ class Engine:
         answer: asyncio.Future[list[KernelOutcome]] = asyncio.get_running_loop().create_future()
         self._waiting.add(answer)
         try:
-            await self._inbox.put(("intents", (tuple(intents), answer)))
+            await self._inbox.put(IntentsSubmitted(tuple(intents), answer))
             return await answer
         finally:
             self._waiting.discard(answer)
@@ -809,10 +840,9 @@ class Engine:
 
     def _refuse_waiting_submits(self) -> None:
         while not self._inbox.empty():
-            kind, payload = self._inbox.get_nowait()
-            if kind == "intents":
-                assert isinstance(payload, tuple)
-                answer = payload[1]
+            item = self._inbox.get_nowait()
+            if isinstance(item, IntentsSubmitted):
+                answer = item.answer
                 if not answer.done():
                     answer.set_exception(
                         EngineStateError(
@@ -827,12 +857,12 @@ class Engine:
 
     async def _pump_events(self) -> None:
         async for ev in self.venue.events():
-            await self._inbox.put(("event", ev))
+            await self._inbox.put(VenueReported(ev))
 
     async def _pump_bars(self, bars: AsyncIterator[Bar]) -> None:
         async for bar in bars:
-            await self._inbox.put(("bar", bar))
-        await self._inbox.put(("end", None))
+            await self._inbox.put(BarClosed(bar))
+        await self._inbox.put(FeedEnded())
 
     async def _process(self) -> None:
         """The only task that touches the kernel and the journal."""
@@ -870,25 +900,21 @@ class Engine:
             batch = [get.result()]
             while not self._inbox.empty() and len(batch) < 512:
                 batch.append(self._inbox.get_nowait())
-            for kind, payload in batch:
-                match kind:
-                    case "bar":
-                        assert isinstance(payload, Bar)
-                        if isinstance(p.clock, SimClock) and payload.close_ts > p.clock.now_ms():
-                            p.clock.set(payload.close_ts)
-                        p.on_bar(payload)
-                    case "event":
-                        assert isinstance(payload, VenueEvent)
-                        p.on_event(payload)
-                    case "intents":
-                        assert isinstance(payload, tuple)
-                        intents, answer = payload
+            for item in batch:
+                match item:
+                    case BarClosed(bar=bar):
+                        if isinstance(p.clock, SimClock) and bar.close_ts > p.clock.now_ms():
+                            p.clock.set(bar.close_ts)
+                        p.on_bar(bar)
+                    case VenueReported(event=ev):
+                        p.on_event(ev)
+                    case IntentsSubmitted(intents=intents, answer=answer):
                         answered.append((answer, p.submit_intents(intents)))
-                    case "end":
+                    case FeedEnded():
                         ended = True
                         deadline = loop.time() + self._drain_timeout
-                    case "reconcile":
-                        reconcile_reason = str(payload)
+                    case ReconcileAsked(reason=reason):
+                        reconcile_reason = reason
             await self._release()
             if (
                 p.ended_with_fills
@@ -1014,7 +1040,7 @@ class Engine:
                 self._reconcile_requested = True
                 for cid, (known, _) in list(since.items()):
                     since[cid] = (known, now)
-                await self._inbox.put(("reconcile", reason))
+                await self._inbox.put(ReconcileAsked(reason))
 
     async def _send_commands(self) -> None:
         while True:
