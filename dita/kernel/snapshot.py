@@ -29,7 +29,7 @@ from dita.kernel.model import (
 from dita.kernel.money import money
 
 if TYPE_CHECKING:
-    from dita.kernel.kernel import Kernel, _Order, _Trade
+    from dita.kernel.kernel import Kernel, _Order, _Slot, _Trade
 
 FORMAT = "dita.kernel.snapshot"
 VERSION = 1
@@ -298,8 +298,6 @@ def restore_snapshot(
 def _restore(
     cls: type[Kernel], snap: Mapping[str, Any], instruments: dict[str, Instrument]
 ) -> Kernel:
-    from dita.kernel.kernel import _Slot
-
     r = _Reader()
     if not isinstance(snap, Mapping):
         raise SnapshotError([f"snapshot must be an object, got {type(snap).__name__}"])
@@ -326,20 +324,8 @@ def _restore(
     k._fees = r.dec(ledger, "fees", "ledger")
     k._funding = r.dec(ledger, "funding", "ledger")
     k._next_trade_seq = r.int_(snap, "next_trade_seq", "snapshot")
-    recent = r.list_(snap, "recent_intent_ids", "snapshot")
-    if not all(isinstance(x, str) for x in recent):
-        r.problems.append("recent_intent_ids: every intent id must be a string")
-    k._recent_intents = OrderedDict.fromkeys(x for x in recent if isinstance(x, str))
-    funding = r.field(snap, "funding_seen", "snapshot")
-    if isinstance(funding, Mapping) and all(
-        isinstance(a, str) and isinstance(ts, int) and not isinstance(ts, bool)
-        for a, ts in funding.items()
-    ):
-        k._funding_seen = dict(funding)
-    else:
-        k._funding_seen = {}
-        if funding is not None:
-            r.problems.append("funding_seen: expected an object of asset -> integer ts")
+    k._recent_intents = _read_recent_intents(r, snap)
+    k._funding_seen = _read_funding_seen(r, snap)
     states = r.list_(snap, "slot_states", "snapshot")
     if n < 1:
         r.problems.append(f"slots: must be >= 1, got {n}")
@@ -348,25 +334,12 @@ def _restore(
     k._slots = []
     k._order_slot = {}
     for i, sm in enumerate(states):
-        where = f"slot {i}"
-        sid = r.int_(sm, "slot_id", where)
-        if sid != i:
-            r.problems.append(
-                f"{where}: slot_id {sid} at position {i} (slot ids must be 0..N-1 in order)"
-            )
-        s = _Slot(i)
-        s.stage = r.enum(sm, "stage", where, TradeStage)
-        tm = r.field(sm, "trade", where)
-        s.trade = _read_trade(r, tm, f"{where}.trade") if tm is not None else None
-        em = r.field(sm, "ended", where)
-        s.ended = _read_trade(r, em, f"{where}.ended") if em is not None else None
+        s = _read_slot(r, sm, i)
         for t in (s.trade, s.ended):
-            if t is None:
-                continue
-            for cid in t.orders:
+            for cid in t.orders if t is not None else ():
                 if cid in k._order_slot:
                     r.problems.append(
-                        f"{where}: client order id {cid} also held by slot {k._order_slot[cid]}"
+                        f"slot {i}: client order id {cid} also held by slot {k._order_slot[cid]}"
                     )
                 k._order_slot[cid] = i
         k._slots.append(s)
@@ -377,7 +350,54 @@ def _restore(
     return k
 
 
+def _read_slot(r: _Reader, sm: Any, i: int) -> _Slot:
+    from dita.kernel.kernel import _Slot
+
+    where = f"slot {i}"
+    sid = r.int_(sm, "slot_id", where)
+    if sid != i:
+        r.problems.append(
+            f"{where}: slot_id {sid} at position {i} (slot ids must be 0..N-1 in order)"
+        )
+    s = _Slot(i)
+    s.stage = r.enum(sm, "stage", where, TradeStage)
+    tm = r.field(sm, "trade", where)
+    s.trade = _read_trade(r, tm, f"{where}.trade") if tm is not None else None
+    em = r.field(sm, "ended", where)
+    s.ended = _read_trade(r, em, f"{where}.ended") if em is not None else None
+    return s
+
+
+def _read_recent_intents(r: _Reader, snap: Mapping[str, Any]) -> OrderedDict[str, None]:
+    recent = r.list_(snap, "recent_intent_ids", "snapshot")
+    if not all(isinstance(x, str) for x in recent):
+        r.problems.append("recent_intent_ids: every intent id must be a string")
+    return OrderedDict.fromkeys(x for x in recent if isinstance(x, str))
+
+
+def _read_funding_seen(r: _Reader, snap: Mapping[str, Any]) -> dict[str, int]:
+    funding = r.field(snap, "funding_seen", "snapshot")
+    if isinstance(funding, Mapping) and all(
+        isinstance(a, str) and isinstance(ts, int) and not isinstance(ts, bool)
+        for a, ts in funding.items()
+    ):
+        return dict(funding)
+    if funding is not None:
+        r.problems.append("funding_seen: expected an object of asset -> integer ts")
+    return {}
+
+
 def _trade_problems(k: Kernel, t: _Trade, where: str, slot_id: int) -> list[str]:
+    p = _trade_field_problems(k, t, where)
+    p.extend(_trade_sum_problems(t, where))
+    p.extend(_trade_order_id_problems(t, where))
+    for o in t.orders.values():
+        p.extend(_order_problems(k, t, o, f"{where} order {o.client_order_id}", slot_id))
+    return p
+
+
+def _trade_field_problems(k: Kernel, t: _Trade, where: str) -> list[str]:
+    """The trade's own fields: identity, instrument, leverage, legs, non-negative amounts."""
     from dita.kernel.kernel import ZERO
 
     p: list[str] = []
@@ -400,20 +420,35 @@ def _trade_problems(k: Kernel, t: _Trade, where: str, slot_id: int) -> list[str]
         p.append(f"{where}: size {t.size} != initial_size {t.initial_size} - exit_qty {t.exit_qty}")
     if (t.size == 0) != (t.open_cost == 0):
         p.append(f"{where}: size {t.size} and open cost basis {t.open_cost} disagree")
+    return p
+
+
+def _trade_sum_problems(t: _Trade, where: str) -> list[str]:
+    """The trade's totals are exactly the sums over its orders."""
+    from dita.kernel.kernel import ZERO
+
     entries = [o for o in t.orders.values() if o.purpose is OrderPurpose.ENTRY]
     exits = [o for o in t.orders.values() if o.purpose is OrderPurpose.EXIT]
-    if sum((o.filled_qty for o in entries), ZERO) != t.initial_size:
-        p.append(f"{where}: initial_size {t.initial_size} != sum of entry fills")
-    if sum((o.filled_cost for o in entries), ZERO) != t.entry_cost:
-        p.append(f"{where}: entry_cost {t.entry_cost} != sum of entry fill values")
-    if sum((o.filled_qty for o in exits), ZERO) != t.exit_qty:
-        p.append(f"{where}: exit_qty {t.exit_qty} != sum of exit fills")
-    if sum((o.filled_cost for o in exits), ZERO) != t.exit_proceeds:
-        p.append(f"{where}: exit_proceeds {t.exit_proceeds} != sum of exit fill values")
-    if sum((o.fees for o in t.orders.values()), ZERO) != t.fees:
-        p.append(f"{where}: fees {t.fees} != sum of order fees")
-    live_entries = [o.client_order_id for o in entries if o.live]
-    live_exits = [o.client_order_id for o in exits if o.live]
+    totals = (
+        ("initial_size", t.initial_size, "entry fills", (o.filled_qty for o in entries)),
+        ("entry_cost", t.entry_cost, "entry fill values", (o.filled_cost for o in entries)),
+        ("exit_qty", t.exit_qty, "exit fills", (o.filled_qty for o in exits)),
+        ("exit_proceeds", t.exit_proceeds, "exit fill values", (o.filled_cost for o in exits)),
+        ("fees", t.fees, "order fees", (o.fees for o in t.orders.values())),
+    )
+    return [
+        f"{where}: {name} {value} != sum of {of}"
+        for name, value, of, parts in totals
+        if sum(parts, ZERO) != value
+    ]
+
+
+def _trade_order_id_problems(t: _Trade, where: str) -> list[str]:
+    """At most one live entry and one live exit, never both, each the one the trade names."""
+    p: list[str] = []
+    orders = t.orders.values()
+    live_entries = [o.client_order_id for o in orders if o.live and o.purpose is OrderPurpose.ENTRY]
+    live_exits = [o.client_order_id for o in orders if o.live and o.purpose is OrderPurpose.EXIT]
     if len(live_entries) > 1 or (live_entries and live_entries[0] != t.entry_cid):
         p.append(
             f"{where}: live entry orders {live_entries} do not match entry_cid {t.entry_cid!r}"
@@ -426,39 +461,49 @@ def _trade_problems(k: Kernel, t: _Trade, where: str, slot_id: int) -> list[str]
         p.append(f"{where}: entry_cid {t.entry_cid} is not among the trade's orders")
     if t.exit_cid and t.exit_cid not in t.orders:
         p.append(f"{where}: exit_cid {t.exit_cid} is not among the trade's orders")
-    for o in t.orders.values():
-        ow = f"{where} order {o.client_order_id}"
-        if o.slot_id != slot_id:
-            p.append(f"{ow}: slot_id {o.slot_id} but held by slot {slot_id}")
-        if o.trade_id != t.trade_id:
-            p.append(f"{ow}: trade_id {o.trade_id!r} but trade is {t.trade_id!r}")
-        if o.asset != t.asset:
-            p.append(f"{ow}: asset {o.asset!r} but trade is {t.asset!r}")
-        if ids.parse_trade_seq(k._prefix, o.client_order_id) != t.trade_seq:
-            p.append(f"{ow}: client order id does not belong to trade seq {t.trade_seq}")
-        if o.quantity <= 0:
-            p.append(f"{ow}: quantity {o.quantity} must be > 0")
-        if not 0 <= o.filled_qty <= o.quantity:
-            p.append(f"{ow}: filled_qty {o.filled_qty} outside 0..{o.quantity}")
-        if (o.filled_qty == 0) != (o.filled_cost == 0):
-            p.append(f"{ow}: filled_qty {o.filled_qty} and filled_cost {o.filled_cost} disagree")
-        if o.filled_qty > 0 and not o.seen_event_ids:
-            p.append(f"{ow}: has fills but seen_event_ids is empty (dedup memory was cleared)")
-        if o.status is OrderStatus.FILLED and o.filled_qty != o.quantity:
-            p.append(f"{ow}: status FILLED but filled {o.filled_qty} of {o.quantity}")
-        if o.order_type is OrderType.LIMIT and (o.limit_price is None or o.limit_price <= 0):
-            p.append(f"{ow}: LIMIT order without a positive limit_price")
-        if o.order_type is OrderType.MARKET and o.limit_price is not None:
-            p.append(f"{ow}: MARKET order with a limit_price")
-        if o.reduce_only != (o.purpose is OrderPurpose.EXIT):
-            p.append(f"{ow}: reduce_only must be true exactly for exit orders")
-        want_side = (
-            (OrderSide.BUY if t.side is Side.LONG else OrderSide.SELL)
-            if o.purpose is OrderPurpose.ENTRY
-            else (OrderSide.SELL if t.side is Side.LONG else OrderSide.BUY)
-        )
-        if o.side is not want_side:
-            p.append(f"{ow}: side {o.side} is wrong for a {t.side} {o.purpose} order")
+    return p
+
+
+def _order_problems(k: Kernel, t: _Trade, o: _Order, ow: str, slot_id: int) -> list[str]:
+    """One order of a trade: it belongs to the trade, and its own fields agree."""
+    p: list[str] = []
+    if o.slot_id != slot_id:
+        p.append(f"{ow}: slot_id {o.slot_id} but held by slot {slot_id}")
+    if o.trade_id != t.trade_id:
+        p.append(f"{ow}: trade_id {o.trade_id!r} but trade is {t.trade_id!r}")
+    if o.asset != t.asset:
+        p.append(f"{ow}: asset {o.asset!r} but trade is {t.asset!r}")
+    if ids.parse_trade_seq(k._prefix, o.client_order_id) != t.trade_seq:
+        p.append(f"{ow}: client order id does not belong to trade seq {t.trade_seq}")
+    p.extend(_order_field_problems(o, ow))
+    want_side = (
+        (OrderSide.BUY if t.side is Side.LONG else OrderSide.SELL)
+        if o.purpose is OrderPurpose.ENTRY
+        else (OrderSide.SELL if t.side is Side.LONG else OrderSide.BUY)
+    )
+    if o.side is not want_side:
+        p.append(f"{ow}: side {o.side} is wrong for a {t.side} {o.purpose} order")
+    return p
+
+
+def _order_field_problems(o: _Order, ow: str) -> list[str]:
+    p: list[str] = []
+    if o.quantity <= 0:
+        p.append(f"{ow}: quantity {o.quantity} must be > 0")
+    if not 0 <= o.filled_qty <= o.quantity:
+        p.append(f"{ow}: filled_qty {o.filled_qty} outside 0..{o.quantity}")
+    if (o.filled_qty == 0) != (o.filled_cost == 0):
+        p.append(f"{ow}: filled_qty {o.filled_qty} and filled_cost {o.filled_cost} disagree")
+    if o.filled_qty > 0 and not o.seen_event_ids:
+        p.append(f"{ow}: has fills but seen_event_ids is empty (dedup memory was cleared)")
+    if o.status is OrderStatus.FILLED and o.filled_qty != o.quantity:
+        p.append(f"{ow}: status FILLED but filled {o.filled_qty} of {o.quantity}")
+    if o.order_type is OrderType.LIMIT and (o.limit_price is None or o.limit_price <= 0):
+        p.append(f"{ow}: LIMIT order without a positive limit_price")
+    if o.order_type is OrderType.MARKET and o.limit_price is not None:
+        p.append(f"{ow}: MARKET order with a limit_price")
+    if o.reduce_only != (o.purpose is OrderPurpose.EXIT):
+        p.append(f"{ow}: reduce_only must be true exactly for exit orders")
     return p
 
 
@@ -484,16 +529,7 @@ def _state_problems(k: Kernel) -> list[str]:
     if k._initial_capital < 0:
         p.append(f"ledger: initial_capital {k._initial_capital} is negative")
     if k._position_mode is PositionMode.ONE_WAY:
-        sides: dict[str, tuple[Side, int]] = {}
-        for s in k._slots:
-            if s.trade is None:
-                continue
-            seen = sides.setdefault(s.trade.asset, (s.trade.side, s.slot_id))
-            if seen[0] is not s.trade.side:
-                p.append(
-                    f"slot {s.slot_id}: {s.trade.side} {s.trade.asset} beside a {seen[0]} trade in slot "
-                    f"{seen[1]}, which one-way position mode cannot hold"
-                )
+        p.extend(_one_way_problems(k))
     seqs: dict[int, int] = {}
     for s in k._slots:
         where = f"slot {s.slot_id}"
@@ -523,4 +559,20 @@ def _state_problems(k: Kernel) -> list[str]:
                 )
             if s.trade is not None:
                 p.append(f"{where}: holds both a trade and an ended trade")
+    return p
+
+
+def _one_way_problems(k: Kernel) -> list[str]:
+    """In one-way position mode every trade on an asset has the same side."""
+    p: list[str] = []
+    sides: dict[str, tuple[Side, int]] = {}
+    for s in k._slots:
+        if s.trade is None:
+            continue
+        seen = sides.setdefault(s.trade.asset, (s.trade.side, s.slot_id))
+        if seen[0] is not s.trade.side:
+            p.append(
+                f"slot {s.slot_id}: {s.trade.side} {s.trade.asset} beside a {seen[0]} trade in slot "
+                f"{seen[1]}, which one-way position mode cannot hold"
+            )
     return p
