@@ -576,6 +576,18 @@ class Kernel:
         if trade is not None:
             trade.intent_ids.append(intent_id)
 
+    def _check_one_way_side(self, it: KernelIntent, inst: Instrument) -> None:
+        """One-way mode nets both sides of a symbol: an ENTER opposite a held trade is refused."""
+        for other in self._slots:
+            t = other.trade
+            if t is not None and t.asset == inst.symbol and t.side is not it.side:
+                raise _Refusal(
+                    D.OPPOSITE_POSITION,
+                    f"ENTER {it.side} {inst.symbol} refused in one-way position mode: slot "
+                    f"{other.slot_id} holds a {t.side} trade {t.trade_id!r} on it, and the venue "
+                    "would net the two (use HEDGE mode for both sides at once)",
+                )
+
     def _enter(self, it: KernelIntent) -> KernelOutcome:
         slot = self._slots[it.slot_id]
         if slot.stage not in (TradeStage.IDLE, TradeStage.CLOSED):
@@ -595,44 +607,11 @@ class Kernel:
             raise _Refusal(
                 D.INVALID_SIDE, f"ENTER needs side Side.LONG or Side.SHORT, got {it.side!r}"
             )
-        size = _finite(it.size)
-        if size is None or size <= 0:
-            raise _Refusal(
-                D.INVALID_SIZE, f"ENTER size must be a finite Decimal > 0, got {it.size!r}"
-            )
-        if size > inst.max_quantity:
-            raise _Refusal(
-                D.SIZE_ABOVE_MAX,
-                f"ENTER size {size} is above the maximum quantity {inst.max_quantity} of {inst.symbol}",
-            )
-        leverage = _finite(it.leverage)
-        if leverage is None or leverage <= 0:
-            raise _Refusal(
-                D.INVALID_LEVERAGE, f"leverage must be a finite Decimal > 0, got {it.leverage!r}"
-            )
-        if not ONE <= leverage <= inst.max_leverage:
-            raise _Refusal(
-                D.LEVERAGE_OUT_OF_RANGE,
-                f"leverage {leverage} is outside [1, {inst.max_leverage}] for {inst.symbol}",
-            )
+        size, leverage = _entry_size_and_leverage(it, inst)
         ratios = _check_leg_ratios(it.exit_leg_ratios)
         side = OrderSide.BUY if it.side is Side.LONG else OrderSide.SELL
         order_type, limit_price = self._order_price(it, inst, side)
-        if limit_price is not None:
-            price = limit_price
-        else:
-            ref = _finite(it.reference_price)
-            if it.reference_price is None:
-                raise _Refusal(
-                    D.REFERENCE_PRICE_REQUIRED,
-                    "a MARKET entry needs reference_price (for the margin and minimum-notional checks)",
-                )
-            if ref is None or ref <= 0:
-                raise _Refusal(
-                    D.INVALID_PRICE, f"reference_price must be > 0, got {it.reference_price!r}"
-                )
-            _check_max_price(inst, ref, "reference_price")
-            price = ref
+        price = limit_price if limit_price is not None else _market_reference_price(it, inst)
         qty = quantize_qty(inst, size)
         if qty <= 0 or qty < inst.min_quantity:
             raise _Refusal(
@@ -647,15 +626,7 @@ class Kernel:
                 f"notional {notional} below the minimum {inst.min_notional} of {inst.symbol}",
             )
         if self._position_mode is PositionMode.ONE_WAY:
-            for other in self._slots:
-                t = other.trade
-                if t is not None and t.asset == inst.symbol and t.side is not it.side:
-                    raise _Refusal(
-                        D.OPPOSITE_POSITION,
-                        f"ENTER {it.side} {inst.symbol} refused in one-way position mode: slot "
-                        f"{other.slot_id} holds a {t.side} trade {t.trade_id!r} on it, and the venue "
-                        "would net the two (use HEDGE mode for both sides at once)",
-                    )
+            self._check_one_way_side(it, inst)
         needed = notional / leverage
         available = self._capital - self._margin_used()
         if needed > available:
@@ -901,23 +872,7 @@ class Kernel:
         """One venue fact, one step. Never raises on a bad event."""
         with localcontext(KERNEL_CONTEXT):
             try:
-                if type(event.event_id) is not str or not event.event_id:
-                    raise _Refusal(D.INVALID_EVENT, "event_id must be a non-empty string")
-                if not _valid_ts(event.ts):
-                    raise _Refusal(
-                        D.INVALID_EVENT,
-                        f"ts must be integer epoch milliseconds in [0, 2**63), got {event.ts!r}",
-                    )
-                for name in ("client_order_id", "venue_order_id", "reason", "asset"):
-                    if type(getattr(event, name)) is not str:
-                        raise _Refusal(
-                            D.INVALID_EVENT,
-                            f"{name} must be a string, got {getattr(event, name)!r}",
-                        )
-                if type(event.kind) is not EventKind:
-                    raise _Refusal(
-                        D.INVALID_EVENT_KIND, f"kind must be an EventKind, got {event.kind!r}"
-                    )
+                _check_event_fields(event)
                 if event.kind is EventKind.FUNDING:
                     return self._on_funding(event)
                 slot, trade, order = self._find_order(event)
@@ -1035,19 +990,7 @@ class Kernel:
         _check_max_price(inst, price, "fill last_price")
         price = _money(price, "fill last_price", D.INVALID_EVENT)
         fee = _money(ev.fee, "fill fee", D.INVALID_EVENT)
-        last = None
-        if ev.last_qty is not None:
-            last = _finite(ev.last_qty)
-            if last is None or last <= 0:
-                raise _Refusal(D.INVALID_EVENT, f"fill last_qty must be > 0, got {ev.last_qty!r}")
-        if ev.cum_qty is not None:
-            cum = _finite(ev.cum_qty)
-            if cum is None or cum < 0:
-                raise _Refusal(D.INVALID_EVENT, f"fill cum_qty must be >= 0, got {ev.cum_qty!r}")
-        elif last is not None:
-            cum = order.filled_qty + last
-        else:
-            raise _Refusal(D.INVALID_EVENT, "fill carries neither cum_qty nor last_qty")
+        last, cum = _fill_cum_qty(order, ev)
         delta = cum - order.filled_qty
         if delta <= 0:
             raise _Refusal(
@@ -1098,26 +1041,7 @@ class Kernel:
             order.status = OrderStatus.WORKING
         if cum == order.quantity and order.live:
             order.status = OrderStatus.FILLED
-        realized = ZERO
-        if order.purpose is OrderPurpose.ENTRY:
-            trade.size += delta
-            trade.initial_size += delta
-            trade.entry_cost += value
-            trade.open_cost += value
-        else:
-            if delta == trade.size:
-                released = trade.open_cost
-            else:
-                released = trade.open_cost * delta / trade.size
-                if released.as_tuple().exponent < COST_EXPONENT:  # type: ignore[operator]
-                    released = released.quantize(COST_QUANTUM)
-            realized = value - released if trade.side is Side.LONG else released - value
-            trade.open_cost -= released
-            trade.size -= delta
-            trade.exit_qty += delta
-            trade.exit_proceeds += value
-            if order.first_leg >= 0 and not order.live:
-                trade.leg_index = max(trade.leg_index, order.last_leg + 1)
+        realized = _book_fill(trade, order, delta, value)
         trade.realized += realized
         trade.fees += fee
         self._realized += realized
@@ -1372,6 +1296,107 @@ def _instrument_map(
 
 def _valid_slot_id(slot_id: object, n: int) -> bool:
     return isinstance(slot_id, int) and not isinstance(slot_id, bool) and 0 <= slot_id < n
+
+
+def _entry_size_and_leverage(it: KernelIntent, inst: Instrument) -> tuple[Decimal, Decimal]:
+    """An ENTER's size and leverage: finite, positive, within the instrument's limits."""
+    size = _finite(it.size)
+    if size is None or size <= 0:
+        raise _Refusal(D.INVALID_SIZE, f"ENTER size must be a finite Decimal > 0, got {it.size!r}")
+    if size > inst.max_quantity:
+        raise _Refusal(
+            D.SIZE_ABOVE_MAX,
+            f"ENTER size {size} is above the maximum quantity {inst.max_quantity} of {inst.symbol}",
+        )
+    leverage = _finite(it.leverage)
+    if leverage is None or leverage <= 0:
+        raise _Refusal(
+            D.INVALID_LEVERAGE, f"leverage must be a finite Decimal > 0, got {it.leverage!r}"
+        )
+    if not ONE <= leverage <= inst.max_leverage:
+        raise _Refusal(
+            D.LEVERAGE_OUT_OF_RANGE,
+            f"leverage {leverage} is outside [1, {inst.max_leverage}] for {inst.symbol}",
+        )
+    return size, leverage
+
+
+def _market_reference_price(it: KernelIntent, inst: Instrument) -> Decimal:
+    """The price a MARKET entry's margin and minimum-notional checks use."""
+    ref = _finite(it.reference_price)
+    if it.reference_price is None:
+        raise _Refusal(
+            D.REFERENCE_PRICE_REQUIRED,
+            "a MARKET entry needs reference_price (for the margin and minimum-notional checks)",
+        )
+    if ref is None or ref <= 0:
+        raise _Refusal(D.INVALID_PRICE, f"reference_price must be > 0, got {it.reference_price!r}")
+    _check_max_price(inst, ref, "reference_price")
+    return ref
+
+
+def _check_event_fields(event: VenueEvent) -> None:
+    """The fields every venue event has, typed as the kernel takes them."""
+    if type(event.event_id) is not str or not event.event_id:
+        raise _Refusal(D.INVALID_EVENT, "event_id must be a non-empty string")
+    if not _valid_ts(event.ts):
+        raise _Refusal(
+            D.INVALID_EVENT,
+            f"ts must be integer epoch milliseconds in [0, 2**63), got {event.ts!r}",
+        )
+    for name in ("client_order_id", "venue_order_id", "reason", "asset"):
+        if type(getattr(event, name)) is not str:
+            raise _Refusal(
+                D.INVALID_EVENT, f"{name} must be a string, got {getattr(event, name)!r}"
+            )
+    if type(event.kind) is not EventKind:
+        raise _Refusal(D.INVALID_EVENT_KIND, f"kind must be an EventKind, got {event.kind!r}")
+
+
+def _fill_cum_qty(order: _Order, ev: VenueEvent) -> tuple[Decimal | None, Decimal]:
+    """A fill's (last_qty, cum_qty): cum_qty as given, or the applied quantity plus last_qty."""
+    last = None
+    if ev.last_qty is not None:
+        last = _finite(ev.last_qty)
+        if last is None or last <= 0:
+            raise _Refusal(D.INVALID_EVENT, f"fill last_qty must be > 0, got {ev.last_qty!r}")
+    if ev.cum_qty is not None:
+        cum = _finite(ev.cum_qty)
+        if cum is None or cum < 0:
+            raise _Refusal(D.INVALID_EVENT, f"fill cum_qty must be >= 0, got {ev.cum_qty!r}")
+        return last, cum
+    if last is not None:
+        return last, order.filled_qty + last
+    raise _Refusal(D.INVALID_EVENT, "fill carries neither cum_qty nor last_qty")
+
+
+def _book_fill(trade: _Trade, order: _Order, delta: Decimal, value: Decimal) -> Decimal:
+    """Move a fill of `delta` worth `value` into the trade; the realized PnL it makes.
+
+    An entry fill adds to the position and its cost basis; an exit fill releases
+    the basis pro rata (all of it when it closes the position) and realizes the
+    difference.
+    """
+    if order.purpose is OrderPurpose.ENTRY:
+        trade.size += delta
+        trade.initial_size += delta
+        trade.entry_cost += value
+        trade.open_cost += value
+        return ZERO
+    if delta == trade.size:
+        released = trade.open_cost
+    else:
+        released = trade.open_cost * delta / trade.size
+        if released.as_tuple().exponent < COST_EXPONENT:  # type: ignore[operator]
+            released = released.quantize(COST_QUANTUM)
+    realized = value - released if trade.side is Side.LONG else released - value
+    trade.open_cost -= released
+    trade.size -= delta
+    trade.exit_qty += delta
+    trade.exit_proceeds += value
+    if order.first_leg >= 0 and not order.live:
+        trade.leg_index = max(trade.leg_index, order.last_leg + 1)
+    return realized
 
 
 def _check_max_price(inst: Instrument, price: Decimal, what: str) -> None:
