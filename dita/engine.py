@@ -77,7 +77,14 @@ from dita.recovery import (
     ReconcileSink,
     journaled_adjustment_ids,
 )
-from dita.venues.base import NotSent, OutcomeUnknown, Venue, VenueError, VenueFatal
+from dita.venues.base import (
+    NotSent,
+    OutcomeUnknown,
+    StreamResumed,
+    Venue,
+    VenueError,
+    VenueFatal,
+)
 
 ZERO = Decimal(0)
 
@@ -662,7 +669,9 @@ class ReconcileAsked:
     reason: str
 
 
-InboxItem = BarClosed | VenueReported | IntentsSubmitted | FeedEnded | ReconcileAsked
+InboxItem = (
+    BarClosed | VenueReported | IntentsSubmitted | FeedEnded | ReconcileAsked | StreamResumed
+)
 
 
 class Engine:
@@ -812,6 +821,9 @@ class Engine:
                 ]
                 if self._reconcile_settings is not None:
                     self._tasks.append(tg.create_task(self._watch(), name="reconcile-watch"))
+                    self._tasks.append(
+                        tg.create_task(self._pump_resumptions(), name="venue-resumptions")
+                    )
                 if self._bars is not None:
                     self._tasks.append(tg.create_task(self._pump_bars(self._bars), name="bars"))
                 tg.create_task(self._process(), name="processor")
@@ -858,6 +870,10 @@ class Engine:
     async def _pump_events(self) -> None:
         async for ev in self.venue.events():
             await self._inbox.put(VenueReported(ev))
+
+    async def _pump_resumptions(self) -> None:
+        async for resumed in self.venue.resumptions():
+            await self._inbox.put(resumed)
 
     async def _pump_bars(self, bars: AsyncIterator[Bar]) -> None:
         async for bar in bars:
@@ -915,6 +931,9 @@ class Engine:
                         deadline = loop.time() + self._drain_timeout
                     case ReconcileAsked(reason=reason):
                         reconcile_reason = reason
+                    case StreamResumed():
+                        # events may have been lost in the gap: ask the venue, now
+                        reconcile_reason = "venue stream reconnected"
             await self._release()
             if (
                 p.ended_with_fills
@@ -999,14 +1018,13 @@ class Engine:
 
     async def _watch(self) -> None:
         """Ask the processor to reconcile when an order waits for an answer too long
-        (submitted or cancel requested, no word for ``stale_after_s``), a working order
-        has been silent for ``working_recheck_s``, or the venue's stream reconnected
-        (events may have been lost in the gap)."""
+        (submitted or cancel requested, no word for ``stale_after_s``) or a working order
+        has been silent for ``working_recheck_s``. (A stream that came back after a break
+        is the venue's ``StreamResumed``, which the processor reconciles on at once.)"""
         settings = self._reconcile_settings
         assert settings is not None
         loop = asyncio.get_running_loop()
         since: dict[str, tuple[tuple[object, ...], float]] = {}  # cid -> (state, unchanged since)
-        reconnects = getattr(self.venue, "reconnects", None)
         while True:
             await asyncio.sleep(settings.check_every_s)
             now = loop.time()
@@ -1018,12 +1036,7 @@ class Engine:
                 if cid not in since or since[cid][0] != state:
                     since[cid] = (state, now)
             reason: str | None = None
-            seen_reconnects = getattr(self.venue, "reconnects", None)
-            if isinstance(seen_reconnects, int) and isinstance(reconnects, int):
-                if seen_reconnects > reconnects:
-                    reason = "venue stream reconnected"
-                reconnects = seen_reconnects
-            if reason is None and self._sent == self._released:
+            if self._sent == self._released:
                 stale = sorted(
                     cid
                     for cid, (_, t) in since.items()

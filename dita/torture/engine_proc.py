@@ -34,7 +34,7 @@ from dita.kernel import Kernel, Order, TradeStage, VenueEvent
 from dita.marketdata import Bar
 from dita.recovery import OnMismatch, ReconcileSettings, RecoveryError, open_journal_for_recovery
 from dita.torture.policy import TorturePolicy
-from dita.venues.base import BalanceReport, OrderReport, PositionReport
+from dita.venues.base import BalanceReport, OrderReport, PositionReport, StreamResumed
 from dita.venues.bingx import BingxConfig, BingxVenue, Credentials, Endpoints
 
 SYMBOL = "BTC-USDT"
@@ -61,10 +61,6 @@ class CrashVenue:
         self.inner = inner
         self.points = points
         self.name = inner.name
-
-    @property
-    def reconnects(self) -> int:
-        return self.inner.reconnects
 
     async def start(self) -> None:
         await self.inner.start()
@@ -93,6 +89,9 @@ class CrashVenue:
 
     async def balance(self) -> BalanceReport:
         return await self.inner.balance()
+
+    def resumptions(self) -> AsyncIterator[StreamResumed]:
+        return self.inner.resumptions()
 
     async def events(self) -> AsyncIterator[VenueEvent]:
         async for ev in self.inner.events():

@@ -9,7 +9,10 @@ matters for trading:
   else, query the order by its client order id.
 
 Venue *answers* (acks, fills, rejects, cancel rejects) are never exceptions:
-they arrive as ``VenueEvent``s on ``events()``.
+they arrive as ``VenueEvent``s on ``events()``. When that stream broke and came
+back, events in the gap may be lost: the venue says so with a ``StreamResumed``
+on ``resumptions()``, and the engine asks the venue (reconciliation) instead of
+waiting for answers that will never come.
 """
 
 from __future__ import annotations
@@ -72,6 +75,14 @@ class BalanceReport:
     available: Decimal
 
 
+@dataclass(frozen=True, slots=True)
+class StreamResumed:
+    """The venue's event stream is back after a break; events sent in the gap may be lost."""
+
+    ts: int  # when it resumed (epoch ms, the adapter's clock)
+    resumptions: int  # how many times this venue's stream has resumed, this one included
+
+
 @runtime_checkable
 class Venue(Protocol):
     """An execution venue. Commands in (submit/cancel), facts out (``events()``)."""
@@ -99,3 +110,7 @@ class Venue(Protocol):
 
     def events(self) -> AsyncIterator[VenueEvent]:
         """Every event the venue reports, in the order it reports them."""
+
+    def resumptions(self) -> AsyncIterator[StreamResumed]:
+        """One ``StreamResumed`` each time ``events()`` came back after a break; ends after
+        ``close()``. A venue whose stream cannot break (mock, sim) yields none."""

@@ -29,7 +29,7 @@ from decimal import Decimal
 
 from dita.kernel.instruments import floor_to
 from dita.kernel.model import EventKind, Instrument, Order, OrderStatus, VenueEvent
-from dita.venues.base import BalanceReport, OrderReport, PositionReport
+from dita.venues.base import BalanceReport, OrderReport, PositionReport, StreamResumed
 
 
 @dataclass(frozen=True)
@@ -303,6 +303,11 @@ class MockVenue:
 
     async def balance(self) -> BalanceReport:
         raise NotImplementedError("the scripted venue keeps no account")
+
+    async def resumptions(self) -> AsyncIterator[StreamResumed]:
+        """The scripted stream never breaks."""
+        return
+        yield
 
     async def events(self) -> AsyncIterator[VenueEvent]:
         q = self._q()

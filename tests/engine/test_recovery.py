@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,7 +55,7 @@ from dita.recovery import (
     ReconcileSettings,
     open_journal_for_recovery,
 )
-from dita.venues.base import OrderReport
+from dita.venues.base import OrderReport, StreamResumed
 from dita.venues.sim import SimVenue
 from dita.venues.sim.exchange import OrderRequest, SimConfig, SimExchange
 
@@ -407,9 +408,19 @@ async def test_a_position_difference_is_journaled_and_halts_until_a_human_says_c
 
 
 class Lossy(SimVenue):
-    """A stream that loses every event (as across a WebSocket gap); ``reconnects`` as BingX has."""
+    """A stream that loses every event (as across a WebSocket gap); ``resume()`` says the
+    stream came back, as BingX's adapter does after a reconnect."""
 
-    reconnects = 1
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._resumed: asyncio.Queue[StreamResumed] = asyncio.Queue()
+
+    def resume(self) -> None:
+        self._resumed.put_nowait(StreamResumed(self.now, self._resumed.qsize() + 1))
+
+    async def resumptions(self) -> AsyncIterator[StreamResumed]:
+        while True:
+            yield await self._resumed.get()
 
     async def events(self):  # type: ignore[no-untyped-def,override]
         async for _ in super().events():
@@ -438,7 +449,7 @@ async def _run_with_lost_events(
     )  # fmt: skip
     policy.changed.clear()  # the ENTER itself; now wait for the ACK nobody streamed
     if poke:
-        venue.reconnects += 1  # the adapter reconnected its stream: events may be lost
+        venue.resume()  # the adapter reconnected its stream: events may be lost
     await asyncio.wait_for(policy.changed.wait(), 5)
     assert r.engine.kernel.slot(0).stage is TradeStage.ENTRY_WORKING
     await r.stop()

@@ -68,6 +68,7 @@ from dita.venues.base import (
     OrderReport,
     OutcomeUnknown,
     PositionReport,
+    StreamResumed,
     VenueError,
     VenueFatal,
 )
@@ -235,6 +236,8 @@ class BingxVenue:
         self._renewing = False
         self._gap_task: asyncio.Task[None] | None = None
         self.reconnects = 0  # completed stream (re)connections, for tests and metrics
+        # a resumption nobody has read yet says all a reader needs: keep one, drop the rest
+        self._resumed: asyncio.Queue[StreamResumed | None] = asyncio.Queue(1)
         self.account_positions: dict[tuple[str, str], PositionReport | None] = {}
         self.account_balance: BalanceReport | None = None
 
@@ -278,6 +281,9 @@ class BingxVenue:
             self._listen_key = None
         with contextlib.suppress(asyncio.QueueFull):
             self._queue.put_nowait(None)
+        with contextlib.suppress(asyncio.QueueEmpty):
+            self._resumed.get_nowait()  # the end matters more than an unread resumption
+        self._resumed.put_nowait(None)
 
     # -- instruments -----------------------------------------------------------
 
@@ -765,6 +771,8 @@ class BingxVenue:
                     delay = self.config.reconnect_initial_s
                     await self._fill_gap()
                     self._stream_ready.set()
+                    if self.reconnects > 1:
+                        self._note_resumed()
                     async for frame in ws:
                         await self._on_frame(ws, frame)
             except asyncio.CancelledError:
@@ -801,6 +809,19 @@ class BingxVenue:
                 continue
             await self._sleep(delay)
             delay = min(delay * 2, self.config.reconnect_max_s)
+
+    def _note_resumed(self) -> None:
+        with contextlib.suppress(asyncio.QueueFull):  # one unread resumption is enough
+            self._resumed.put_nowait(StreamResumed(self._clock(), self.reconnects - 1))
+
+    async def resumptions(self) -> AsyncIterator[StreamResumed]:
+        """One item per reconnect of the user-data stream after the first connect (the
+        adapter has already caught up on the orders it follows; the engine reconciles).
+        Resumptions nobody read yet collapse into one."""
+        while (item := await self._resumed.get()) is not None:
+            yield item
+        with contextlib.suppress(asyncio.QueueFull):
+            self._resumed.put_nowait(None)  # let any other reader see the end as well
 
     async def _on_frame(self, ws: ClientConnection, frame: str | bytes) -> None:
         try:

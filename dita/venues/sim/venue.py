@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING
 
 from dita.kernel.model import Order, VenueEvent
 from dita.marketdata.model import Bar, Trade
-from dita.venues.base import BalanceReport, NotSent, OrderReport, PositionReport, Venue
+from dita.venues.base import (
+    BalanceReport,
+    NotSent,
+    OrderReport,
+    PositionReport,
+    StreamResumed,
+    Venue,
+)
 from dita.venues.sim.exchange import DEFAULT_ACCOUNT, SimExchange
 
 
@@ -93,6 +100,11 @@ class SimVenue:
 
     async def balance(self) -> BalanceReport:
         return self.exchange.balance(self.account)
+
+    async def resumptions(self) -> AsyncIterator[StreamResumed]:
+        """An in-process stream never breaks."""
+        return
+        yield
 
     async def events(self) -> AsyncIterator[VenueEvent]:
         while True:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from decimal import Decimal
 
@@ -231,6 +232,9 @@ async def test_stream_disconnect_gap_is_filled_by_rest_after_reconnect(
     assert by_cid["gap-1"].kind is EventKind.PARTIAL_FILL
     assert (by_cid["gap-1"].last_qty, by_cid["gap-1"].last_price) == (D("0.004"), D("59000"))
     assert session.venue.reconnects == 2
+    # the engine learns that the stream came back (it reconciles on that)
+    resumed = await asyncio.wait_for(anext(session.venue.resumptions()), 3)
+    assert resumed.resumptions == 1
     # and the new stream is live
     await session.emu.trade("BTC-USDT", D("59000"), D("0.006"))
     (rest,) = await session.expect(EventKind.FILL)
