@@ -105,101 +105,118 @@ class ReportData:
     open_positions: dict[int, tuple[str, bool, Decimal, Decimal]] = field(default_factory=dict)
 
 
-def collect(journal: SqliteJournal, *, progress: Callable[[int], None] | None = None) -> ReportData:
+@dataclass
+class _Collector:
+    """The report's running state while the journal is read once, record by record."""
+
     meta: RunMeta | None = None
     stats: RunStats | None = None
-    inputs: dict[int, tuple[int, KernelIntent | VenueEvent]] = {}
-    orders: dict[str, Order] = {}
-    fills: list[FillRow] = []
-    ends: list[OrderEnd] = []
-    refusals: list[Refusal] = []
-    adjustments: list[Adjustment] = []
-    notes: list[tuple[int, str, str]] = []
-    bar_prices: dict[str, list[tuple[int, Decimal]]] = {}
-    end_prices: dict[str, list[tuple[int, Decimal]]] = {}
-    bars_seen = 0
+    inputs: dict[int, tuple[int, KernelIntent | VenueEvent]] = field(default_factory=dict)
+    orders: dict[str, Order] = field(default_factory=dict)
+    fills: list[FillRow] = field(default_factory=list)
+    ends: list[OrderEnd] = field(default_factory=list)
+    refusals: list[Refusal] = field(default_factory=list)
+    adjustments: list[Adjustment] = field(default_factory=list)
+    notes: list[tuple[int, str, str]] = field(default_factory=list)
+    bar_prices: dict[str, list[tuple[int, Decimal]]] = field(default_factory=dict)
+    end_prices: dict[str, list[tuple[int, Decimal]]] = field(default_factory=dict)
+    bars_seen: int = 0
     end_bars: int | None = None
     # position changes, in journal order: (ts, slot, qty, cost, long, asset)
-    changes: list[tuple[int, int, Decimal, Decimal, bool, str]] = []
-    slots: dict[int, _Slot] = {}
-    intervals: list[tuple[int, int]] = []
-    last_ts = 0
+    changes: list[tuple[int, int, Decimal, Decimal, bool, str]] = field(default_factory=list)
+    slots: dict[int, _Slot] = field(default_factory=dict)
+    intervals: list[tuple[int, int]] = field(default_factory=list)
+    last_ts: int = 0
 
-    for rec in journal.read_from(1):
-        if progress is not None and rec.seq % 5000 == 0:
-            progress(rec.seq)
-        last_ts = max(last_ts, rec.ts)
-        body = rec.body
+    def record(self, seq: int, ts: int, body: object) -> None:
+        self.last_ts = max(self.last_ts, ts)
         match body:
             case RunMeta():
-                if meta is None:
-                    meta = body
-                    stats = RunStats(body.initial_capital)
+                if self.meta is None:
+                    self.meta = body
+                    self.stats = RunStats(body.initial_capital)
             case KernelIntent() | VenueEvent():
-                inputs[rec.seq] = (rec.ts, body)
+                self.inputs[seq] = (ts, body)
             case OutcomeRecord():
-                got = inputs.pop(body.input_seq, None)
-                if got is None or stats is None:
-                    continue
-                ts, src = got
-                out = body.outcome
-                stats.observe(src, out, ts)
-                for cmd in out.commands:
-                    if isinstance(cmd, SubmitOrder):
-                        orders[cmd.order.client_order_id] = cmd.order
-                if not out.accepted:
-                    if isinstance(src, KernelIntent):
-                        what = f"intent {src.intent_id} {src.action.value}"
-                        slot: int | None = src.slot_id
-                    else:
-                        what = f"event {src.event_id} {src.kind.value} {src.client_order_id}"
-                        slot = out.slot_id
-                    refusals.append(
-                        Refusal(
-                            body.input_seq, ts, what, slot, out.diagnostic_code.value, out.message
-                        )
-                    )
-                    continue
-                if isinstance(src, VenueEvent):
-                    o = orders.get(src.client_order_id)
-                    if o is None:
-                        continue
-                    if src.kind in (EventKind.FILL, EventKind.PARTIAL_FILL) and src.last_qty:
-                        price = src.last_price if src.last_price is not None else ZERO
-                        fills.append(
-                            FillRow(
-                                ts, o.client_order_id, o.slot_id, o.asset, o.side, o.purpose,
-                                src.last_qty, price, src.fee, src.kind is EventKind.PARTIAL_FILL,
-                            )
-                        )  # fmt: skip
-                        s = slots.setdefault(o.slot_id, _Slot())
-                        if o.purpose is OrderPurpose.ENTRY:
-                            if s.qty == 0:
-                                s.opened = ts
-                                s.long = o.side is OrderSide.BUY
-                                s.asset = o.asset
-                            s.qty += src.last_qty
-                            s.cost += src.last_qty * price
-                        elif s.qty > 0:
-                            q = min(src.last_qty, s.qty)
-                            s.cost -= s.cost * q / s.qty
-                            s.qty -= q
-                            if s.qty == 0:
-                                s.cost = ZERO
-                                intervals.append((s.opened, ts))
-                        changes.append((ts, o.slot_id, s.qty, s.cost, s.long, s.asset))
-                    elif src.kind in (EventKind.CANCEL_ACK, EventKind.EXPIRED, EventKind.REJECT):
-                        ends.append(
-                            OrderEnd(
-                                ts, src.kind, o.client_order_id, o.slot_id, o.asset, o.side,
-                                o.purpose, o.limit_price, src.reason,
-                            )
-                        )  # fmt: skip
-            case EngineNote(topic="bars", data=data):
-                bars_seen = max(bars_seen, int(data.get("bars", 0)))
+                self.outcome(body)
+            case EngineNote():
+                self.note(ts, body)
+            case Adjustment():
+                self.adjustments.append(body)
+            case _:
+                pass
+
+    def outcome(self, body: OutcomeRecord) -> None:
+        got = self.inputs.pop(body.input_seq, None)
+        if got is None or self.stats is None:
+            return
+        ts, src = got
+        out = body.outcome
+        self.stats.observe(src, out, ts)
+        for cmd in out.commands:
+            if isinstance(cmd, SubmitOrder):
+                self.orders[cmd.order.client_order_id] = cmd.order
+        if not out.accepted:
+            if isinstance(src, KernelIntent):
+                what = f"intent {src.intent_id} {src.action.value}"
+                slot: int | None = src.slot_id
+            else:
+                what = f"event {src.event_id} {src.kind.value} {src.client_order_id}"
+                slot = out.slot_id
+            self.refusals.append(
+                Refusal(body.input_seq, ts, what, slot, out.diagnostic_code.value, out.message)
+            )
+            return
+        if isinstance(src, VenueEvent):
+            self.venue_event(ts, src)
+
+    def venue_event(self, ts: int, src: VenueEvent) -> None:
+        o = self.orders.get(src.client_order_id)
+        if o is None:
+            return
+        if src.kind in (EventKind.FILL, EventKind.PARTIAL_FILL) and src.last_qty:
+            self.fill(ts, o, src, src.last_qty)
+        elif src.kind in (EventKind.CANCEL_ACK, EventKind.EXPIRED, EventKind.REJECT):
+            self.ends.append(
+                OrderEnd(
+                    ts, src.kind, o.client_order_id, o.slot_id, o.asset, o.side,
+                    o.purpose, o.limit_price, src.reason,
+                )
+            )  # fmt: skip
+
+    def fill(self, ts: int, o: Order, src: VenueEvent, qty: Decimal) -> None:
+        price = src.last_price if src.last_price is not None else ZERO
+        self.fills.append(
+            FillRow(
+                ts, o.client_order_id, o.slot_id, o.asset, o.side, o.purpose,
+                qty, price, src.fee, src.kind is EventKind.PARTIAL_FILL,
+            )
+        )  # fmt: skip
+        s = self.slots.setdefault(o.slot_id, _Slot())
+        if o.purpose is OrderPurpose.ENTRY:
+            if s.qty == 0:
+                s.opened = ts
+                s.long = o.side is OrderSide.BUY
+                s.asset = o.asset
+            s.qty += qty
+            s.cost += qty * price
+        elif s.qty > 0:
+            q = min(qty, s.qty)
+            s.cost -= s.cost * q / s.qty
+            s.qty -= q
+            if s.qty == 0:
+                s.cost = ZERO
+                self.intervals.append((s.opened, ts))
+        self.changes.append((ts, o.slot_id, s.qty, s.cost, s.long, s.asset))
+
+    def note(self, ts: int, body: EngineNote) -> None:
+        data = body.data
+        match body.topic:
+            case "bars":
+                self.bars_seen = max(self.bars_seen, int(data.get("bars", 0)))
                 for sym, series in _series(data.get("series")).items():
-                    bar_prices.setdefault(sym, []).extend(series)
-            case EngineNote(topic="prices", data=data):
+                    self.bar_prices.setdefault(sym, []).extend(series)
+            case "prices":
                 sym = str(data.get("symbol", ""))
                 pts = list(
                     zip(
@@ -209,26 +226,32 @@ def collect(journal: SqliteJournal, *, progress: Callable[[int], None] | None = 
                     )
                 )
                 if sym and pts:
-                    end_prices[sym] = pts
-            case EngineNote(topic="end", data=data):
-                end_bars = int(data.get("bars", 0))
-                notes.append((rec.ts, body.topic, body.message))
-            case EngineNote():
-                notes.append((rec.ts, body.topic, body.message))
-            case Adjustment():
-                adjustments.append(body)
+                    self.end_prices[sym] = pts
+            case "end":
+                self.end_bars = int(data.get("bars", 0))
+                self.notes.append((ts, body.topic, body.message))
             case _:
-                pass
+                self.notes.append((ts, body.topic, body.message))
+
+
+def collect(journal: SqliteJournal, *, progress: Callable[[int], None] | None = None) -> ReportData:
+    c = _Collector()
+    for rec in journal.read_from(1):
+        if progress is not None and rec.seq % 5000 == 0:
+            progress(rec.seq)
+        c.record(rec.seq, rec.ts, rec.body)
+    meta, stats = c.meta, c.stats
     if meta is None or stats is None:
         raise ValueError(f"{journal.path}: no 'run' record; not a journal written by dita")
-    prices = bar_prices or end_prices
-    bars = end_bars if end_bars is not None else bars_seen
+    prices = c.bar_prices or c.end_prices
+    bars = c.end_bars if c.end_bars is not None else c.bars_seen
     stats.bars = bars
-    for s in slots.values():
+    intervals = c.intervals
+    for s in c.slots.values():
         if s.qty > 0:
-            intervals.append((s.opened, last_ts))
+            intervals.append((s.opened, c.last_ts))
     realized = [(stats.first_ts or 0, meta.initial_capital), *stats.equity]
-    equity = _mark_to_market(meta.initial_capital, realized, changes, prices, last_ts)
+    equity = _mark_to_market(meta.initial_capital, realized, c.changes, prices, c.last_ts)
     trades = journal.trades()
     statistics = compute(
         initial_capital=meta.initial_capital,
@@ -245,19 +268,21 @@ def collect(journal: SqliteJournal, *, progress: Callable[[int], None] | None = 
         stats=stats,
         trades=trades,
         prices=prices,
-        fills=fills,
-        ends=ends,
-        refusals=refusals,
-        adjustments=adjustments,
-        notes=notes,
+        fills=c.fills,
+        ends=c.ends,
+        refusals=c.refusals,
+        adjustments=c.adjustments,
+        notes=c.notes,
         bars=bars,
-        finished=end_bars is not None,
+        finished=c.end_bars is not None,
         equity_mtm=equity,
         realized=realized,
         open_intervals=intervals,
         statistics=statistics,
         last_seq=journal.last_seq,
-        open_positions={k: (s.asset, s.long, s.qty, s.cost) for k, s in slots.items() if s.qty > 0},
+        open_positions={
+            k: (s.asset, s.long, s.qty, s.cost) for k, s in c.slots.items() if s.qty > 0
+        },
     )
 
 
