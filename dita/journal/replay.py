@@ -61,7 +61,7 @@ def replay(
         run.position_mode,
     )
 
-    boundary = 0  # inputs with seq <= boundary are inside the starting state
+    boundary = 0
     start_snapshot_seq = 0
     if from_snapshot:
         snap_rec = journal.latest(K.SNAPSHOT)
@@ -70,78 +70,92 @@ def replay(
             boundary = snap_rec.body.input_seq
             start_snapshot_seq = snap_rec.seq
 
-    pending: tuple[int, KernelOutcome] | None = None
-    last_input = boundary
+    step = _Replay(path, kernel, run_rec.seq, run, boundary, start_snapshot_seq, require_outcomes)
     for rec in journal.read_from(boundary + 1):
         if progress is not None and rec.seq % 5000 == 0:
             progress(rec.seq)
-        body = rec.body
+        step.record(rec.seq, rec.body)
+    return kernel
+
+
+class _Replay:
+    """One replay in progress: each journaled record checked against the re-run kernel."""
+
+    def __init__(
+        self,
+        path: str,
+        kernel: Kernel,
+        run_seq: int,
+        run: RunMeta,
+        boundary: int,
+        start_snapshot_seq: int,
+        require_outcomes: bool,
+    ) -> None:
+        self.path = path
+        self.kernel = kernel
+        self.run_seq = run_seq
+        self.run = run
+        self.boundary = boundary  # inputs with seq <= boundary are inside the starting state
+        self.start_snapshot_seq = start_snapshot_seq
+        self.require_outcomes = require_outcomes
+        self.pending: tuple[int, KernelOutcome] | None = None
+        self.last_input = boundary
+
+    def _mismatch(self, seq: int, what: str, journaled: str, replayed: str) -> ReplayMismatch:
+        return ReplayMismatch(self.path, [Difference(seq, what, journaled, replayed)])
+
+    def record(self, seq: int, body: object) -> None:
         match body:
             case KernelIntent() | VenueEvent():
-                if pending is not None and require_outcomes:
-                    raise ReplayMismatch(
-                        path,
-                        [
-                            Difference(
-                                rec.seq,
-                                f"input seq {pending[0]} has no outcome record",
-                                "none",
-                                "an outcome",
-                            )
-                        ],
-                    )
-                if isinstance(body, KernelIntent):
-                    outcome = kernel.process_intent(body)
-                else:
-                    outcome = kernel.on_venue_event(body)
-                pending = (rec.seq, outcome)
-                last_input = rec.seq
+                self.input(seq, body)
             case OutcomeRecord():
-                if body.input_seq <= boundary:
-                    continue  # answers an input already inside the restored snapshot
-                if pending is None or pending[0] != body.input_seq:
-                    expected = "none" if pending is None else f"input seq {pending[0]}"
-                    raise ReplayMismatch(
-                        path,
-                        [
-                            Difference(
-                                rec.seq,
-                                "outcome record answers",
-                                f"input seq {body.input_seq}",
-                                expected,
-                            )
-                        ],
-                    )
-                diffs = outcome_differences(rec.seq, body.outcome, pending[1])
-                if diffs:
-                    raise ReplayMismatch(path, diffs)
-                pending = None
+                self.outcome(seq, body)
             case SnapshotRecord():
-                if rec.seq == start_snapshot_seq:
-                    continue
-                if body.input_seq != last_input:
-                    raise ReplayMismatch(
-                        path,
-                        [
-                            Difference(
-                                rec.seq,
-                                "snapshot taken after input",
-                                str(body.input_seq),
-                                str(last_input),
-                            )
-                        ],
-                    )
-                diffs = snapshot_differences(rec.seq, body.state, kernel.snapshot())
-                if diffs:
-                    raise ReplayMismatch(path, diffs)
+                self.snapshot(seq, body)
             case RunMeta():
-                if rec.seq != run_rec.seq:
-                    diffs = _run_differences(rec.seq, run, body)
+                if seq != self.run_seq:
+                    diffs = _run_differences(seq, self.run, body)
                     if diffs:
-                        raise ReplayMismatch(path, diffs)
+                        raise ReplayMismatch(self.path, diffs)
             case _:
                 pass  # notes and adjustments do not drive the kernel
-    return kernel
+
+    def input(self, seq: int, body: KernelIntent | VenueEvent) -> None:
+        if self.pending is not None and self.require_outcomes:
+            raise self._mismatch(
+                seq, f"input seq {self.pending[0]} has no outcome record", "none", "an outcome"
+            )
+        if isinstance(body, KernelIntent):
+            outcome = self.kernel.process_intent(body)
+        else:
+            outcome = self.kernel.on_venue_event(body)
+        self.pending = (seq, outcome)
+        self.last_input = seq
+
+    def outcome(self, seq: int, body: OutcomeRecord) -> None:
+        if body.input_seq <= self.boundary:
+            return  # answers an input already inside the restored snapshot
+        pending = self.pending
+        if pending is None or pending[0] != body.input_seq:
+            expected = "none" if pending is None else f"input seq {pending[0]}"
+            raise self._mismatch(
+                seq, "outcome record answers", f"input seq {body.input_seq}", expected
+            )
+        diffs = outcome_differences(seq, body.outcome, pending[1])
+        if diffs:
+            raise ReplayMismatch(self.path, diffs)
+        self.pending = None
+
+    def snapshot(self, seq: int, body: SnapshotRecord) -> None:
+        if seq == self.start_snapshot_seq:
+            return
+        if body.input_seq != self.last_input:
+            raise self._mismatch(
+                seq, "snapshot taken after input", str(body.input_seq), str(self.last_input)
+            )
+        diffs = snapshot_differences(seq, body.state, self.kernel.snapshot())
+        if diffs:
+            raise ReplayMismatch(self.path, diffs)
 
 
 def outcome_differences(
