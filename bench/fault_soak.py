@@ -37,7 +37,7 @@ from random import Random
 import httpx
 
 from dita.clock import LiveClock
-from dita.engine import Engine
+from dita.engine import Engine, EngineSettings
 from dita.journal import EngineNote, RecordKind, RunMeta, SqliteJournal
 from dita.kernel import Kernel, TradeStage
 from dita.live import Restart, RestartPolicy, Traded, supervise
@@ -134,10 +134,13 @@ async def life(soak: Soak, key: str, secret: str) -> int:
 
         engine = Engine(
             kernel=kernel, venue=bingx, policy=policy, journal=journal, clock=clock, meta=meta,
-            bars=bars(), drain_timeout=30.0, resume_from=resume_from,
-            reconcile=ReconcileSettings(
-                on_mismatch=OnMismatch.HALT, stale_after_s=1.0, working_recheck_s=5.0,
-                check_every_s=0.25, requery_delay_s=0.1, max_rounds=20,
+            bars=bars(), resume_from=resume_from,
+            settings=EngineSettings(
+                drain_timeout_s=30.0,
+                reconcile=ReconcileSettings(
+                    on_mismatch=OnMismatch.HALT, stale_after_s=1.0, working_recheck_s=5.0,
+                    check_every_s=0.25, requery_delay_s=0.1, max_rounds=20,
+                ),
             ),
         )  # fmt: skip
         try:

@@ -34,6 +34,7 @@ Two drivers:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -75,11 +76,11 @@ from dita.recovery import (
     ReconcileReport,
     ReconcileSettings,
     ReconcileSink,
+    RetryPolicy,
     journaled_adjustment_ids,
 )
 from dita.venues.base import (
     NotSent,
-    OutcomeUnknown,
     StreamResumed,
     Venue,
     VenueError,
@@ -674,12 +675,43 @@ InboxItem = (
 )
 
 
+# A NotSent command certainly never reached the venue, so sending it again with the same
+# client order id is as safe as re-reading: three attempts, 0.2 s then 0.4 s apart.
+SEND_RETRY = RetryPolicy(attempts=3, first_delay_s=0.2, factor=2.0)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """How an ``Engine`` runs, in one place (the defaults are a live run's).
+
+    ``reconcile``: reconcile with the venue before the first intent, then keep
+    checking while running (stale orders, stream resumptions); ``None``: never,
+    unless the engine resumes a journal (then with default settings).
+    """
+
+    queue_size: int = 1024  # bound of the inbox and of the command queue
+    drain_timeout_s: float = 5.0  # after the feed ended: wait at most this for live orders
+    snapshot_every: int = 50_000  # kernel inputs between journaled snapshots
+    send_retry: RetryPolicy = SEND_RETRY  # how a NotSent submit or cancel is sent again
+    reconcile: ReconcileSettings | None = None
+
+    def __post_init__(self) -> None:
+        if self.queue_size < 1:
+            raise ValueError(f"queue_size must be >= 1, got {self.queue_size}")
+        if not self.drain_timeout_s >= 0:
+            raise ValueError(f"drain_timeout_s must be >= 0, got {self.drain_timeout_s}")
+        if self.snapshot_every < 1:
+            raise ValueError(f"snapshot_every must be >= 1, got {self.snapshot_every}")
+        if self.send_retry.attempts < 1:
+            raise ValueError(f"send_retry.attempts must be >= 1, got {self.send_retry.attempts}")
+
+
 class Engine:
     """Drives a kernel against an async ``Venue``; one ``TaskGroup`` owns every task.
 
     ``bars`` (optional) is the market data feed the policy's ``on_bar`` sees.
     When it ends, the engine stops once no order is live (or after
-    ``drain_timeout`` seconds); without a feed it runs until ``stop()``, which
+    ``settings.drain_timeout_s``); without a feed it runs until ``stop()``, which
     stops it at any time. ``submit()`` lets intents in from outside the policy.
     Lifecycle: CREATED --run()--> RUNNING --stop() or end of feed--> STOPPING
     --> STOPPED, or FAILED when any task raised (the journal keeps only what
@@ -696,40 +728,42 @@ class Engine:
         clock: Clock,
         meta: RunMeta,
         bars: AsyncIterator[Bar] | None = None,
-        queue_size: int = 1024,
-        drain_timeout: float = 5.0,
-        snapshot_every: int = 50_000,
+        settings: EngineSettings | None = None,
         resume_from: int | None = None,
-        reconcile: ReconcileSettings | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         """``resume_from``: the kernel was rebuilt from ``journal`` (see ``dita.recovery``)
-        and this is the seq of its last input; the run continues that journal.
-        ``reconcile``: reconcile with the venue before the first intent, then keep
-        checking while running (stale orders, stream reconnects). A resumed
-        engine always reconciles (with default settings if none are given).
+        and this is the seq of its last input; the run continues that journal (and
+        always reconciles, with default settings if ``settings.reconcile`` is None).
         ``sleep``: the engine's timer for waits between retries and re-queries
         (``asyncio.sleep``; tests pass one that moves a driven clock)."""
         self.venue = venue
         self.meta = meta
         self._resume_from = resume_from
-        if reconcile is None and resume_from is not None:
-            reconcile = ReconcileSettings()
-        self._reconcile_settings = reconcile
+        settings = settings or EngineSettings()
+        if settings.reconcile is None and resume_from is not None:
+            settings = dataclasses.replace(settings, reconcile=ReconcileSettings())
+        self.settings = settings
+        self._reconcile_settings = settings.reconcile
         self._reconcile_requested = False
         self.reconciliations: list[ReconcileReport] = []
-        self.pipeline = Pipeline(kernel, policy, journal, clock, snapshot_every=snapshot_every)
+        self.pipeline = Pipeline(
+            kernel, policy, journal, clock, snapshot_every=settings.snapshot_every
+        )
         self._bars = bars
-        self._inbox: asyncio.Queue[InboxItem] = asyncio.Queue(maxsize=queue_size)
-        self._commands: asyncio.Queue[Command] = asyncio.Queue(maxsize=queue_size)
+        self._inbox: asyncio.Queue[InboxItem] = asyncio.Queue(maxsize=settings.queue_size)
+        self._commands: asyncio.Queue[Command] = asyncio.Queue(maxsize=settings.queue_size)
         self._state = EngineState.CREATED
-        self._drain_timeout = drain_timeout
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._progress = asyncio.Condition()
         self._released = 0
         self._sent = 0
+        # commands whose outcome only a query can tell (they may have reached the venue)
         self.unknown_outcomes: list[Command] = []
+        # commands that certainly never reached the venue, after every attempt of
+        # settings.send_retry (reconciliation finds such an order missing and resubmits it)
+        self.not_sent: list[Command] = []
         self._sleep = sleep or asyncio.sleep
         self._failure: BaseException | None = None
         self._waiting: set[asyncio.Future[list[KernelOutcome]]] = set()
@@ -928,7 +962,7 @@ class Engine:
                         answered.append((answer, p.submit_intents(intents)))
                     case FeedEnded():
                         ended = True
-                        deadline = loop.time() + self._drain_timeout
+                        deadline = loop.time() + self.settings.drain_timeout_s
                     case ReconcileAsked(reason=reason):
                         reconcile_reason = reason
                     case StreamResumed():
@@ -1066,7 +1100,8 @@ class Engine:
                 await self._notify()
 
     async def _send(self, cmd: Command) -> None:
-        for attempt in range(3):
+        waits = self.settings.send_retry.delays()
+        for attempt in range(len(waits) + 1):
             if isinstance(cmd, SubmitOrder) and (
                 cmd.order.client_order_id in self.pipeline.cancel_requested
             ):
@@ -1074,7 +1109,7 @@ class Engine:
                 # (the cancel that follows finds nothing; reconciliation ends the order)
                 return
             if attempt:
-                await self._sleep(0.2 * attempt)
+                await self._sleep(waits[attempt - 1])
             try:
                 match cmd:
                     case SubmitOrder(order=o):
@@ -1083,22 +1118,19 @@ class Engine:
                         await self.venue.cancel(o)
                 return
             except NotSent:
-                if attempt == 2:
-                    self.unknown_outcomes.append(cmd)
                 continue  # certainly not sent: same client order id, safe to retry
             except VenueFatal as e:
                 raise EngineError(
                     f"venue {self.venue.name} refused for good while sending {type(cmd).__name__} "
                     f"{cmd.order.client_order_id}: {e}"
                 ) from e
-            except OutcomeUnknown:
-                # may have reached the venue: reconciliation (query by client order id)
-                # decides, never a blind resend
-                self.unknown_outcomes.append(cmd)
-                return
             except VenueError:
+                # OutcomeUnknown (or an error that does not say): it may have reached the
+                # venue, so reconciliation (query by client order id) decides, never a
+                # blind resend
                 self.unknown_outcomes.append(cmd)
                 return
+        self.not_sent.append(cmd)
 
 
 def _cause(e: BaseException) -> str:

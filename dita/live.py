@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from dita.clock import Clock, LiveClock
-from dita.engine import BacktestResult
+from dita.engine import BacktestResult, EngineSettings
 from dita.journal import RunMeta, SqliteJournal, Synchronous
 from dita.marketdata import Bar
 from dita.policy import JsonlIntents, Policy, PolicyError, load_policy
@@ -363,7 +363,8 @@ async def _live(
         with journal:
             engine = Engine(
                 kernel=kernel, venue=venue, policy=run.policy, journal=journal, clock=clock,
-                meta=meta, bars=bars(), resume_from=resume_from, reconcile=reconcile,
+                meta=meta, bars=bars(), resume_from=resume_from,
+                settings=EngineSettings(reconcile=reconcile),
             )  # fmt: skip
             try:
                 stats = await engine.run()

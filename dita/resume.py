@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dita.clock import LiveClock
-from dita.engine import Engine, EngineStateError
+from dita.engine import Engine, EngineSettings, EngineStateError
 from dita.recovery import ReconcileReport, ReconcileSettings, Recovered, open_journal_for_recovery
 from dita.venues.base import Venue
 
@@ -39,7 +39,8 @@ async def reconcile_journal(
     with rec.journal:
         engine = Engine(
             kernel=rec.kernel, venue=venue, policy=_Hold(), journal=rec.journal,
-            clock=LiveClock(), meta=rec.meta, resume_from=rec.last_input_seq, reconcile=settings,
+            clock=LiveClock(), meta=rec.meta, resume_from=rec.last_input_seq,
+            settings=EngineSettings(reconcile=settings),
         )  # fmt: skip
         task = asyncio.create_task(engine.run())
         await asyncio.sleep(0)

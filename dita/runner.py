@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from dita.clock import SimClock
-from dita.engine import Backtest, BacktestResult
+from dita.engine import Backtest, BacktestResult, EngineSettings
 from dita.journal import JournalError, RunMeta, SqliteJournal, Synchronous
 from dita.kernel import Instrument, Kernel
 from dita.marketdata import Bar
@@ -722,7 +722,7 @@ async def _bingx_emulator_run(
                 clock=clock,
                 meta=meta,
                 bars=feed(),
-                drain_timeout=1.0,
+                settings=EngineSettings(drain_timeout_s=1.0),
             )
             box.append(engine)
             stats = await engine.run()

@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 from dita.clock import LiveClock
-from dita.engine import Engine
+from dita.engine import Engine, EngineSettings
 from dita.journal import EngineNote, RecordKind, RunMeta, SqliteJournal
 from dita.kernel import Kernel, Order, TradeStage, VenueEvent
 from dita.marketdata import Bar
@@ -187,15 +187,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             clock=clock,
             meta=meta,
             bars=bars(),
-            drain_timeout=args.drain,
             resume_from=resume_from,
-            reconcile=ReconcileSettings(
-                on_mismatch=OnMismatch.CONTINUE,
-                stale_after_s=1.0,
-                working_recheck_s=5.0,
-                check_every_s=0.25,
-                requery_delay_s=0.1,
-                max_rounds=20,
+            settings=EngineSettings(
+                drain_timeout_s=args.drain,
+                reconcile=ReconcileSettings(
+                    on_mismatch=OnMismatch.CONTINUE,
+                    stale_after_s=1.0,
+                    working_recheck_s=5.0,
+                    check_every_s=0.25,
+                    requery_delay_s=0.1,
+                    max_rounds=20,
+                ),
             ),
         )
 

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from dita.clock import SimClock
-from dita.engine import Engine, PolicyFault
+from dita.engine import Engine, EngineSettings, PolicyFault
 from dita.journal import RunMeta, SqliteJournal, replay
 from dita.kernel import Action, Kernel, KernelIntent, KernelOutcome, OrderType, Side
 from dita.marketdata import Bar
@@ -93,7 +93,7 @@ async def _run(tmp_path: Path, side: Any) -> tuple[BingxEmulator, Engine, BaseEx
                         slots=1, instruments=(inst,), initial_capital=Decimal(10_000), venue="bingx"
                     ),
                     bars=feed(),
-                    drain_timeout=2.0,
+                    settings=EngineSettings(drain_timeout_s=2.0),
                 )
                 box.append(engine)
                 try:

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from dita.clock import SimClock
-from dita.engine import Engine
+from dita.engine import Engine, EngineSettings
 from dita.journal import RunMeta, SqliteJournal, replay
 from dita.kernel import Action, Kernel, KernelIntent, KernelOutcome, OrderType, Side, TradeStage
 from dita.marketdata import Bar
@@ -92,7 +92,7 @@ async def test_engine_trades_through_the_bingx_adapter_and_emulator(tmp_path: Pa
                         slots=1, instruments=(inst,), initial_capital=capital, venue="bingx"
                     ),
                     bars=feed(),
-                    drain_timeout=2.0,
+                    settings=EngineSettings(drain_timeout_s=2.0),
                 )
                 engine_box.append(engine)
                 stats = await engine.run()

@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from dita.clock import LiveClock
-from dita.engine import Engine, EngineState
+from dita.engine import Engine, EngineSettings, EngineState
 from dita.journal import RunMeta, SqliteJournal, replay
 from dita.kernel import Kernel
 from dita.kernel.model import (
@@ -208,7 +208,7 @@ async def start(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
             journal=journal,
             clock=LiveClock(),
             meta=RunMeta(slots=1, instruments=(inst,), initial_capital=CAPITAL, venue="bingx"),
-            reconcile=RECONCILE,
+            settings=EngineSettings(reconcile=RECONCILE),
         )
         task = asyncio.create_task(eng.run(), name="engine")
         h = Harness(emu, venue, eng, path, task, sleeps)

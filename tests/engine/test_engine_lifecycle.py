@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from dita.clock import SimClock
-from dita.engine import Engine, EngineError, EngineState, EngineStateError, PolicyFault
+from dita.engine import (
+    Engine,
+    EngineError,
+    EngineSettings,
+    EngineState,
+    EngineStateError,
+    PolicyFault,
+)
 from dita.journal import RunMeta, SqliteJournal, replay
 from dita.kernel import (
     Action,
@@ -24,6 +31,7 @@ from dita.kernel import (
 )
 from dita.marketdata import Bar
 from dita.policy import PolicyView
+from dita.recovery import RetryPolicy
 from dita.runner import default_instrument
 from dita.venues.base import NotSent, OutcomeUnknown, VenueFatal
 from dita.venues.mock import MockVenue
@@ -81,7 +89,7 @@ def _engine(
         clock=SimClock(),
         meta=RunMeta(slots=1, instruments=(INST,), initial_capital=CAPITAL, venue="mock"),
         bars=_paced(bars, box),
-        drain_timeout=0.05,
+        settings=EngineSettings(drain_timeout_s=0.05),
     )
     box.append(engine)
     return engine, journal
@@ -167,6 +175,61 @@ async def test_not_sent_is_retried_with_the_same_id_and_unknown_outcomes_are_lef
     assert [c.order.client_order_id.split("-")[3] for c in engine.unknown_outcomes] == ["x0"]
     assert engine.kernel.slot(0).stage is TradeStage.EXIT_WORKING  # never guessed
     journal.close()
+
+
+class Unreachable(MockVenue):
+    """Every exit is refused before it leaves (connection refused): certainly never sent."""
+
+    def __init__(self) -> None:
+        super().__init__([INST], mark_prices={INST.symbol: Decimal(40_000)})
+        self.exit_attempts = 0
+
+    async def submit(self, order: Order) -> None:
+        if order.reduce_only:
+            self.exit_attempts += 1
+            raise NotSent("connection refused")
+        await super().submit(order)
+
+
+async def test_a_command_never_sent_after_every_retry_is_not_sent_not_an_unknown_outcome(
+    tmp_path: Path,
+) -> None:
+    venue = Unreachable()
+    journal = SqliteJournal.open(tmp_path / "j.sqlite")
+    box: list[Engine] = []
+    waits: list[float] = []
+
+    async def sleep(s: float) -> None:
+        waits.append(s)
+
+    engine = Engine(
+        kernel=Kernel(1, [INST], CAPITAL), venue=venue, policy=EnterThenExit(), journal=journal,
+        clock=SimClock(), meta=RunMeta(slots=1, instruments=(INST,), initial_capital=CAPITAL),
+        bars=_paced(20, box), sleep=sleep,
+        settings=EngineSettings(
+            drain_timeout_s=0.05, send_retry=RetryPolicy(attempts=4, first_delay_s=0.5)
+        ),
+    )  # fmt: skip
+    box.append(engine)
+    await engine.run()
+    exits = [c.order.client_order_id.split("-")[3] for c in engine.not_sent]
+    assert exits[0] == "x0" and engine.unknown_outcomes == []
+    assert venue.exit_attempts == 4 * len(exits)  # the policy's retry, attempt by attempt
+    assert waits[:3] == [0.5, 1.0, 2.0]  # the named policy's schedule, nothing else
+    assert engine.kernel.slot(0).stage is TradeStage.EXIT_WORKING  # the kernel never guessed
+    journal.close()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("queue_size", 0), ("drain_timeout_s", -1.0), ("snapshot_every", 0),
+     ("send_retry", RetryPolicy(attempts=0))],
+)  # fmt: skip
+def test_engine_settings_refuse_values_that_cannot_run_naming_the_field(
+    field: str, value: object
+) -> None:
+    with pytest.raises(ValueError, match=field):
+        EngineSettings(**{field: value})  # type: ignore[arg-type]
 
 
 async def test_stop_ends_a_running_engine(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from dita.clock import SimClock
-from dita.engine import Engine, EngineError, EngineStateError
+from dita.engine import Engine, EngineError, EngineSettings, EngineStateError
 from dita.journal import SqliteJournal, replay
 from dita.kernel import (
     Action,
@@ -75,7 +75,8 @@ async def restart_driven(
     sleep = DrivenSleep(w.clock)
     engine = Engine(
         kernel=rec.kernel, venue=venue, policy=Watcher(), journal=rec.journal, clock=w.clock,
-        meta=rec.meta, resume_from=rec.last_input_seq, reconcile=st, sleep=sleep,
+        meta=rec.meta, resume_from=rec.last_input_seq, settings=EngineSettings(reconcile=st),
+        sleep=sleep,
     )  # fmt: skip
     task: asyncio.Task[object] = asyncio.create_task(engine.run())  # type: ignore[arg-type]
     await asyncio.sleep(0)

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from dita.clock import SimClock
-from dita.engine import Engine, EngineStateError, Pipeline
+from dita.engine import Engine, EngineSettings, EngineStateError, Pipeline
 from dita.journal import (
     Adjustment,
     EngineNote,
@@ -157,7 +157,7 @@ async def restart(
     engine = Engine(
         kernel=rec.kernel, venue=venue or SimVenue(world.exchange, start_ts=T0), policy=Watcher(),
         journal=rec.journal, clock=world.clock, meta=rec.meta, resume_from=rec.last_input_seq,
-        reconcile=settings,
+        settings=EngineSettings(reconcile=settings),
     )  # fmt: skip
     task: asyncio.Task[object] = asyncio.create_task(engine.run())  # type: ignore[arg-type]
     await asyncio.sleep(0)

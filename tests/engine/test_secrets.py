@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from dita.clock import SimClock
-from dita.engine import Engine
+from dita.engine import Engine, EngineSettings
 from dita.journal import RunMeta, SqliteJournal
 from dita.kernel import Kernel
 from dita.marketdata import Bar
@@ -71,7 +71,7 @@ async def test_secret_is_in_no_log_journal_or_exception(
                     kernel=Kernel(1, [inst], Decimal(10_000)), venue=venue, policy=TwoTrades(),
                     journal=journal, clock=SimClock(),
                     meta=RunMeta(slots=1, instruments=(inst,), initial_capital=Decimal(10_000), venue="bingx"),
-                    bars=feed(), drain_timeout=2.0,
+                    bars=feed(), settings=EngineSettings(drain_timeout_s=2.0),
                 )  # fmt: skip
                 box.append(engine)
                 stats = await engine.run()

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from dita.clock import SimClock
-from dita.engine import Backtest, Engine
+from dita.engine import Backtest, Engine, EngineSettings
 from dita.journal import OutcomeRecord, RecordKind, SqliteJournal, replay
 from dita.journal.records import decode_body
 from dita.kernel import Action, KernelIntent, Order, Side
@@ -172,7 +172,7 @@ async def test_async_engine_sends_no_command_before_its_input_is_committed(tmp_p
             clock=clock,
             meta=run.meta(),
             bars=feed(),
-            drain_timeout=0.05,
+            settings=EngineSettings(drain_timeout_s=0.05),
         )
         stats = await engine.run()
         venue.checker.close()

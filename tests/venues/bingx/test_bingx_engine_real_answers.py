@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from dita.clock import LiveClock
-from dita.engine import Engine, EngineState
+from dita.engine import Engine, EngineSettings, EngineState
 from dita.journal import RunMeta, SqliteJournal
 from dita.kernel import Kernel
 from dita.kernel.model import TradeStage
@@ -88,7 +88,7 @@ async def start(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
             journal=SqliteJournal.open(path),
             clock=LiveClock(),
             meta=RunMeta(slots=1, instruments=(inst,), initial_capital=CAPITAL, venue="bingx"),
-            reconcile=RECONCILE,
+            settings=EngineSettings(reconcile=RECONCILE),
         )
         task = asyncio.create_task(eng.run(), name="engine")
         h = Harness(emu, venue, eng, path, task, sleeps)
