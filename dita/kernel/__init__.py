@@ -5,7 +5,7 @@ network (a test enforces it). Inputs are intents and venue events; outputs
 are ``KernelOutcome``s carrying commands for the edges to perform.
 """
 
-from dita.kernel.kernel import Kernel, KernelInvariantError, derive_stage
+from dita.kernel.kernel import Kernel, KernelInvariantError
 from dita.kernel.model import (
     AccountView,
     Action,
@@ -33,6 +33,7 @@ from dita.kernel.model import (
     VenueEvent,
 )
 from dita.kernel.snapshot import SnapshotError
+from dita.kernel.state import derive_stage
 
 __all__ = [
     "AccountView",

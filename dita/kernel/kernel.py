@@ -35,13 +35,13 @@ never by a fixed window that could be overrun (flaw 10).
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, localcontext
 from typing import Any
 
 from dita.kernel import ids
 from dita.kernel.instruments import instrument_problems, on_grid, quantize_price, quantize_qty
+from dita.kernel.ledger import COST_EXPONENT, COST_QUANTUM, ONE, ZERO, Ledger
 from dita.kernel.model import (
     AccountView,
     Action,
@@ -68,16 +68,14 @@ from dita.kernel.model import (
     VenueEvent,
 )
 from dita.kernel.money import MONEY_CONTEXT
+from dita.kernel.snapshot import restore_state, state_problems, take_snapshot
+from dita.kernel.state import KernelState, OrderState, SlotState, TradeState, derive_stage
 
 D = KernelDiagnosticCode
-ZERO = Decimal(0)
-ONE = Decimal(1)
 # Arithmetic context for every kernel step (dita.kernel.money, the one money
 # context): wide enough that sums of prices x quantities are exact; divisions
 # (cost basis release, margin) are quantized.
 KERNEL_CONTEXT = MONEY_CONTEXT
-COST_QUANTUM = Decimal("1e-20")
-COST_EXPONENT = -20
 RECENT_INTENT_IDS = 100_000
 # Outside money (fees, funding, fill prices) has at most 18 decimals: no venue
 # sends more, and anything finer would make the ledger's sums inexact.
@@ -132,229 +130,6 @@ def _valid_ts(ts: object) -> bool:
     return type(ts) is int and 0 <= ts <= MAX_TS
 
 
-# --------------------------------------------------------------------------- state
-
-
-class _Order:
-    __slots__ = (
-        "acked",
-        "asset",
-        "client_order_id",
-        "fees",
-        "filled_cost",
-        "filled_qty",
-        "first_leg",
-        "last_leg",
-        "limit_price",
-        "order_type",
-        "purpose",
-        "quantity",
-        "reduce_only",
-        "seen_event_ids",
-        "side",
-        "slot_id",
-        "status",
-        "trade_id",
-        "venue_order_id",
-    )
-
-    def __init__(
-        self,
-        *,
-        client_order_id: str,
-        slot_id: int,
-        trade_id: str,
-        asset: str,
-        side: OrderSide,
-        order_type: OrderType,
-        quantity: Decimal,
-        limit_price: Decimal | None,
-        reduce_only: bool,
-        purpose: OrderPurpose,
-        first_leg: int,
-        last_leg: int,
-        venue_order_id: str = "",
-        status: OrderStatus = OrderStatus.REQUESTED,
-        filled_qty: Decimal = ZERO,
-        filled_cost: Decimal = ZERO,
-        fees: Decimal = ZERO,
-        acked: bool = False,
-        seen_event_ids: list[str] | None = None,
-    ) -> None:
-        self.client_order_id = client_order_id
-        self.venue_order_id = venue_order_id
-        self.slot_id = slot_id
-        self.trade_id = trade_id
-        self.asset = asset
-        self.side = side
-        self.order_type = order_type
-        self.quantity = quantity
-        self.limit_price = limit_price
-        self.reduce_only = reduce_only
-        self.purpose = purpose
-        self.status = status
-        self.filled_qty = filled_qty
-        self.filled_cost = filled_cost
-        self.fees = fees
-        self.acked = acked
-        self.first_leg = first_leg
-        self.last_leg = last_leg
-        # insertion-ordered so that snapshots are deterministic
-        self.seen_event_ids: dict[str, None] = dict.fromkeys(seen_event_ids or ())
-
-    def view(self) -> Order:
-        return Order(
-            client_order_id=self.client_order_id,
-            venue_order_id=self.venue_order_id,
-            slot_id=self.slot_id,
-            trade_id=self.trade_id,
-            asset=self.asset,
-            side=self.side,
-            order_type=self.order_type,
-            quantity=self.quantity,
-            limit_price=self.limit_price,
-            reduce_only=self.reduce_only,
-            purpose=self.purpose,
-            status=self.status,
-            filled_qty=self.filled_qty,
-            filled_cost=self.filled_cost,
-            fees=self.fees,
-            acked=self.acked,
-            first_leg=self.first_leg,
-            last_leg=self.last_leg,
-        )
-
-    @property
-    def live(self) -> bool:
-        return self.status.is_live
-
-    def remaining_qty(self) -> Decimal:
-        return self.quantity - self.filled_qty
-
-
-class _Trade:
-    __slots__ = (
-        "asset",
-        "attempts",
-        "entry_cid",
-        "entry_cost",
-        "entry_price",
-        "exit_cid",
-        "exit_proceeds",
-        "exit_qty",
-        "explicit_exits",
-        "fees",
-        "funding",
-        "initial_size",
-        "intent_ids",
-        "leg_index",
-        "leg_ratios",
-        "leverage",
-        "open_cost",
-        "opened_ts",
-        "orders",
-        "realized",
-        "side",
-        "size",
-        "trade_id",
-        "trade_seq",
-    )
-
-    def __init__(
-        self,
-        *,
-        trade_id: str,
-        trade_seq: int,
-        asset: str,
-        side: Side,
-        leverage: Decimal,
-        leg_ratios: tuple[Decimal, ...],
-        entry_price: Decimal,
-        opened_ts: int,
-    ) -> None:
-        self.trade_id = trade_id
-        self.trade_seq = trade_seq
-        self.asset = asset
-        self.side = side
-        self.leverage = leverage
-        self.leg_ratios = leg_ratios
-        self.entry_price = entry_price  # limit price or reference price: margin reservation
-        self.opened_ts = opened_ts
-        self.size = ZERO
-        self.initial_size = ZERO
-        self.entry_cost = ZERO
-        self.open_cost = ZERO
-        self.exit_qty = ZERO
-        self.exit_proceeds = ZERO
-        self.realized = ZERO
-        self.fees = ZERO
-        self.funding = ZERO
-        self.leg_index = 0
-        self.explicit_exits = 0
-        self.orders: dict[str, _Order] = {}
-        self.entry_cid = ""
-        self.exit_cid = ""
-        self.attempts: dict[str, int] = {}
-        self.intent_ids: list[str] = []
-
-    @property
-    def entry_order(self) -> _Order | None:
-        return self.orders.get(self.entry_cid) if self.entry_cid else None
-
-    @property
-    def exit_order(self) -> _Order | None:
-        return self.orders.get(self.exit_cid) if self.exit_cid else None
-
-    def live_entry(self) -> _Order | None:
-        o = self.entry_order
-        return o if o is not None and o.live else None
-
-    def live_exit(self) -> _Order | None:
-        o = self.exit_order
-        return o if o is not None and o.live else None
-
-    def margin(self) -> Decimal:
-        """Margin held by the open position plus margin reserved by the working entry."""
-        m = self.open_cost / self.leverage
-        entry = self.live_entry()
-        if entry is not None:
-            m += entry.remaining_qty() * self.entry_price / self.leverage
-        return m
-
-
-def derive_stage(trade: _Trade | None, last_closed: bool) -> TradeStage:
-    """The one place a slot's stage is decided, from its trade's orders and position."""
-    if trade is None:
-        return TradeStage.CLOSED if last_closed else TradeStage.IDLE
-    entry = trade.live_entry()
-    if entry is not None:
-        if entry.acked or entry.filled_qty > 0:
-            return TradeStage.ENTRY_WORKING
-        return TradeStage.ORDER_REQUESTED
-    if trade.live_exit() is not None:
-        # (with size 0 only after a late fill of an earlier exit: the live exit
-        # must still end before the trade can close)
-        return TradeStage.EXIT_WORKING
-    if trade.size > 0:
-        return TradeStage.POSITION_OPEN
-    if trade.exit_qty > 0:
-        return TradeStage.CLOSED
-    return TradeStage.IDLE
-
-
-class _Slot:
-    __slots__ = ("ended", "slot_id", "stage", "trade")
-
-    def __init__(self, slot_id: int) -> None:
-        self.slot_id = slot_id
-        self.stage = TradeStage.IDLE
-        self.trade: _Trade | None = None
-        # A trade that ended with nothing filled (entry cancelled or rejected).
-        # Kept until the next ENTER so that a late fill for it is still applied:
-        # fills are money that moved.
-        self.ended: _Trade | None = None
-
-
 # --------------------------------------------------------------------------- kernel
 
 
@@ -388,40 +163,40 @@ class Kernel:
         if problems:
             raise ValueError("; ".join(problems))
         assert cap is not None
-        self._position_mode = PositionMode(position_mode)
-        self._instruments = insts
-        self._slots = [_Slot(i) for i in range(slots)]
-        self._prefix = client_id_prefix
-        self._initial_capital = cap
-        self._capital = cap
-        self._realized = ZERO
-        self._fees = ZERO
-        self._funding = ZERO
-        self._next_trade_seq = 0
-        self._recent_intents: OrderedDict[str, None] = OrderedDict()
-        self._order_slot: dict[str, int] = {}  # client order id -> slot, for retained orders
-        self._funding_seen: dict[str, int] = {}  # asset -> ts of the last funding applied
+        self._s = KernelState(
+            position_mode=PositionMode(position_mode),
+            instruments=insts,
+            prefix=client_id_prefix,
+            ledger=Ledger.opening(cap),
+            slots=[SlotState(i) for i in range(slots)],
+        )
+
+    @classmethod
+    def _from_state(cls, state: KernelState) -> Kernel:
+        k = cls.__new__(cls)
+        k._s = state
+        return k
 
     # ------------------------------------------------------------------ views
 
     @property
     def slot_count(self) -> int:
-        return len(self._slots)
+        return len(self._s.slots)
 
     @property
     def instruments(self) -> dict[str, Instrument]:
-        return dict(self._instruments)
+        return dict(self._s.instruments)
 
     @property
     def client_id_prefix(self) -> str:
-        return self._prefix
+        return self._s.prefix
 
     @property
     def position_mode(self) -> PositionMode:
-        return self._position_mode
+        return self._s.position_mode
 
     def slot(self, n: int) -> TradeSlot:
-        s = self._slots[n]
+        s = self._s.slots[n]
         t = s.trade
         if t is None:
             return TradeSlot(
@@ -470,19 +245,19 @@ class Kernel:
         with localcontext(KERNEL_CONTEXT):
             margin = self._margin_used()
             return AccountView(
-                initial_capital=self._initial_capital,
-                capital=self._capital,
-                realized_pnl=self._realized,
-                fees=self._fees,
-                funding=self._funding,
+                initial_capital=self._s.ledger.initial_capital,
+                capital=self._s.ledger.capital,
+                realized_pnl=self._s.ledger.realized,
+                fees=self._s.ledger.fees,
+                funding=self._s.ledger.funding,
                 margin_used=margin,
-                available=self._capital - margin,
+                available=self._s.ledger.capital - margin,
             )
 
     def live_orders(self) -> list[Order]:
         """Every order that may be live on the venue (requested, working, pending cancel)."""
         out: list[Order] = []
-        for s in self._slots:
+        for s in self._s.slots:
             if s.trade is not None:
                 out.extend(o.view() for o in s.trade.orders.values() if o.live)
         return out
@@ -490,10 +265,10 @@ class Kernel:
     def order(self, client_order_id: str) -> Order | None:
         """The kernel's view of one order it still holds (live, or ended in a trade still
         in its slot); None once its trade was let go. Read-only."""
-        sid = self._order_slot.get(client_order_id)
+        sid = self._s.order_slot.get(client_order_id)
         if sid is None:
             return None
-        slot = self._slots[sid]
+        slot = self._s.slots[sid]
         for trade in (slot.trade, slot.ended):
             if trade is not None and client_order_id in trade.orders:
                 return trade.orders[client_order_id].view()
@@ -503,7 +278,7 @@ class Kernel:
         """Every order the kernel still holds, live or ended (the orders of each slot's
         current trade and of the trade it keeps for late fills). Read-only."""
         out: list[Order] = []
-        for s in self._slots:
+        for s in self._s.slots:
             for t in (s.trade, s.ended):
                 if t is not None:
                     out.extend(o.view() for o in t.orders.values())
@@ -511,7 +286,7 @@ class Kernel:
 
     def _margin_used(self) -> Decimal:
         total = ZERO
-        for s in self._slots:
+        for s in self._s.slots:
             if s.trade is not None:
                 total += s.trade.margin()
         return total
@@ -521,7 +296,7 @@ class Kernel:
     def process_intent(self, intent: KernelIntent) -> KernelOutcome:
         """One policy intent, one step. Never raises on a bad intent."""
         with localcontext(KERNEL_CONTEXT):
-            slot_id = intent.slot_id if _valid_slot_id(intent.slot_id, len(self._slots)) else None
+            slot_id = intent.slot_id if _valid_slot_id(intent.slot_id, len(self._s.slots)) else None
             try:
                 self._check_intent_header(intent)
                 match intent.action:
@@ -534,7 +309,7 @@ class Kernel:
                     case _:
                         raise _Refusal(D.INVALID_ACTION, f"unknown action {intent.action!r}")
             except _Refusal as r:
-                state = self._slots[slot_id].stage if slot_id is not None else None
+                state = self._s.slots[slot_id].stage if slot_id is not None else None
                 return KernelOutcome(False, r.code, slot_id, state, message=r.message)
 
     def _check_intent_header(self, intent: KernelIntent) -> None:
@@ -558,27 +333,27 @@ class Kernel:
             raise _Refusal(D.INVALID_ACTION, f"action must be an Action, got {intent.action!r}")
         if self._intent_seen(intent.intent_id):
             raise _Refusal(D.DUPLICATE_INTENT, f"intent {intent.intent_id!r} was already accepted")
-        if not _valid_slot_id(intent.slot_id, len(self._slots)):
+        if not _valid_slot_id(intent.slot_id, len(self._s.slots)):
             raise _Refusal(
                 D.UNKNOWN_SLOT,
-                f"slot {intent.slot_id!r} does not exist (this kernel has slots 0..{len(self._slots) - 1})",
+                f"slot {intent.slot_id!r} does not exist (this kernel has slots 0..{len(self._s.slots) - 1})",
             )
 
     def _intent_seen(self, intent_id: str) -> bool:
-        if intent_id in self._recent_intents:
+        if intent_id in self._s.recent_intents:
             return True
-        return any(s.trade is not None and intent_id in s.trade.intent_ids for s in self._slots)
+        return any(s.trade is not None and intent_id in s.trade.intent_ids for s in self._s.slots)
 
-    def _remember_intent(self, intent_id: str, trade: _Trade | None) -> None:
-        self._recent_intents[intent_id] = None
-        while len(self._recent_intents) > RECENT_INTENT_IDS:
-            self._recent_intents.popitem(last=False)
+    def _remember_intent(self, intent_id: str, trade: TradeState | None) -> None:
+        self._s.recent_intents[intent_id] = None
+        while len(self._s.recent_intents) > RECENT_INTENT_IDS:
+            self._s.recent_intents.popitem(last=False)
         if trade is not None:
             trade.intent_ids.append(intent_id)
 
     def _check_one_way_side(self, it: KernelIntent, inst: Instrument) -> None:
         """One-way mode nets both sides of a symbol: an ENTER opposite a held trade is refused."""
-        for other in self._slots:
+        for other in self._s.slots:
             t = other.trade
             if t is not None and t.asset == inst.symbol and t.side is not it.side:
                 raise _Refusal(
@@ -589,7 +364,7 @@ class Kernel:
                 )
 
     def _enter(self, it: KernelIntent) -> KernelOutcome:
-        slot = self._slots[it.slot_id]
+        slot = self._s.slots[it.slot_id]
         if slot.stage not in (TradeStage.IDLE, TradeStage.CLOSED):
             raise _Refusal(
                 D.SLOT_BUSY,
@@ -598,7 +373,7 @@ class Kernel:
             )
         if not it.trade_id:
             raise _Refusal(D.INVALID_TRADE_ID, "ENTER needs a non-empty trade_id")
-        inst = self._instruments.get(it.asset)
+        inst = self._s.instruments.get(it.asset)
         if inst is None:
             raise _Refusal(D.UNKNOWN_INSTRUMENT, f"unknown instrument {it.asset!r}")
         if type(it.side) is not Side:
@@ -625,10 +400,10 @@ class Kernel:
                 D.BELOW_MIN_NOTIONAL,
                 f"notional {notional} below the minimum {inst.min_notional} of {inst.symbol}",
             )
-        if self._position_mode is PositionMode.ONE_WAY:
+        if self._s.position_mode is PositionMode.ONE_WAY:
             self._check_one_way_side(it, inst)
         needed = notional / leverage
-        available = self._capital - self._margin_used()
+        available = self._s.ledger.capital - self._margin_used()
         if needed > available:
             raise _Refusal(
                 D.INSUFFICIENT_MARGIN,
@@ -639,9 +414,9 @@ class Kernel:
         if slot.ended is not None:
             self._forget_orders(slot.ended)
             slot.ended = None
-        seq = self._next_trade_seq
-        self._next_trade_seq += 1
-        trade = _Trade(
+        seq = self._s.next_trade_seq
+        self._s.next_trade_seq += 1
+        trade = TradeState(
             trade_id=it.trade_id,
             trade_seq=seq,
             asset=inst.symbol,
@@ -712,7 +487,7 @@ class Kernel:
                 raise _Refusal(D.INVALID_ORDER_TYPE, f"unknown order_type {it.order_type!r}")
 
     def _exit(self, it: KernelIntent) -> KernelOutcome:
-        slot = self._slots[it.slot_id]
+        slot = self._s.slots[it.slot_id]
         trade = slot.trade
         match slot.stage:
             case TradeStage.POSITION_OPEN:
@@ -742,7 +517,7 @@ class Kernel:
             raise _Refusal(
                 D.ASSET_MISMATCH, f"EXIT for {it.asset!r} but slot {it.slot_id} holds {trade.asset}"
             )
-        inst = self._instruments[trade.asset]
+        inst = self._s.instruments[trade.asset]
         side = OrderSide.SELL if trade.side is Side.LONG else OrderSide.BUY
         order_type, limit_price = self._order_price(it, inst, side)
         ref = None
@@ -804,7 +579,7 @@ class Kernel:
         )
 
     def _cancel(self, it: KernelIntent) -> KernelOutcome:
-        slot = self._slots[it.slot_id]
+        slot = self._s.slots[it.slot_id]
         trade = slot.trade
         order = None
         if trade is not None:
@@ -831,8 +606,8 @@ class Kernel:
 
     def _new_order(
         self,
-        slot: _Slot,
-        trade: _Trade,
+        slot: SlotState,
+        trade: TradeState,
         *,
         tag: str,
         side: OrderSide,
@@ -842,13 +617,13 @@ class Kernel:
         reduce_only: bool,
         purpose: OrderPurpose,
         legs: tuple[int, int],
-    ) -> _Order:
+    ) -> OrderState:
         attempt = trade.attempts.get(tag, 0)
         trade.attempts[tag] = attempt + 1
-        cid = ids.client_order_id(self._prefix, trade.trade_id, trade.trade_seq, tag, attempt)
-        if cid in self._order_slot:
+        cid = ids.client_order_id(self._s.prefix, trade.trade_id, trade.trade_seq, tag, attempt)
+        if cid in self._s.order_slot:
             raise KernelInvariantError(f"client order id {cid} generated twice")
-        order = _Order(
+        order = OrderState(
             client_order_id=cid,
             slot_id=slot.slot_id,
             trade_id=trade.trade_id,
@@ -863,7 +638,7 @@ class Kernel:
             last_leg=legs[1],
         )
         trade.orders[cid] = order
-        self._order_slot[cid] = slot.slot_id
+        self._s.order_slot[cid] = slot.slot_id
         return order
 
     # ------------------------------------------------------------------ venue events
@@ -908,26 +683,26 @@ class Kernel:
                         raise _Refusal(D.INVALID_EVENT_KIND, f"unknown event kind {event.kind!r}")
             except _Refusal as r:
                 sid = (
-                    self._order_slot.get(event.client_order_id)
+                    self._s.order_slot.get(event.client_order_id)
                     if isinstance(event.client_order_id, str)
                     else None
                 )
-                state = self._slots[sid].stage if sid is not None else None
+                state = self._s.slots[sid].stage if sid is not None else None
                 return KernelOutcome(False, r.code, sid, state, message=r.message)
 
-    def _find_order(self, event: VenueEvent) -> tuple[_Slot, _Trade, _Order]:
+    def _find_order(self, event: VenueEvent) -> tuple[SlotState, TradeState, OrderState]:
         cid = event.client_order_id
         if not isinstance(cid, str) or not cid:
             raise _Refusal(D.INVALID_EVENT, f"{event.kind} event without a client_order_id")
-        sid = self._order_slot.get(cid)
+        sid = self._s.order_slot.get(cid)
         if sid is None:
-            seq = ids.parse_trade_seq(self._prefix, cid)
-            if seq is not None and seq < self._next_trade_seq:
+            seq = ids.parse_trade_seq(self._s.prefix, cid)
+            if seq is not None and seq < self._s.next_trade_seq:
                 raise _Refusal(
                     D.ORDER_FINISHED, f"order {cid} belongs to a trade that has finished"
                 )
             raise _Refusal(D.UNKNOWN_ORDER, f"no order {cid!r} is known to this kernel")
-        slot = self._slots[sid]
+        slot = self._s.slots[sid]
         for trade in (slot.trade, slot.ended):
             if trade is not None and cid in trade.orders:
                 return slot, trade, trade.orders[cid]
@@ -935,9 +710,9 @@ class Kernel:
 
     def _step(
         self,
-        slot: _Slot,
+        slot: SlotState,
         event: VenueEvent,
-        order: _Order,
+        order: OrderState,
         code: KernelDiagnosticCode,
         cause: str | Callable[[], str],
         old_stage: TradeStage,
@@ -960,7 +735,9 @@ class Kernel:
             message,
         )
 
-    def _on_ack(self, slot: _Slot, trade: _Trade, order: _Order, ev: VenueEvent) -> KernelOutcome:
+    def _on_ack(
+        self, slot: SlotState, trade: TradeState, order: OrderState, ev: VenueEvent
+    ) -> KernelOutcome:
         old = slot.stage
         if order.acked or not order.live:
             if ev.venue_order_id and not order.venue_order_id:
@@ -982,8 +759,10 @@ class Kernel:
             order.status = OrderStatus.WORKING
         return self._step(slot, ev, order, D.OK, f"event {ev.event_id}: ACK", old)
 
-    def _on_fill(self, slot: _Slot, trade: _Trade, order: _Order, ev: VenueEvent) -> KernelOutcome:
-        inst = self._instruments[order.asset]
+    def _on_fill(
+        self, slot: SlotState, trade: TradeState, order: OrderState, ev: VenueEvent
+    ) -> KernelOutcome:
+        inst = self._s.instruments[order.asset]
         price = _finite(ev.last_price)
         if price is None or price <= 0:
             raise _Refusal(D.INVALID_EVENT, f"fill needs last_price > 0, got {ev.last_price!r}")
@@ -1044,9 +823,7 @@ class Kernel:
         realized = _book_fill(trade, order, delta, value)
         trade.realized += realized
         trade.fees += fee
-        self._realized += realized
-        self._fees += fee
-        self._capital += realized - fee
+        self._s.ledger.book_fill(realized, fee)
         kind = "FILL" if order.status is OrderStatus.FILLED else "PARTIAL_FILL"
         return self._step(
             slot,
@@ -1059,7 +836,7 @@ class Kernel:
         )
 
     def _on_order_end(
-        self, slot: _Slot, trade: _Trade, order: _Order, ev: VenueEvent
+        self, slot: SlotState, trade: TradeState, order: OrderState, ev: VenueEvent
     ) -> KernelOutcome:
         old = slot.stage
         if not order.live:
@@ -1092,7 +869,7 @@ class Kernel:
         return self._step(slot, ev, order, code, f"event {ev.event_id}: {ev.kind}{reason}", old)
 
     def _on_cancel_reject(
-        self, slot: _Slot, trade: _Trade, order: _Order, ev: VenueEvent
+        self, slot: SlotState, trade: TradeState, order: OrderState, ev: VenueEvent
     ) -> KernelOutcome:
         old = slot.stage
         if order.status is not OrderStatus.PENDING_CANCEL:
@@ -1111,7 +888,9 @@ class Kernel:
         )
         return self._step(slot, ev, order, D.OK, f"event {ev.event_id}: CANCEL_REJECT", old)
 
-    def _on_fee(self, slot: _Slot, trade: _Trade, order: _Order, ev: VenueEvent) -> KernelOutcome:
+    def _on_fee(
+        self, slot: SlotState, trade: TradeState, order: OrderState, ev: VenueEvent
+    ) -> KernelOutcome:
         fee = _money(ev.fee, "FEE event fee", D.INVALID_EVENT)
         if fee == 0:
             raise _Refusal(
@@ -1126,19 +905,18 @@ class Kernel:
         old = slot.stage
         order.fees += fee
         trade.fees += fee
-        self._fees += fee
-        self._capital -= fee
+        self._s.ledger.book_fee(fee)
         return self._step(
             slot, ev, order, D.OK, f"event {ev.event_id}: FEE {fee}", old, LedgerDelta(fees=fee)
         )
 
     def _on_funding(self, ev: VenueEvent) -> KernelOutcome:
-        if not isinstance(ev.asset, str) or ev.asset not in self._instruments:
+        if not isinstance(ev.asset, str) or ev.asset not in self._s.instruments:
             raise _Refusal(D.UNKNOWN_INSTRUMENT, f"funding for unknown instrument {ev.asset!r}")
         if ev.amount is None:
             raise _Refusal(D.INVALID_EVENT, "funding without an amount")
         amount = _money(ev.amount, "funding amount", D.INVALID_AMOUNT)
-        last = self._funding_seen.get(ev.asset)
+        last = self._s.funding_seen.get(ev.asset)
         if last is not None and ev.ts <= last:
             raise _Refusal(
                 D.DUPLICATE_EVENT,
@@ -1147,7 +925,7 @@ class Kernel:
         holder = next(
             (
                 s
-                for s in self._slots
+                for s in self._s.slots
                 if s.trade is not None and s.trade.asset == ev.asset and s.trade.size > 0
             ),
             None,
@@ -1156,8 +934,8 @@ class Kernel:
         # than the account holds (bound taken from the account when flat)
         bound = max(
             holder.trade.open_cost if holder is not None and holder.trade is not None else ZERO,
-            abs(self._capital),
-            self._initial_capital,
+            abs(self._s.ledger.capital),
+            self._s.ledger.initial_capital,
         )
         if abs(amount) > bound:
             raise _Refusal(
@@ -1165,11 +943,10 @@ class Kernel:
                 f"funding {amount} for {ev.asset} exceeds both the position and the capital ({bound})",
             )
         # validated: compute every new value, then apply (nothing changes on refusal)
-        self._funding_seen[ev.asset] = ev.ts
+        self._s.funding_seen[ev.asset] = ev.ts
         if holder is not None and holder.trade is not None:
             holder.trade.funding += amount
-        self._funding += amount
-        self._capital += amount
+        self._s.ledger.book_funding(amount)
         return KernelOutcome(
             True,
             D.OK,
@@ -1182,7 +959,7 @@ class Kernel:
 
     def _settle_stage(
         self,
-        slot: _Slot,
+        slot: SlotState,
         cause: str | Callable[[], str],
         transitions: list[Transition],
         old: TradeStage,
@@ -1202,7 +979,7 @@ class Kernel:
             text = cause if isinstance(cause, str) else cause()
             transitions.append(Transition(slot.slot_id, old, new, text))
 
-    def _close_trade(self, slot: _Slot, trade: _Trade, ts: int) -> TradeRecord:
+    def _close_trade(self, slot: SlotState, trade: TradeState, ts: int) -> TradeRecord:
         """The only place a trade becomes CLOSED: write its record, free the slot."""
         if trade.size != 0 or trade.open_cost != 0:
             raise KernelInvariantError(
@@ -1249,24 +1026,20 @@ class Kernel:
             slot.ended = None
         return record
 
-    def _forget_orders(self, trade: _Trade) -> None:
+    def _forget_orders(self, trade: TradeState) -> None:
         for cid in trade.orders:
-            self._order_slot.pop(cid, None)
+            self._s.order_slot.pop(cid, None)
 
     # ------------------------------------------------------------------ checks
 
     def check_invariants(self) -> list[str]:
         """Every broken invariant of the current state (empty when all hold)."""
-        from dita.kernel.snapshot import state_problems
-
-        return state_problems(self)
+        return state_problems(self._s)
 
     # ------------------------------------------------------------------ snapshot
 
     def snapshot(self) -> dict[str, Any]:
-        from dita.kernel.snapshot import take_snapshot
-
-        return take_snapshot(self)
+        return take_snapshot(self._s)
 
     @classmethod
     def restore(
@@ -1274,9 +1047,7 @@ class Kernel:
         snapshot: Mapping[str, Any],
         instruments: Mapping[str, Instrument] | Iterable[Instrument],
     ) -> Kernel:
-        from dita.kernel.snapshot import restore_snapshot
-
-        return restore_snapshot(cls, snapshot, _instrument_map(instruments))
+        return cls._from_state(restore_state(snapshot, _instrument_map(instruments)))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -1353,7 +1124,7 @@ def _check_event_fields(event: VenueEvent) -> None:
         raise _Refusal(D.INVALID_EVENT_KIND, f"kind must be an EventKind, got {event.kind!r}")
 
 
-def _fill_cum_qty(order: _Order, ev: VenueEvent) -> tuple[Decimal | None, Decimal]:
+def _fill_cum_qty(order: OrderState, ev: VenueEvent) -> tuple[Decimal | None, Decimal]:
     """A fill's (last_qty, cum_qty): cum_qty as given, or the applied quantity plus last_qty."""
     last = None
     if ev.last_qty is not None:
@@ -1370,7 +1141,7 @@ def _fill_cum_qty(order: _Order, ev: VenueEvent) -> tuple[Decimal | None, Decima
     raise _Refusal(D.INVALID_EVENT, "fill carries neither cum_qty nor last_qty")
 
 
-def _book_fill(trade: _Trade, order: _Order, delta: Decimal, value: Decimal) -> Decimal:
+def _book_fill(trade: TradeState, order: OrderState, delta: Decimal, value: Decimal) -> Decimal:
     """Move a fill of `delta` worth `value` into the trade; the realized PnL it makes.
 
     An entry fill adds to the position and its cost basis; an exit fill releases
@@ -1441,7 +1212,7 @@ def _check_partial_exit(inst: Instrument, qty: Decimal, price: Decimal) -> None:
         )
 
 
-def _next_leg(trade: _Trade, inst: Instrument, price: Decimal) -> tuple[Decimal, int, int]:
+def _next_leg(trade: TradeState, inst: Instrument, price: Decimal) -> tuple[Decimal, int, int]:
     """Quantity and leg range of the next exit leg.
 
     Leg *i* is ratio *i* x filled entry quantity, rounded down to the step and

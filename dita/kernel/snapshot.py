@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from dita.kernel import ids
 from dita.kernel.instruments import instrument_problems
+from dita.kernel.ledger import ZERO, Ledger
 from dita.kernel.model import (
     Instrument,
     OrderPurpose,
@@ -27,9 +28,13 @@ from dita.kernel.model import (
     TradeStage,
 )
 from dita.kernel.money import money
-
-if TYPE_CHECKING:
-    from dita.kernel.kernel import Kernel, _Order, _Slot, _Trade
+from dita.kernel.state import (
+    KernelState,
+    OrderState,
+    SlotState,
+    TradeState,
+    derive_stage,
+)
 
 FORMAT = "dita.kernel.snapshot"
 VERSION = 1
@@ -52,7 +57,7 @@ def _d(v: Decimal | None) -> str | None:
     return None if v is None else str(v)
 
 
-def _order_dict(o: _Order) -> dict[str, Any]:
+def _order_dict(o: OrderState) -> dict[str, Any]:
     return {
         "client_order_id": o.client_order_id,
         "venue_order_id": o.venue_order_id,
@@ -76,7 +81,7 @@ def _order_dict(o: _Order) -> dict[str, Any]:
     }
 
 
-def _trade_dict(t: _Trade) -> dict[str, Any]:
+def _trade_dict(t: TradeState) -> dict[str, Any]:
     return {
         "trade_id": t.trade_id,
         "trade_seq": t.trade_seq,
@@ -105,23 +110,23 @@ def _trade_dict(t: _Trade) -> dict[str, Any]:
     }
 
 
-def take_snapshot(k: Kernel) -> dict[str, Any]:
+def take_snapshot(k: KernelState) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "version": VERSION,
-        "slots": len(k._slots),
-        "client_id_prefix": k._prefix,
-        "position_mode": k._position_mode.value,
+        "slots": len(k.slots),
+        "client_id_prefix": k.prefix,
+        "position_mode": k.position_mode.value,
         "ledger": {
-            "initial_capital": str(k._initial_capital),
-            "capital": str(k._capital),
-            "realized_pnl": str(k._realized),
-            "fees": str(k._fees),
-            "funding": str(k._funding),
+            "initial_capital": str(k.ledger.initial_capital),
+            "capital": str(k.ledger.capital),
+            "realized_pnl": str(k.ledger.realized),
+            "fees": str(k.ledger.fees),
+            "funding": str(k.ledger.funding),
         },
-        "next_trade_seq": k._next_trade_seq,
-        "recent_intent_ids": list(k._recent_intents),
-        "funding_seen": dict(k._funding_seen),
+        "next_trade_seq": k.next_trade_seq,
+        "recent_intent_ids": list(k.recent_intents),
+        "funding_seen": dict(k.funding_seen),
         "slot_states": [
             {
                 "slot_id": s.slot_id,
@@ -129,7 +134,7 @@ def take_snapshot(k: Kernel) -> dict[str, Any]:
                 "trade": _trade_dict(s.trade) if s.trade is not None else None,
                 "ended": _trade_dict(s.ended) if s.ended is not None else None,
             }
-            for s in k._slots
+            for s in k.slots
         ],
     }
 
@@ -207,14 +212,12 @@ class _Reader:
         return v
 
 
-def _read_order(r: _Reader, m: Any, where: str) -> _Order:
-    from dita.kernel.kernel import _Order
-
+def _read_order(r: _Reader, m: Any, where: str) -> OrderState:
     seen = r.list_(m, "seen_event_ids", where)
     if not all(isinstance(x, str) for x in seen):
         r.problems.append(f"{where}.seen_event_ids: every event id must be a string")
         seen = [x for x in seen if isinstance(x, str)]
-    return _Order(
+    return OrderState(
         client_order_id=r.str_(m, "client_order_id", where),
         venue_order_id=r.str_(m, "venue_order_id", where),
         slot_id=r.int_(m, "slot_id", where),
@@ -237,10 +240,8 @@ def _read_order(r: _Reader, m: Any, where: str) -> _Order:
     )
 
 
-def _read_trade(r: _Reader, m: Any, where: str) -> _Trade:
-    from dita.kernel.kernel import _Trade
-
-    t = _Trade(
+def _read_trade(r: _Reader, m: Any, where: str) -> TradeState:
+    t = TradeState(
         trade_id=r.str_(m, "trade_id", where),
         trade_seq=r.int_(m, "trade_seq", where),
         asset=r.str_(m, "asset", where),
@@ -287,17 +288,14 @@ def _read_trade(r: _Reader, m: Any, where: str) -> _Trade:
     return t
 
 
-def restore_snapshot(
-    cls: type[Kernel], snap: Mapping[str, Any], instruments: dict[str, Instrument]
-) -> Kernel:
-    """A kernel from its snapshot; every check runs in the money context (as the kernel does)."""
+def restore_state(snap: Mapping[str, Any], instruments: dict[str, Instrument]) -> KernelState:
+    """A kernel's state from its snapshot; every check runs in the money context (as the kernel
+    does)."""
     with money():
-        return _restore(cls, snap, instruments)
+        return _restore(snap, instruments)
 
 
-def _restore(
-    cls: type[Kernel], snap: Mapping[str, Any], instruments: dict[str, Instrument]
-) -> Kernel:
+def _restore(snap: Mapping[str, Any], instruments: dict[str, Instrument]) -> KernelState:
     r = _Reader()
     if not isinstance(snap, Mapping):
         raise SnapshotError([f"snapshot must be an object, got {type(snap).__name__}"])
@@ -314,35 +312,38 @@ def _restore(
     if not ids.valid_prefix(prefix):
         r.problems.append(f"client_id_prefix: {prefix!r} is not 1-6 lower-case letters or digits")
     ledger = r.field(snap, "ledger", "snapshot")
-    k = cls.__new__(cls)
-    k._position_mode = r.enum(snap, "position_mode", "snapshot", PositionMode)
-    k._instruments = dict(instruments)
-    k._prefix = prefix
-    k._initial_capital = r.dec(ledger, "initial_capital", "ledger")
-    k._capital = r.dec(ledger, "capital", "ledger")
-    k._realized = r.dec(ledger, "realized_pnl", "ledger")
-    k._fees = r.dec(ledger, "fees", "ledger")
-    k._funding = r.dec(ledger, "funding", "ledger")
-    k._next_trade_seq = r.int_(snap, "next_trade_seq", "snapshot")
-    k._recent_intents = _read_recent_intents(r, snap)
-    k._funding_seen = _read_funding_seen(r, snap)
+    position_mode = r.enum(snap, "position_mode", "snapshot", PositionMode)
+    k = KernelState(
+        position_mode=position_mode,
+        instruments=dict(instruments),
+        prefix=prefix,
+        ledger=Ledger(
+            initial_capital=r.dec(ledger, "initial_capital", "ledger"),
+            capital=r.dec(ledger, "capital", "ledger"),
+            realized=r.dec(ledger, "realized_pnl", "ledger"),
+            fees=r.dec(ledger, "fees", "ledger"),
+            funding=r.dec(ledger, "funding", "ledger"),
+        ),
+        slots=[],
+        next_trade_seq=r.int_(snap, "next_trade_seq", "snapshot"),
+        recent_intents=_read_recent_intents(r, snap),
+        funding_seen=_read_funding_seen(r, snap),
+    )
     states = r.list_(snap, "slot_states", "snapshot")
     if n < 1:
         r.problems.append(f"slots: must be >= 1, got {n}")
     if len(states) != n:
         r.problems.append(f"slot_states: {len(states)} entries for {n} slots")
-    k._slots = []
-    k._order_slot = {}
     for i, sm in enumerate(states):
         s = _read_slot(r, sm, i)
         for t in (s.trade, s.ended):
             for cid in t.orders if t is not None else ():
-                if cid in k._order_slot:
+                if cid in k.order_slot:
                     r.problems.append(
-                        f"slot {i}: client order id {cid} also held by slot {k._order_slot[cid]}"
+                        f"slot {i}: client order id {cid} also held by slot {k.order_slot[cid]}"
                     )
-                k._order_slot[cid] = i
-        k._slots.append(s)
+                k.order_slot[cid] = i
+        k.slots.append(s)
     if not r.problems:
         r.problems.extend(state_problems(k))
     if r.problems:
@@ -350,16 +351,14 @@ def _restore(
     return k
 
 
-def _read_slot(r: _Reader, sm: Any, i: int) -> _Slot:
-    from dita.kernel.kernel import _Slot
-
+def _read_slot(r: _Reader, sm: Any, i: int) -> SlotState:
     where = f"slot {i}"
     sid = r.int_(sm, "slot_id", where)
     if sid != i:
         r.problems.append(
             f"{where}: slot_id {sid} at position {i} (slot ids must be 0..N-1 in order)"
         )
-    s = _Slot(i)
+    s = SlotState(i)
     s.stage = r.enum(sm, "stage", where, TradeStage)
     tm = r.field(sm, "trade", where)
     s.trade = _read_trade(r, tm, f"{where}.trade") if tm is not None else None
@@ -387,7 +386,7 @@ def _read_funding_seen(r: _Reader, snap: Mapping[str, Any]) -> dict[str, int]:
     return {}
 
 
-def _trade_problems(k: Kernel, t: _Trade, where: str, slot_id: int) -> list[str]:
+def _trade_problems(k: KernelState, t: TradeState, where: str, slot_id: int) -> list[str]:
     p = _trade_field_problems(k, t, where)
     p.extend(_trade_sum_problems(t, where))
     p.extend(_trade_order_id_problems(t, where))
@@ -396,14 +395,12 @@ def _trade_problems(k: Kernel, t: _Trade, where: str, slot_id: int) -> list[str]
     return p
 
 
-def _trade_field_problems(k: Kernel, t: _Trade, where: str) -> list[str]:
+def _trade_field_problems(k: KernelState, t: TradeState, where: str) -> list[str]:
     """The trade's own fields: identity, instrument, leverage, legs, non-negative amounts."""
-    from dita.kernel.kernel import ZERO
-
     p: list[str] = []
     if not t.trade_id:
         p.append(f"{where}: empty trade_id")
-    if t.asset not in k._instruments:
+    if t.asset not in k.instruments:
         p.append(f"{where}: asset {t.asset!r} is not a known instrument")
     if t.leverage <= 0:
         p.append(f"{where}: leverage {t.leverage} must be > 0")
@@ -411,8 +408,8 @@ def _trade_field_problems(k: Kernel, t: _Trade, where: str) -> list[str]:
         p.append(f"{where}: leg_ratios {[str(x) for x in t.leg_ratios]} must be > 0 and sum to 1")
     if t.leg_index < 0:
         p.append(f"{where}: leg_index {t.leg_index} < 0")
-    if not 0 <= t.trade_seq < k._next_trade_seq:
-        p.append(f"{where}: trade_seq {t.trade_seq} not below next_trade_seq {k._next_trade_seq}")
+    if not 0 <= t.trade_seq < k.next_trade_seq:
+        p.append(f"{where}: trade_seq {t.trade_seq} not below next_trade_seq {k.next_trade_seq}")
     for name in ("size", "initial_size", "entry_cost", "open_cost", "exit_qty", "exit_proceeds"):
         if getattr(t, name) < 0:
             p.append(f"{where}: {name} {getattr(t, name)} is negative")
@@ -423,10 +420,8 @@ def _trade_field_problems(k: Kernel, t: _Trade, where: str) -> list[str]:
     return p
 
 
-def _trade_sum_problems(t: _Trade, where: str) -> list[str]:
+def _trade_sum_problems(t: TradeState, where: str) -> list[str]:
     """The trade's totals are exactly the sums over its orders."""
-    from dita.kernel.kernel import ZERO
-
     entries = [o for o in t.orders.values() if o.purpose is OrderPurpose.ENTRY]
     exits = [o for o in t.orders.values() if o.purpose is OrderPurpose.EXIT]
     totals = (
@@ -443,7 +438,7 @@ def _trade_sum_problems(t: _Trade, where: str) -> list[str]:
     ]
 
 
-def _trade_order_id_problems(t: _Trade, where: str) -> list[str]:
+def _trade_order_id_problems(t: TradeState, where: str) -> list[str]:
     """At most one live entry and one live exit, never both, each the one the trade names."""
     p: list[str] = []
     orders = t.orders.values()
@@ -464,7 +459,9 @@ def _trade_order_id_problems(t: _Trade, where: str) -> list[str]:
     return p
 
 
-def _order_problems(k: Kernel, t: _Trade, o: _Order, ow: str, slot_id: int) -> list[str]:
+def _order_problems(
+    k: KernelState, t: TradeState, o: OrderState, ow: str, slot_id: int
+) -> list[str]:
     """One order of a trade: it belongs to the trade, and its own fields agree."""
     p: list[str] = []
     if o.slot_id != slot_id:
@@ -473,7 +470,7 @@ def _order_problems(k: Kernel, t: _Trade, o: _Order, ow: str, slot_id: int) -> l
         p.append(f"{ow}: trade_id {o.trade_id!r} but trade is {t.trade_id!r}")
     if o.asset != t.asset:
         p.append(f"{ow}: asset {o.asset!r} but trade is {t.asset!r}")
-    if ids.parse_trade_seq(k._prefix, o.client_order_id) != t.trade_seq:
+    if ids.parse_trade_seq(k.prefix, o.client_order_id) != t.trade_seq:
         p.append(f"{ow}: client order id does not belong to trade seq {t.trade_seq}")
     p.extend(_order_field_problems(o, ow))
     want_side = (
@@ -486,7 +483,7 @@ def _order_problems(k: Kernel, t: _Trade, o: _Order, ow: str, slot_id: int) -> l
     return p
 
 
-def _order_field_problems(o: _Order, ow: str) -> list[str]:
+def _order_field_problems(o: OrderState, ow: str) -> list[str]:
     p: list[str] = []
     if o.quantity <= 0:
         p.append(f"{ow}: quantity {o.quantity} must be > 0")
@@ -507,7 +504,7 @@ def _order_field_problems(o: _Order, ow: str) -> list[str]:
     return p
 
 
-def state_problems(k: Kernel) -> list[str]:
+def state_problems(k: KernelState) -> list[str]:
     """Every invariant the kernel's state violates (empty list when sound).
 
     Checked in the money context, the one the kernel computes in: at another
@@ -517,21 +514,12 @@ def state_problems(k: Kernel) -> list[str]:
         return _state_problems(k)
 
 
-def _state_problems(k: Kernel) -> list[str]:
-    from dita.kernel.kernel import derive_stage
-
-    p: list[str] = []
-    if k._capital != k._initial_capital + k._realized - k._fees + k._funding:
-        p.append(
-            f"ledger: capital {k._capital} != initial {k._initial_capital} + realized {k._realized} "
-            f"- fees {k._fees} + funding {k._funding}"
-        )
-    if k._initial_capital < 0:
-        p.append(f"ledger: initial_capital {k._initial_capital} is negative")
-    if k._position_mode is PositionMode.ONE_WAY:
+def _state_problems(k: KernelState) -> list[str]:
+    p = k.ledger.problems()
+    if k.position_mode is PositionMode.ONE_WAY:
         p.extend(_one_way_problems(k))
     seqs: dict[int, int] = {}
-    for s in k._slots:
+    for s in k.slots:
         where = f"slot {s.slot_id}"
         want = derive_stage(s.trade, s.stage is TradeStage.CLOSED)
         if s.trade is None and s.stage not in (TradeStage.IDLE, TradeStage.CLOSED):
@@ -562,11 +550,11 @@ def _state_problems(k: Kernel) -> list[str]:
     return p
 
 
-def _one_way_problems(k: Kernel) -> list[str]:
+def _one_way_problems(k: KernelState) -> list[str]:
     """In one-way position mode every trade on an asset has the same side."""
     p: list[str] = []
     sides: dict[str, tuple[Side, int]] = {}
-    for s in k._slots:
+    for s in k.slots:
         if s.trade is None:
             continue
         seen = sides.setdefault(s.trade.asset, (s.trade.side, s.slot_id))
