@@ -24,8 +24,8 @@ from dita.clock import SimClock
 from dita.engine import Backtest, BacktestResult, EngineSettings
 from dita.journal import JournalError, RunMeta, SqliteJournal, Synchronous
 from dita.kernel import Instrument, Kernel
-from dita.marketdata import Bar
-from dita.marketdata.csvio import MarketDataError, iter_bars
+from dita.marketdata import Bar, MarketDataError
+from dita.marketdata.csvio import iter_bars
 from dita.markets import (
     InstrumentBook,
     InstrumentSpec,

@@ -7,8 +7,8 @@
   in the package.
 """
 
-from dita.marketdata.csvio import MarketDataError, iter_bars, iter_trades, read_bars, read_trades
-from dita.marketdata.model import Bar, Trade
+from dita.marketdata.csvio import iter_bars, iter_trades, read_bars, read_trades
+from dita.marketdata.model import Bar, MarketDataError, Trade
 from dita.marketdata.sample import SAMPLE_SYMBOL, read_sample_bars, sample_bars_path
 from dita.marketdata.synthetic import synthetic_bars, write_binance_klines
 

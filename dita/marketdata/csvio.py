@@ -93,21 +93,10 @@ from itertools import chain, islice, pairwise
 from pathlib import Path
 from typing import TextIO
 
-from dita.marketdata.model import Bar, Trade
+from dita.marketdata.model import Bar, MarketDataError, Trade
 
 _MS_LIMIT = 10**14  # below: milliseconds (ms epoch reaches 10**14 in the year 5138)
 _US_LIMIT = 10**17  # below: microseconds
-
-
-class MarketDataError(ValueError):
-    """A market data file that cannot be read as it stands. ``str()`` is ``path:line: problem``."""
-
-    def __init__(self, path: str | Path, line: int | None, problem: str) -> None:
-        self.path = str(path)
-        self.line = line
-        self.problem = problem
-        where = self.path if line is None else f"{self.path}:{line}"
-        super().__init__(f"{where}: {problem}")
 
 
 def _norm(name: str) -> str:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,3 +28,14 @@ class Trade:
     price: Decimal
     qty: Decimal
     buyer_is_maker: bool | None = None
+
+
+class MarketDataError(ValueError):
+    """A market data file that cannot be read as it stands. ``str()`` is ``path:line: problem``."""
+
+    def __init__(self, path: str | Path, line: int | None, problem: str) -> None:
+        self.path = str(path)
+        self.line = line
+        self.problem = problem
+        where = self.path if line is None else f"{self.path}:{line}"
+        super().__init__(f"{where}: {problem}")

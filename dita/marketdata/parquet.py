@@ -16,7 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from dita.marketdata.csvio import MarketDataError
+from dita.marketdata.model import MarketDataError
 
 EXTRA_HINT = "pip install 'dita[parquet]'"
 
