@@ -17,6 +17,7 @@ from dita.venues.sim.exchange import (
     SimConfig,
     SimExchange,
     Slippage,
+    hedge_side,
     reject_code,
 )
 from dita.venues.sim.venue import SimVenue
@@ -35,5 +36,6 @@ __all__ = [
     "SimExchange",
     "SimVenue",
     "Slippage",
+    "hedge_side",
     "reject_code",
 ]

@@ -44,8 +44,22 @@ account)``, ``instrument(symbol)``, ``account_of(event) -> str`` (which
 account an event belongs to, for multi-account drivers).
 
 Accounts: ``add_account(name, balance)``, ``set_leverage(symbol, leverage,
-account)``, ``set_funding_rate(symbol, rate)``. One-way position mode: one
-signed position per account and symbol.
+account, position_side=None)``, ``set_funding_rate(symbol, rate)``,
+``set_position_mode(mode, account)`` / ``position_mode(account)``,
+``realized_pnl(account)``.
+
+Position modes (``PositionMode``, per account; ``SimConfig.position_mode`` at
+the start): ONE_WAY keeps one signed position per symbol; HEDGE keeps a LONG
+and a SHORT position per symbol side by side, and every order names the one it
+moves (``OrderRequest.position_side``; left None, it is what the BingX adapter
+sends: BUY opens LONG, SELL opens SHORT, a reduce-only SELL closes LONG and a
+reduce-only BUY closes SHORT, see ``hedge_side``). In hedge mode a SELL on
+LONG or a BUY on SHORT closes and is reduce-only by nature; a reduce-only
+order that would open is refused. Both modes share every rule below: one
+position is a signed quantity with an exact entry cost (a LONG side is >= 0, a
+SHORT side <= 0), so one-way and hedge mode give the same events, money and
+ids when an account only ever holds one side. The mode changes only while the
+account has no position and no working or in-flight order.
 
 Theory of operation
 ===================
@@ -88,7 +102,8 @@ with status REJECTED; its client order id stays used.
 positive = paid, a negative rate is a rebate.
 
 *Positions and money.* One-way: a fill on the other side first closes
-(realising PnL), and any excess opens the other way. Entry cost is kept
+(realising PnL), and any excess opens the other way. Hedge: a fill moves only
+the side it names, and a close never goes past flat. Entry cost is kept
 exactly (sum of qty x price); a partial close takes its share of the cost
 rounded to 1e-12, and the fill that closes the position takes the exact
 remainder, so over a round trip realised PnL = proceeds - cost exactly and
@@ -98,7 +113,8 @@ remainder, so over a round trip realised PnL = proceeds - cost exactly and
 unknown symbol, quantity <= 0 or off the step grid, price missing/present on
 the wrong type, <= 0 or off the tick grid, below the minimum quantity or
 notional (a reduce-only order that closes the whole position is exempt), a
-MARKET order before any price is known, reduce-only that would open, increase
+MARKET order before any price is known, a position side in one-way mode
+(``POSITION_SIDE``), reduce-only (or a hedge close) that would open, increase
 or flip the position, and insufficient margin: ``opening qty * price /
 leverage`` must fit in ``wallet - margin in use`` (positions at entry cost /
 leverage, working orders at their price / leverage). Unrealised PnL is not
@@ -110,8 +126,8 @@ order fills at most what remains and the rest EXPIREs (reason
 
 *Funding* is charged at every multiple of ``funding_interval_ms`` since the
 epoch (00:00, 08:00, 16:00 UTC by default) that the clock passes: each open
-position receives ``-signed_qty * last_price * rate`` (longs pay a positive
-rate), rounded like fees, as ``VenueEvent(kind=FUNDING, asset=symbol,
+position (each hedge side on its own) receives ``-signed_qty * last_price *
+rate`` (longs pay a positive rate), rounded like fees, as ``VenueEvent(kind=FUNDING, asset=symbol,
 amount=...)``, positive = received. Each symbol has its own rate and
 interval (``SimConfig.rules``); symbols due at the same time are charged in
 instrument order.
@@ -143,6 +159,7 @@ from dita.kernel.model import (
     OrderSide,
     OrderStatus,
     OrderType,
+    PositionMode,
     Side,
     VenueEvent,
 )
@@ -170,6 +187,7 @@ class RejectCode(StrEnum):
     BELOW_MIN_NOTIONAL = "BELOW_MIN_NOTIONAL"
     NO_MARKET_PRICE = "NO_MARKET_PRICE"
     REDUCE_ONLY = "REDUCE_ONLY"
+    POSITION_SIDE = "POSITION_SIDE"
     INSUFFICIENT_MARGIN = "INSUFFICIENT_MARGIN"
 
 
@@ -264,6 +282,7 @@ class SimConfig:
     id_prefix: str = "sim"
     first_order_id: int = 1
     rules: Mapping[str, MarketRules] = field(default_factory=dict)
+    position_mode: PositionMode = PositionMode.ONE_WAY  # of every account at the start
 
     def fees_of(self, symbol: str) -> FeeSchedule:
         r = self.rules.get(symbol)
@@ -319,6 +338,9 @@ class OrderRequest:
     quantity: Decimal
     limit_price: Decimal | None = None
     reduce_only: bool = False
+    # Hedge mode: the position (LONG or SHORT) the order opens or closes; None there
+    # means "as a BingX adapter would send it" (``hedge_side``). One-way: must be None.
+    position_side: Side | None = None
 
     @classmethod
     def from_order(cls, order: Order) -> OrderRequest:
@@ -338,8 +360,8 @@ class OrderRequest:
 
 class _Order:
     __slots__ = (
-        "account", "cost", "cum_qty", "fees", "margin_price", "req", "seq", "status",
-        "taker_first", "ts", "venue_order_id",
+        "account", "cost", "cum_qty", "fees", "margin_price", "pos_key", "reduces", "req",
+        "seq", "status", "taker_first", "ts", "venue_order_id",
     )  # fmt: skip
 
     def __init__(
@@ -347,6 +369,8 @@ class _Order:
     ) -> None:
         self.account = account
         self.req = req
+        self.pos_key: _PosKey = (req.symbol, None)  # the position it moves (set on arrival)
+        self.reduces = req.reduce_only  # may only shrink that position (hedge closes do)
         self.venue_order_id = venue_order_id
         self.seq = seq
         self.ts = ts
@@ -384,18 +408,24 @@ class _Position:
     __slots__ = ("cost", "qty")
 
     def __init__(self) -> None:
-        self.qty = _ZERO  # signed: > 0 long, < 0 short
+        self.qty = _ZERO  # signed: > 0 long, < 0 short (a hedge side keeps its own sign)
         self.cost = _ZERO  # exact sum of qty * price of what is open
+
+
+# A position's key: (symbol, None) in one-way mode, (symbol, LONG | SHORT) in hedge mode.
+_PosKey = tuple[str, Side | None]
 
 
 @dataclass(slots=True)
 class _Account:
     name: str
     wallet: Decimal
+    mode: PositionMode = PositionMode.ONE_WAY
     orders: dict[str, _Order] = field(default_factory=dict)  # every order the venue saw
     working: dict[str, _Order] = field(default_factory=dict)  # the live ones, in arrival order
-    positions: dict[str, _Position] = field(default_factory=dict)
-    leverage: dict[str, Decimal] = field(default_factory=dict)
+    positions: dict[_PosKey, _Position] = field(default_factory=dict)
+    leverage: dict[_PosKey, Decimal] = field(default_factory=dict)  # side None: both sides
+    realized: Decimal = _ZERO  # realised PnL of every fill so far
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,6 +448,20 @@ class _InFlight:
 
 def _sign(side: OrderSide) -> Decimal:
     return _ONE if side is OrderSide.BUY else -_ONE
+
+
+def hedge_side(side: OrderSide, reduce_only: bool) -> Side:
+    """The hedge-mode position an order without one moves, as the BingX adapter sends it:
+    BUY opens LONG, SELL opens SHORT; a reduce-only SELL closes LONG, BUY closes SHORT."""
+    buying = side is OrderSide.BUY
+    if reduce_only:
+        return Side.SHORT if buying else Side.LONG
+    return Side.LONG if buying else Side.SHORT
+
+
+def _closes(side: OrderSide, position_side: Side) -> bool:
+    """In hedge mode, does an order on ``side`` close (never open) ``position_side``?"""
+    return (side is OrderSide.SELL) == (position_side is Side.LONG)
 
 
 # ------------------------------------------------------------------ the engine
@@ -459,16 +503,54 @@ class SimExchange:
     def add_account(self, name: str, balance: Decimal) -> None:
         if name in self._accounts:
             raise ValueError(f"account {name!r} already exists")
-        self._accounts[name] = _Account(name, balance)
+        self._accounts[name] = _Account(name, balance, self.config.position_mode)
 
-    def set_leverage(self, symbol: str, leverage: Decimal, account: str = DEFAULT_ACCOUNT) -> None:
+    def set_leverage(
+        self,
+        symbol: str,
+        leverage: Decimal,
+        account: str = DEFAULT_ACCOUNT,
+        position_side: Side | None = None,
+    ) -> None:
+        """Leverage of ``symbol``'s positions (of one hedge side if ``position_side``)."""
         self._instrument(symbol)
         if leverage <= 0:
             raise ValueError(f"leverage must be > 0, got {leverage}")
-        self._account(account).leverage[symbol] = leverage
+        acct = self._account(account)
+        acct.leverage[(symbol, position_side)] = leverage
 
-    def leverage(self, symbol: str, account: str = DEFAULT_ACCOUNT) -> Decimal:
-        return self._account(account).leverage.get(symbol, self.config.leverage)
+    def leverage(
+        self, symbol: str, account: str = DEFAULT_ACCOUNT, position_side: Side | None = None
+    ) -> Decimal:
+        lev = self._account(account).leverage
+        found = lev.get((symbol, position_side))
+        if found is None:
+            found = lev.get((symbol, None), self.config.leverage)
+        return found
+
+    def position_mode(self, account: str = DEFAULT_ACCOUNT) -> PositionMode:
+        return self._account(account).mode
+
+    def set_position_mode(self, mode: PositionMode, account: str = DEFAULT_ACCOUNT) -> None:
+        """Switch an account between one-way and hedge mode; ``ValueError`` (nothing
+        changes) while it has a position, a working order or an order in flight."""
+        acct = self._account(account)
+        mode = PositionMode(mode)
+        if mode is acct.mode:
+            return
+        if (
+            any(p.qty for p in acct.positions.values())
+            or acct.working
+            or any(
+                isinstance(f.action, _Submit) and f.action.account == account
+                for f in self._in_flight
+            )
+        ):
+            raise ValueError(
+                f"account {account!r}: position mode cannot change with open positions or orders"
+            )
+        acct.mode = mode
+        acct.positions.clear()
 
     def set_funding_rate(self, symbol: str, rate: Decimal) -> None:
         self._instrument(symbol)
@@ -570,8 +652,9 @@ class SimExchange:
         ]
 
     def positions(self, account: str = DEFAULT_ACCOUNT) -> list[PositionReport]:
+        """Open positions; in hedge mode a symbol may have a LONG and a SHORT one."""
         out: list[PositionReport] = []
-        for symbol, p in self._account(account).positions.items():
+        for (symbol, _), p in self._account(account).positions.items():
             if p.qty:
                 qty = abs(p.qty)
                 out.append(
@@ -584,10 +667,23 @@ class SimExchange:
                 )
         return out
 
-    def position_qty(self, symbol: str, account: str = DEFAULT_ACCOUNT) -> Decimal:
-        """Signed position (> 0 long, < 0 short, 0 flat)."""
-        p = self._account(account).positions.get(symbol)
-        return p.qty if p is not None else _ZERO
+    def position_qty(
+        self, symbol: str, account: str = DEFAULT_ACCOUNT, position_side: Side | None = None
+    ) -> Decimal:
+        """Signed position (> 0 long, < 0 short, 0 flat): the net of both hedge sides, or
+        of one if ``position_side``."""
+        return sum(
+            (
+                p.qty
+                for (sym, side), p in self._account(account).positions.items()
+                if sym == symbol and (position_side is None or side is position_side)
+            ),
+            _ZERO,
+        )
+
+    def realized_pnl(self, account: str = DEFAULT_ACCOUNT) -> Decimal:
+        """Realised PnL of every fill so far: ``wallet = initial + realized - fees + funding``."""
+        return self._account(account).realized
 
     def balance(self, account: str = DEFAULT_ACCOUNT) -> BalanceReport:
         acct = self._account(account)
@@ -716,6 +812,7 @@ class SimExchange:
             o.status = OrderStatus.REJECTED
             self._emit(ts, EventKind.REJECT, o, reason=f"{code}: {detail}")
             return
+        o.pos_key, o.reduces = self._route(acct, req)
         last = self._last_price.get(req.symbol)
         match req.order_type:
             case OrderType.LIMIT:
@@ -766,11 +863,15 @@ class SimExchange:
                 return RejectCode.INVALID_PRICE, "MARKET order with a price"
             case _:
                 return RejectCode.INVALID_PRICE, f"unsupported order type {req.order_type!r}"
-        pos = acct.positions.get(req.symbol)
+        problem = self._route_problem(acct, req)
+        if problem is not None:
+            return problem
+        key, reduces = self._route(acct, req)
+        pos = acct.positions.get(key)
         pos_qty = pos.qty if pos is not None else _ZERO
         opposing = abs(pos_qty) if pos_qty * _sign(req.side) < 0 else _ZERO
-        closes_all = req.reduce_only and opposing > 0 and qty == opposing
-        if req.reduce_only:
+        closes_all = reduces and opposing > 0 and qty == opposing
+        if reduces:
             if opposing == 0:
                 what = (
                     "no position"
@@ -794,9 +895,9 @@ class SimExchange:
                     RejectCode.BELOW_MIN_NOTIONAL,
                     f"notional {qty * price} < minimum {inst.min_notional}",
                 )
-        if not req.reduce_only:
+        if not reduces:
             opening = max(qty - opposing, _ZERO)
-            lev = self.leverage(req.symbol, acct.name)
+            lev = self.leverage(req.symbol, acct.name, key[1])
             required = _DIV.divide(opening * price, lev)
             available = acct.wallet - self._margin_in_use(acct)
             if required > available:
@@ -806,15 +907,38 @@ class SimExchange:
                 )
         return None
 
+    @staticmethod
+    def _route(acct: _Account, req: OrderRequest) -> tuple[_PosKey, bool]:
+        """The position ``req`` moves and whether it may only shrink it (hedge closes do)."""
+        if acct.mode is PositionMode.ONE_WAY:
+            return (req.symbol, None), req.reduce_only
+        ps = req.position_side or hedge_side(req.side, req.reduce_only)
+        return (req.symbol, ps), _closes(req.side, ps)
+
+    @staticmethod
+    def _route_problem(acct: _Account, req: OrderRequest) -> tuple[RejectCode, str] | None:
+        ps = req.position_side
+        if acct.mode is PositionMode.ONE_WAY:
+            if ps is not None:
+                return RejectCode.POSITION_SIDE, f"position side {ps} in one-way mode"
+            return None
+        if req.reduce_only and ps is not None and not _closes(req.side, ps):
+            return (
+                RejectCode.REDUCE_ONLY,
+                f"reduce-only {req.side} would increase the {ps.lower()} position",
+            )
+        return None
+
     def _margin_in_use(self, acct: _Account) -> Decimal:
         used = _ZERO
-        for symbol, p in acct.positions.items():
+        for (symbol, side), p in acct.positions.items():
             if p.qty:
-                used += _DIV.divide(p.cost, self.leverage(symbol, acct.name))
+                used += _DIV.divide(p.cost, self.leverage(symbol, acct.name, side))
         for o in acct.working.values():
-            if not o.req.reduce_only:
+            if not o.reduces:
                 used += _DIV.divide(
-                    o.remaining * o.margin_price, self.leverage(o.req.symbol, acct.name)
+                    o.remaining * o.margin_price,
+                    self.leverage(o.req.symbol, acct.name, o.pos_key[1]),
                 )
         return used
 
@@ -909,8 +1033,8 @@ class SimExchange:
     def _fill(self, o: _Order, qty: Decimal, price: Decimal, *, maker: bool, ts: int) -> Decimal:
         """Fill up to ``qty`` of ``o`` at ``price``; returns what filled (reduce-only may cap it)."""
         acct = self._accounts[o.account]
-        pos = acct.positions.setdefault(o.req.symbol, _Position())
-        if o.req.reduce_only:
+        pos = acct.positions.setdefault(o.pos_key, _Position())
+        if o.reduces:
             opposing = abs(pos.qty) if pos.qty * _sign(o.req.side) < 0 else _ZERO
             if opposing == 0:
                 self._finish(o, OrderStatus.EXPIRED, ts)
@@ -924,6 +1048,7 @@ class SimExchange:
         fee = self.config.fees_of(o.req.symbol).fee(qty, price, maker=maker)
         realized = self._apply_position(pos, _sign(o.req.side) * qty, price)
         acct.wallet += realized - fee
+        acct.realized += realized
         o.cum_qty += qty
         o.cost += qty * price
         o.fees += fee
@@ -940,7 +1065,7 @@ class SimExchange:
             fee=fee,
             reason="maker" if maker else "taker",
         )
-        if not done and o.req.reduce_only and pos.qty == 0:
+        if not done and o.reduces and pos.qty == 0:
             self._finish(o, OrderStatus.EXPIRED, ts)
             self._emit(ts, EventKind.EXPIRED, o, reason="REDUCE_ONLY: the position is closed")
         return qty
@@ -977,22 +1102,28 @@ class SimExchange:
 
     def _any_position(self, symbol: str) -> bool:
         return any(
-            p.qty for a in self._accounts.values() if (p := a.positions.get(symbol)) is not None
+            p.qty
+            for a in self._accounts.values()
+            for (s, _), p in a.positions.items()
+            if s == symbol
         )
 
     def _charge_funding(self, ts: int, symbol: str) -> None:
+        """Charge every open position of ``symbol`` (each hedge side on its own)."""
         quantum = self.config.fees_of(symbol).quantum
+        mark = self._last_price.get(symbol)
+        if mark is None:
+            return
         for acct in self._accounts.values():
-            pos = acct.positions.get(symbol)
-            mark = self._last_price.get(symbol)
-            if pos is None or not pos.qty or mark is None:
-                continue
-            amount = (-pos.qty * mark * self._funding_rate[symbol]).quantize(
-                quantum, rounding=ROUND_HALF_UP
-            )
-            acct.wallet += amount
-            event = self._emit(ts, EventKind.FUNDING, asset=symbol, amount=amount)
-            self._orphan_accounts[event.event_id] = acct.name
+            for (sym, _), pos in acct.positions.items():
+                if sym != symbol or not pos.qty:
+                    continue
+                amount = (-pos.qty * mark * self._funding_rate[symbol]).quantize(
+                    quantum, rounding=ROUND_HALF_UP
+                )
+                acct.wallet += amount
+                event = self._emit(ts, EventKind.FUNDING, asset=symbol, amount=amount)
+                self._orphan_accounts[event.event_id] = acct.name
 
     # -------------------------------------------------------------- helpers
 
