@@ -364,6 +364,23 @@ def _default_journal(seed: int) -> Path:
     "(at most 60 s).",
 )
 @click.option(
+    "--record-wire",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="bingx: save every raw REST exchange, stream frame and clock reading in DIR (a fresh "
+    "directory; signatures, keys, listen keys and user ids removed), each payload a "
+    "recorded-payload test case (docs/bingx.md).",
+)
+@click.option(
+    "--replay-wire",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=None,
+    metavar="DIR",
+    help="bingx: play a --record-wire capture of a run back as the venue (nothing is sent): "
+    "the journal is the captured run's. Give the run's options as they were.",
+)
+@click.option(
     "--bar-interval-ms",
     type=click.IntRange(min=1),
     default=60_000,
@@ -402,6 +419,8 @@ def run(
     on_mismatch: str = "halt",
     restarts: int = 5,
     restart_delay: float = 1.0,
+    record_wire: Path | None = None,
+    replay_wire: Path | None = None,
     bar_interval_ms: int = 60_000,
 ) -> None:
     """Run a policy over market data on the simulated exchange and journal every step.
@@ -417,6 +436,7 @@ def run(
         "--testnet": testnet, "--bingx-base-url": bingx_base_url is not None,
         "--bingx-credentials": bingx_credentials is not None, "--yes-real-money": yes_real_money,
         "--max-bars": max_bars is not None, "--duration": duration_s is not None,
+        "--record-wire": record_wire is not None, "--replay-wire": replay_wire is not None,
     }  # fmt: skip
     try:
         policy_params = parse_params(policy_param)
@@ -434,6 +454,7 @@ def run(
             yes_real_money=yes_real_money, max_bars=max_bars, duration_s=duration_s,
             on_mismatch=on_mismatch, bar_interval_ms=bar_interval_ms,
             restarts=restarts, restart_delay=restart_delay,
+            record_wire=record_wire, replay_wire=replay_wire,
         )  # fmt: skip
         return
     given = [flag for flag, used in live_only.items() if used]
@@ -532,6 +553,8 @@ def _run_bingx(
     bar_interval_ms: int,
     restarts: int = 5,
     restart_delay: float = 1.0,
+    record_wire: Path | None = None,
+    replay_wire: Path | None = None,
 ) -> None:
     """``dita run --venue bingx``: every check before anything is written or sent."""
     from click.core import ParameterSource
@@ -564,14 +587,24 @@ def _run_bingx(
         _fail("run", "--venue bingx journals with --sync FULL only (durable before any order)")
     explicit_capital = ctx.get_parameter_source("capital") is not ParameterSource.DEFAULT
     explicit_slots = ctx.get_parameter_source("slots") is not ParameterSource.DEFAULT
+    if record_wire is not None and replay_wire is not None:
+        _fail("run", "--record-wire and --replay-wire contradict each other; choose one")
+    from dita import wiring
+
+    recorder = None
     try:
-        target = resolve_target(testnet=testnet, base_url=base_url)
-        if target.network is Network.LIVE and not yes_real_money:
-            raise RunSetupError(
-                f"--venue bingx without --testnet trades REAL MONEY on {target.endpoints.rest}; "
-                "add --yes-real-money if that is what you mean (or --testnet for the demo account)"
-            )
-        creds = load_credentials(credentials)
+        if replay_wire is not None:
+            capture, target = wiring.open_replay(replay_wire, testnet=testnet, base_url=base_url)
+            creds = wiring.REPLAY_CREDENTIALS
+        else:
+            target = resolve_target(testnet=testnet, base_url=base_url)
+            if target.network is Network.LIVE and not yes_real_money:
+                raise RunSetupError(
+                    f"--venue bingx without --testnet trades REAL MONEY on {target.endpoints.rest}"
+                    "; add --yes-real-money if that is what you mean (or --testnet for the demo "
+                    "account)"
+                )
+            creds = load_credentials(credentials)
         from dita import logs
 
         logs.add_secret(creds.api_key)
@@ -584,11 +617,19 @@ def _run_bingx(
             max_bars=max_bars, duration_s=duration_s, bar_interval_ms=bar_interval_ms,
             on_mismatch=OnMismatch(on_mismatch),
         )  # fmt: skip
+        if replay_wire is not None:
+            prepared, _session = wiring.replay_run(prepared, capture)
+        if record_wire is not None:
+            prepared, recorder = wiring.record_run(prepared, record_wire)
     except RunSetupError as e:
         _fail("run", str(e))
 
     console = Console(stderr=True)
-    if target.network is Network.LIVE:
+    if replay_wire is not None:
+        click.echo(
+            f"replaying {replay_wire} (nothing is sent to {target.endpoints.rest})", err=True
+        )
+    elif target.network is Network.LIVE:
         click.echo(
             f"WARNING: LIVE TRADING WITH REAL MONEY on {target.endpoints.rest} "
             f"({symbol}, policy {prepared.policy_name}); Ctrl-C stops, `dita recover` reconciles",
@@ -619,6 +660,9 @@ def _run_bingx(
             restarts=RestartPolicy(attempts=restarts, first_delay_s=restart_delay),
             on_restart=on_restart,
         )  # fmt: skip
+        if recorder is not None:
+            recorder.close()
+            click.echo(f"wire capture: {record_wire}", err=True)
     except (RunSetupError, JournalError, EngineError, VenueError, RecoveryError) as e:
         where = f" (journal so far: {journal})" if journal.exists() else ""
         _fail("run", f"{e}{where}")

@@ -39,6 +39,7 @@ from dita.policy import JsonlIntents, Policy, PolicyError, load_policy
 from dita.recovery import OnMismatch
 from dita.runner import DEFAULT_POLICY, RunSetupError
 from dita.venues.bingx import Credentials, CredentialsError, Endpoints
+from dita.venues.bingx.tap import WireHooks
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 _T = TypeVar("_T")
@@ -118,6 +119,19 @@ class LiveRun:
     duration_s: float | None
     bar_interval_ms: int = MINUTE_MS
     on_mismatch: OnMismatch = OnMismatch.HALT
+    wire: WireHooks | None = None  # --record-wire / --replay-wire (dita.venues.bingx.tap)
+
+
+def wire_options(run: LiveRun) -> dict[str, Any]:
+    """The options that shape a run: a capture keeps them, its replay must give the same."""
+    return {
+        "network": run.target.network.value, "rest": run.target.endpoints.rest,
+        "ws": run.target.endpoints.ws, "symbol": run.symbol, "policy": run.policy_name,
+        "slots": run.slots, "capital": None if run.capital is None else str(run.capital),
+        "max_bars": run.max_bars, "duration_s": run.duration_s,
+        "bar_interval_ms": run.bar_interval_ms, "on_mismatch": run.on_mismatch.value,
+        "resume": run.resume,
+    }  # fmt: skip
 
 
 def _load_policy(policy: str | None, intents: str | None) -> tuple[Policy, str]:
@@ -263,10 +277,17 @@ async def _live(
     from dita.venues.bingx import BingxConfig, BingxVenue
     from dita.venues.bingx.bars import BingxBarFeed
 
-    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)) as client:
+    wire = run.wire
+    if wire is not None:
+        clock = wire.clock(clock)
+    async with httpx.AsyncClient(
+        timeout=httpx.Timeout(10.0, connect=5.0),
+        transport=None if wire is None else wire.transport(),
+    ) as client:
         venue = BingxVenue(
-            client, run.credentials, BingxConfig(endpoints=run.target.endpoints), clock=clock.now_ms
-        )
+            client, run.credentials, BingxConfig(endpoints=run.target.endpoints),
+            clock=clock.now_ms, connect=None if wire is None else wire.connect(),
+        )  # fmt: skip
         instruments = await venue.load_instruments()
         inst = instruments.get(run.symbol)
         if inst is None:
