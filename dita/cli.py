@@ -1141,5 +1141,15 @@ def _attach_clickhouse() -> None:
 _attach_clickhouse()
 
 
+def _attach_selftest() -> None:
+    # `dita selftest bingx` lives with the self-test.
+    from dita.selftest_cli import selftest
+
+    main.add_command(selftest)
+
+
+_attach_selftest()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

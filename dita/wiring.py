@@ -10,6 +10,7 @@ is refused, naming every option that differs.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 
 from dita.clock import LiveClock
@@ -29,7 +30,7 @@ REPLAY_CREDENTIALS = Credentials("replay-no-key", "replay-no-secret")  # nothing
 
 
 def start_recording(
-    directory: Path, *, command: str, options: dict[str, object], rest: str, secrets: list[str]
+    directory: Path, *, command: str, options: Mapping[str, object], rest: str, secrets: list[str]
 ) -> WireRecorder:
     """A recorder writing to the fresh directory ``directory``; ``RunSetupError`` if unusable."""
     try:

@@ -30,6 +30,11 @@ field                      default      the variant, and its source
 ``rate_limit_headers``     ``True``     ``X-RateLimit-Requests-Remain``/``-Expire`` per
                                         endpoint (DOC25 rate_limit)
 =========================  ===========  ====================================================
+
+``rewrite`` is no reading of BingX but a test's hook for answering wrongly on purpose:
+``rewrite(key, payload)`` gets every REST ``data`` payload (key ``"GET /openApi/..."``)
+and stream frame (key ``"stream <event>"``) after the profile has shaped it, and returns
+what is sent instead.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ class AnswerProfile:
     rate_limit_headers: bool = True
     rate_limit_per_window: int = 300  # per endpoint (DOC25: 300 requests / 10 s per interface)
     rate_limit_window_ms: int = 10_000
+    rewrite: Callable[[str, Any], Any] | None = None  # a test's wrong answers (module doc)
 
     @classmethod
     def legacy(cls) -> AnswerProfile:
@@ -88,6 +94,11 @@ class Answerer:
     # -- REST ------------------------------------------------------------------
 
     def data(self, method: str, path: str, data: Any, *, one_way: bool) -> Any:
+        shaped = self._data(method, path, data, one_way=one_way)
+        rewrite = self.profile.rewrite
+        return shaped if rewrite is None else rewrite(f"{method} {path}", shaped)
+
+    def _data(self, method: str, path: str, data: Any, *, one_way: bool) -> Any:
         p = self.profile
         if method == "POST" and path in (f"{_V2}/trade/order", f"{_V2}/trade/order/test"):
             order = data.get("order") if isinstance(data, dict) else None
@@ -159,6 +170,11 @@ class Answerer:
     # -- stream ----------------------------------------------------------------
 
     def frame(self, event: dict[str, Any], *, one_way: bool) -> dict[str, Any]:
+        shaped = self._frame(event, one_way=one_way)
+        rewrite = self.profile.rewrite
+        return shaped if rewrite is None else rewrite(f"stream {shaped.get('e')}", shaped)
+
+    def _frame(self, event: dict[str, Any], *, one_way: bool) -> dict[str, Any]:
         p = self.profile
         kind = event.get("e")
         if kind == "ORDER_TRADE_UPDATE" and p.trade_status_unknown:
