@@ -41,9 +41,10 @@ from dita.kernel.model import (
     OrderSide,
     OrderStatus,
     OrderType,
+    Side,
     VenueEvent,
 )
-from dita.venues.base import VenueError
+from dita.venues.base import PositionReport, VenueError
 from dita.venues.bingx import BingxConfig, BingxVenue, Credentials, DuplicateClientOrderId
 from dita.venues.bingx.tap import Connect, Tap, TapClock, TapTransport, tap_connect
 from dita.venues.bingx.venue import LISTEN_KEY, ORDER, V2, Endpoints, _Business
@@ -226,6 +227,7 @@ class SelfTest:
         self._connect = connect
         self._placed: dict[str, Order] = {}  # every order we sent
         self._opened = Decimal(0)  # net long quantity the run opened
+        self._baseline = Decimal(0)  # the account's net position on the symbol before the run
         self._n = 0
         n = (self.clock.now_ms() // 1000) % 36**5
         digits = ""
@@ -331,7 +333,19 @@ class SelfTest:
             self.events.append(event)
             self.seen._poke()
 
+    async def _net(self, reports: Iterable[PositionReport] | None = None) -> Decimal:
+        """The net (long minus short) position on the symbol, from REST unless given."""
+        if reports is None:
+            reports = await self.venue.positions()
+        return sum(
+            (p.quantity if p.side is Side.LONG else -p.quantity for p in reports
+             if p.asset == self.symbol),
+            Decimal(0),
+        )  # fmt: skip
+
     async def _script(self) -> None:
+        with contextlib.suppress(VenueError):
+            self._baseline = await self._net()
         await self._check("balance v2 and v3", self.c_balance)
         await self._check("position mode and leverage", self.c_mode)
         await self._check("resting LIMIT with a client order id", self.c_rest)
@@ -539,9 +553,8 @@ class SelfTest:
             c.detail = f"fee: REST {rest_fee}, stream {stream_fee}"
 
     async def c_position(self, c: Check) -> None:
-        reports = [p for p in await self.venue.positions() if p.asset == self.symbol]
+        rest_qty = await self._net() - self._baseline
         c.answered = shape(self.seen.last("GET", f"{V2}/user/positions"))
-        rest_qty = sum((p.quantity for p in reports), Decimal(0))
 
         def on_stream() -> Any:
             got = [
@@ -551,7 +564,7 @@ class SelfTest:
             return got or None
 
         stream = await self._wait(on_stream, "ACCOUNT_UPDATE position")
-        stream_qty = sum((p.quantity for p in stream), Decimal(0))
+        stream_qty = await self._net(stream) - self._baseline
         c.answered += "; stream ACCOUNT_UPDATE"
         c.understood = f"REST {rest_qty}, stream {stream_qty}, opened {self._opened}"
         differs = []
@@ -694,9 +707,15 @@ class SelfTest:
         left = [
             r for r in await self.venue.open_orders() if r.client_order_id.lower() in self._placed
         ]
-        positions = [p for p in await self.venue.positions() if p.asset == self.symbol]
+        net = await self._net()
         c.answered = f"open orders {shape(self.seen.last('GET', f'{V2}/trade/openOrders'))}; positions {shape(self.seen.last('GET', f'{V2}/user/positions'))}"
-        c.understood = f"cancelled {len(ours)} left over; {len(left)} of ours open, {len(positions)} position(s)"
-        c.passed = not left and not positions
+        c.understood = (
+            f"cancelled {len(ours)} left over; {len(left)} of ours open, "
+            f"net position {net} (before the run {self._baseline})"
+        )
+        c.passed = not left and net == self._baseline
         if not c.passed:
-            c.detail = f"not flat: {len(left)} order(s) of ours open, positions {[str(p.quantity) for p in positions]}"
+            c.detail = (
+                f"not flat: {len(left)} order(s) of ours open, net position {net} "
+                f"(before the run {self._baseline})"
+            )

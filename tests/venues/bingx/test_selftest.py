@@ -180,3 +180,20 @@ def test_without_testnet_it_refuses_unless_yes_real_money(tmp_path: Path) -> Non
         main, ["selftest", "bingx", "--bingx-base-url", "https://example.com"], env=env
     )
     assert r.exit_code == 1 and "only a loopback emulator is accepted" in r.stderr
+
+
+async def test_a_position_held_before_the_run_is_left_as_it_was() -> None:
+    emu = await _emulator(AnswerProfile())
+    try:
+        emu.exchange.place(
+            {"symbol": "BTC-USDT", "side": "BUY", "type": "MARKET", "quantity": "0.0005",
+             "positionSide": "BOTH"}
+        )  # fmt: skip
+        checks = await _selftest(emu)
+        failed = [(c.name, c.detail) for c in checks if not c.passed]
+        assert not failed, failed
+        assert "net position 0.0005 (before the run 0.0005)" in checks[-1].understood
+        (row,) = [p for p in emu.exchange.positions_data({}) if Decimal(p["positionAmt"])]
+        assert Decimal(row["positionAmt"]) == Decimal("0.0005")
+    finally:
+        await emu.close()
