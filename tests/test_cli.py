@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from dita.cli import main
 from dita.journal.sqlite import record_crc
+from tests import loopback
 
 
 def _invoke(*args: str, input: str | None = None) -> tuple[int, str, str]:
@@ -269,8 +270,6 @@ def test_emulate_bingx_serves_on_loopback_and_never_prints_the_secret() -> None:
     import subprocess
     import sys
 
-    import httpx
-
     secret = "s3cret-do-not-print"
     proc = subprocess.Popen(
         [sys.executable, "-m", "dita.cli", "emulate", "bingx", "--port", "0",
@@ -282,7 +281,7 @@ def test_emulate_bingx_serves_on_loopback_and_never_prints_the_secret() -> None:
         line = proc.stdout.readline()
         assert line.startswith("BingX emulator: REST http://127.0.0.1:"), line
         rest = line.split()[3]
-        r = httpx.get(f"{rest}/openApi/swap/v2/server/time", timeout=5)
+        r = loopback.get(f"{rest}/openApi/swap/v2/server/time", timeout=5)
         assert r.status_code == 200 and r.json()["code"] == 0
     finally:
         proc.terminate()

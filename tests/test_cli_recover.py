@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
-import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -21,6 +20,7 @@ from dita.engine import Pipeline
 from dita.journal import RunMeta, SqliteJournal
 from dita.kernel import Action, Instrument, Kernel, KernelIntent, OrderType, Side
 from dita.resume import _Hold
+from tests import loopback
 
 INST = Instrument("BTC-USDT", Decimal("0.1"), Decimal("0.0001"), Decimal("0.0001"), Decimal(2))
 
@@ -80,14 +80,14 @@ def test_recover_resubmits_the_lost_order_once_and_a_second_run_changes_nothing(
     first = runner.invoke(main, args)
     assert first.exit_code == 0, first.output
     assert f"resubmitted {cid} (same client order id)" in first.output
-    truth = httpx.get(f"http://127.0.0.1:{ports['control']}/truth").json()
+    truth = loopback.get(f"http://127.0.0.1:{ports['control']}/truth").json()
     assert [o["client_order_id"] for o in truth["orders"]] == [cid]
     assert truth["place_requests"] == {cid: 1}
 
     second = runner.invoke(main, args)
     assert second.exit_code == 0, second.output
     assert "0 synthetic events, 0 resubmitted, 0 cancels re-sent, 0 adjustments" in second.output
-    truth = httpx.get(f"http://127.0.0.1:{ports['control']}/truth").json()
+    truth = loopback.get(f"http://127.0.0.1:{ports['control']}/truth").json()
     assert truth["place_requests"] == {cid: 1}
 
 

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
-import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -19,6 +18,7 @@ from dita.marketdata import read_bars
 from dita.markets import load_instruments_file
 from dita.venues.bingx.bars import KLINES
 from dita.venues.bingx_emulator import BingxEmulator
+from tests import loopback
 
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 MIN = 60_000
@@ -129,7 +129,7 @@ def test_an_interrupted_fetch_resumes_where_it_stopped(emu: Emu, tmp_path: Path)
             raise Stop
 
     async def fetch(path: Path, progress=None):  # type: ignore[no-untyped-def]
-        async with httpx.AsyncClient() as client:
+        async with loopback.async_client() as client:
             return await fetch_klines(client, emu.url, symbol="BTC-USDT", interval="1m",
                                       start=T0, end=T0 + N * MIN, out=path,
                                       now_ms=lambda: emu.now, progress=progress)  # fmt: skip
@@ -172,7 +172,7 @@ def test_data_fetch_refuses_bad_input_in_one_line(emu: Emu, tmp_path: Path) -> N
 async def _fetch_foreign(emu: Emu, tmp_path: Path) -> None:
     path = tmp_path / "foreign.csv"
     path.write_text("not ours\n")
-    async with httpx.AsyncClient() as client:
+    async with loopback.async_client() as client:
         await fetch_klines(client, emu.url, symbol="BTC-USDT", interval="1m", start=T0,
                            end=T0 + MIN * 10, out=path, now_ms=lambda: emu.now)  # fmt: skip
 

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from dita.cli import main
 from dita.journal import RunMeta
 from dita.kernel import EventKind, KernelOutcome, SubmitOrder, VenueEvent
+from dita.marketdata.sample import sample_bars_path
 from dita.marketdata.synthetic import synthetic_bars, write_binance_klines
 from dita.verify import open_journal
 
@@ -176,11 +177,14 @@ def test_a_folder_is_every_data_file_in_it(tmp_path: Path) -> None:
 def test_settings_precedence_flag_over_env_over_config_over_default(tmp_path: Path) -> None:
     cfg = tmp_path / "run.toml"
     cfg.write_text('seed = 3\nslots = 3\nlatency_ms = 10\ncapital = "5000"\n')
+    # only the run record is read: 120 bars of the bundled sample say as much as 2,880
+    bars = tmp_path / "BTCUSDT-1m.csv"
+    bars.write_text("".join(sample_bars_path().read_text().splitlines(keepends=True)[:121]))
 
     def meta_of(*args: str, env: dict[str, str] | None = None) -> RunMeta:
         j = tmp_path / f"j{len(list(tmp_path.iterdir()))}" / "journal.sqlite"
-        code, _, err = _invoke("run", "--config", str(cfg), "--journal", str(j), "--quiet", *args,
-                               env=env)  # fmt: skip
+        code, _, err = _invoke("run", "--config", str(cfg), "--data", str(bars), "--journal",
+                               str(j), "--quiet", *args, env=env)  # fmt: skip
         assert code == 0, err
         return _records(j)[0]
 

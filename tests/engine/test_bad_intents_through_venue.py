@@ -33,6 +33,7 @@ from dita.policy import PolicyView
 from dita.runner import sample_data_path
 from dita.venues.bingx import BingxConfig, BingxVenue, Credentials, Endpoints
 from dita.venues.bingx_emulator import BingxEmulator
+from tests import loopback
 
 KEY = "typed-side-key"
 SECRET = "typed-side-secret"
@@ -65,7 +66,7 @@ async def _run(tmp_path: Path, side: Any) -> tuple[BingxEmulator, Engine, BaseEx
     bars = read_bars(sample_data_path(), "BTC-USDT")[:8]
     async with BingxEmulator(KEY, SECRET, initial_balance=Decimal(10_000)) as emu:
         await emu.set_price("BTC-USDT", bars[0].open)
-        async with httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=2.0)) as client:
+        async with loopback.async_client(timeout=httpx.Timeout(5.0, connect=2.0)) as client:
             venue = BingxVenue(
                 client,
                 Credentials(KEY, SECRET),

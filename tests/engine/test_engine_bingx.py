@@ -24,6 +24,7 @@ from dita.policy import PolicyView
 from dita.runner import sample_data_path
 from dita.venues.bingx import BingxConfig, BingxVenue, Credentials, Endpoints
 from dita.venues.bingx_emulator import BingxEmulator
+from tests import loopback
 
 KEY = "engine-test-key"
 SECRET = "engine-test-secret-never-logged"
@@ -59,7 +60,7 @@ async def test_engine_trades_through_the_bingx_adapter_and_emulator(tmp_path: Pa
     bars = read_bars(sample_data_path(), "BTC-USDT")[:150]  # slack: the policy stops after 2 trades
     async with BingxEmulator(KEY, SECRET, initial_balance=Decimal(10_000)) as emu:
         await emu.set_price("BTC-USDT", bars[0].open)
-        async with httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=2.0)) as client:
+        async with loopback.async_client(timeout=httpx.Timeout(5.0, connect=2.0)) as client:
             venue = BingxVenue(
                 client,
                 Credentials(KEY, SECRET),

@@ -48,6 +48,7 @@ from dita.recovery import ReconcileSettings
 from dita.venues.bingx import BingxConfig, BingxVenue, Credentials, Endpoints
 from dita.venues.bingx.venue import ORDER, POSITIONS
 from dita.venues.bingx_emulator import BingxEmulator
+from tests import loopback
 from tests.venues.bingx.conftest import API_KEY, API_SECRET
 
 D = Decimal
@@ -187,7 +188,7 @@ async def start(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
         emu = BingxEmulator(API_KEY, API_SECRET, initial_balance=CAPITAL, engine=engine)  # type: ignore[arg-type]
         await emu.start()
         await emu.set_price(SYMBOL, START_PRICE)
-        client = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=2.0))
+        client = loopback.async_client(timeout=httpx.Timeout(5.0, connect=2.0))
         sleeps: list[float] = []
 
         async def sleep(seconds: float) -> None:

@@ -26,6 +26,7 @@ from dita.runner import sample_data_path
 from dita.venues.base import VenueError
 from dita.venues.bingx import BingxConfig, BingxVenue, Credentials, Endpoints
 from dita.venues.bingx_emulator import BingxEmulator
+from tests import loopback
 from tests.engine.test_engine_bingx import TwoTrades
 
 KEY = "secrets-test-key-4f2a"
@@ -49,7 +50,7 @@ async def test_secret_is_in_no_log_journal_or_exception(
     texts: list[str] = []
     async with BingxEmulator(KEY, SECRET, initial_balance=Decimal(10_000)) as emu:
         await emu.set_price("BTC-USDT", bars[0].open)
-        async with httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=2.0)) as client:
+        async with loopback.async_client(timeout=httpx.Timeout(5.0, connect=2.0)) as client:
             creds = Credentials(KEY, SECRET)
             texts += [repr(creds), str(creds)]
             venue = BingxVenue(
@@ -78,7 +79,7 @@ async def test_secret_is_in_no_log_journal_or_exception(
             assert stats.trades == 2  # the run really traded
 
         # an exception path: the venue refuses our signature (the emulator knows another secret)
-        async with httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=2.0)) as client:
+        async with loopback.async_client(timeout=httpx.Timeout(5.0, connect=2.0)) as client:
             wrong = BingxVenue(
                 client,
                 Credentials(KEY, SECRET + "-x"),

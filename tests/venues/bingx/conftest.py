@@ -21,6 +21,7 @@ from dita.kernel.model import (
 )
 from dita.venues.bingx import BingxConfig, BingxVenue, Credentials, Endpoints, PositionMode
 from dita.venues.bingx_emulator import BingxEmulator, Mode
+from tests import loopback
 
 API_KEY = "test-key-0123456789abcdef"
 API_SECRET = "test-secret-ZYXWVUTSRQ-9876543210-do-not-log"
@@ -99,7 +100,7 @@ async def open_session() -> AsyncIterator[Callable[..., object]]:
             API_KEY, API_SECRET, mode=mode, engine=engine, **(emulator_kwargs or {})
         )  # type: ignore[arg-type]
         await emu.start()
-        client = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=2.0))
+        client = loopback.async_client(timeout=httpx.Timeout(5.0, connect=2.0))
         sleeps: list[float] = []
 
         async def sleep(seconds: float) -> None:

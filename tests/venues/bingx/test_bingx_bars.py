@@ -15,6 +15,7 @@ from dita.clock import SimClock
 from dita.marketdata import Bar
 from dita.venues.bingx.bars import BingxBarFeed, KlineError, parse_klines
 from dita.venues.bingx_emulator import BingxEmulator
+from tests import loopback
 
 from .conftest import API_KEY, API_SECRET
 
@@ -116,7 +117,7 @@ async def market() -> AsyncIterator[Market]:
 
 async def _klines(m: Market, **params: str) -> list[Bar]:
     q = "&".join(f"{k}={v}" for k, v in {"symbol": "BTC-USDT", "interval": "1m", **params}.items())
-    async with httpx.AsyncClient() as client:
+    async with loopback.async_client() as client:
         r = await client.get(f"{m.emu.rest_url}/openApi/swap/v3/quote/klines?{q}")
     return parse_klines(r.content, "BTC-USDT")
 
@@ -144,7 +145,7 @@ async def test_emulator_builds_1m_bars_from_its_prints(market: Market) -> None:
 
 
 async def test_emulator_klines_refuses_unknown_symbol_and_interval(market: Market) -> None:
-    async with httpx.AsyncClient() as client:
+    async with loopback.async_client() as client:
         r = await client.get(
             f"{market.emu.rest_url}/openApi/swap/v3/quote/klines?symbol=NOPE-USDT&interval=1m"
         )
@@ -160,7 +161,7 @@ async def test_feed_yields_each_closed_bar_once_in_order(market: Market) -> None
         await market.print_at(T0 + minute * MIN + 10, str(60000 + minute))
     clock = market.clock
     seen: list[Bar] = []
-    async with httpx.AsyncClient() as client:
+    async with loopback.async_client() as client:
         feed = BingxBarFeed(
             client, market.emu.rest_url, "BTC-USDT", clock=clock.now_ms, sleep=market.sleep,
             grace_ms=500, poll_s=5, max_bars=4,
@@ -182,7 +183,7 @@ async def test_feed_sleeps_until_the_next_bar_is_due(market: Market) -> None:
     each bar is due, instead of every poll_s."""
     await market.print_at(T0 + 10, "60000")
     market.clock.set(T0 + MIN + 10)
-    async with httpx.AsyncClient() as client:
+    async with loopback.async_client() as client:
         feed = BingxBarFeed(
             client, market.emu.rest_url, "BTC-USDT", clock=market.clock.now_ms,
             sleep=market.sleep, grace_ms=500, poll_s=5, max_bars=5,
@@ -194,7 +195,7 @@ async def test_feed_sleeps_until_the_next_bar_is_due(market: Market) -> None:
 
 async def test_feed_fetches_the_bars_it_missed_during_a_stall(market: Market) -> None:
     await market.print_at(T0 + 10, "60000")
-    async with httpx.AsyncClient() as client:
+    async with loopback.async_client() as client:
         feed = BingxBarFeed(
             client, market.emu.rest_url, "BTC-USDT", clock=market.clock.now_ms,
             sleep=market.sleep, grace_ms=0, poll_s=5, limit=3, max_bars=9,
@@ -288,7 +289,7 @@ async def test_feed_on_a_dita_emulate_bingx_subprocess_with_a_tape() -> None:
         assert proc.stdout is not None
         line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
         rest = line.split("REST ")[1].split()[0]
-        async with httpx.AsyncClient() as client:
+        async with loopback.async_client() as client:
             feed = BingxBarFeed(client, rest, "ETH-USDT", interval_ms=100, grace_ms=10, max_bars=4)
             bars = [b async for b in feed]
     finally:

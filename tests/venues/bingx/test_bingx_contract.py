@@ -15,6 +15,7 @@ from dita.venues.bingx import BingxConfig, BingxVenue, Credentials, Endpoints
 from dita.venues.bingx.clock import wall_clock_ms
 from dita.venues.bingx_emulator import BingxEmulator, ContractSpec
 from dita.venues.bingx_emulator.sim_engine import SimEngine
+from tests import loopback
 from tests.venues.contract import VenueContract, VenueHarness
 
 KEY, SECRET = "contract-key", "contract-secret"
@@ -43,7 +44,7 @@ class TestBingxVenueContract(VenueContract):
         )
         emulator = BingxEmulator(KEY, SECRET, exchange=engine)
         await emulator.start()
-        client = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=2.0))
+        client = loopback.async_client(timeout=httpx.Timeout(5.0, connect=2.0))
         venue = BingxVenue(
             client, Credentials(KEY, SECRET), BingxConfig(Endpoints.loopback(emulator.port))
         )

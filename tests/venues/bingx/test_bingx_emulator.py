@@ -19,6 +19,7 @@ import websockets
 from dita.venues.bingx.clock import wall_clock_ms
 from dita.venues.bingx.signing import canonical, signature, signed_query
 from dita.venues.bingx_emulator import BingxEmulator, serve
+from tests import loopback
 
 KEY, SECRET = "emu-key", "emu-secret"
 ORDER = "/openApi/swap/v2/trade/order"
@@ -35,7 +36,7 @@ async def emu(request: pytest.FixtureRequest) -> AsyncIterator[BingxEmulator]:
 
 @pytest.fixture
 async def http(emu: BingxEmulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=emu.rest_url) as c:
+    async with loopback.async_client(base_url=emu.rest_url) as c:
         yield c
 
 

@@ -30,6 +30,7 @@ from dita.venues.bingx.clock import wall_clock_ms
 from dita.venues.bingx.venue import ORDER
 from dita.venues.bingx_emulator import BingxEmulator, HttpFault
 from dita.venues.bingx_emulator.answers import AnswerProfile
+from tests import loopback
 from tests.engine.test_engine_bingx_scenarios import (
     CAPITAL,
     RECONCILE,
@@ -59,7 +60,7 @@ async def start(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
         )
         await emu.start()
         await emu.set_price(SYMBOL, START_PRICE)
-        client = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=2.0))
+        client = loopback.async_client(timeout=httpx.Timeout(5.0, connect=2.0))
         sleeps: list[float] = []
 
         async def sleep(seconds: float) -> None:

@@ -18,6 +18,7 @@ import websockets
 from dita.venues.bingx.signing import signed_query
 from dita.venues.bingx_emulator import BingxEmulator
 from dita.venues.bingx_emulator.klines import INTERVAL_MINUTES, KlineBook
+from tests import loopback
 from tests.venues.bingx_emulator.clients import API_KEY, API_SECRET
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z, a Thursday
@@ -42,7 +43,7 @@ async def emu(request: pytest.FixtureRequest) -> AsyncIterator[BingxEmulator]:
 
 @pytest.fixture
 async def http(emu: BingxEmulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=emu.rest_url) as c:
+    async with loopback.async_client(base_url=emu.rest_url) as c:
         yield c
 
 
