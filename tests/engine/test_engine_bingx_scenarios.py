@@ -181,11 +181,11 @@ class Harness:
 
 @pytest.fixture
 async def start(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
-    """Factory: ``await start(engine=..., **bingx_config)`` -> a running ``Harness``."""
+    """Factory: ``await start(**bingx_config)`` -> a running ``Harness``."""
     opened: list[tuple[Harness, httpx.AsyncClient]] = []
 
-    async def factory(engine: str = "sim", **config: Any) -> Harness:
-        emu = BingxEmulator(API_KEY, API_SECRET, initial_balance=CAPITAL, engine=engine)  # type: ignore[arg-type]
+    async def factory(**config: Any) -> Harness:
+        emu = BingxEmulator(API_KEY, API_SECRET, initial_balance=CAPITAL)
         await emu.start()
         await emu.set_price(SYMBOL, START_PRICE)
         client = loopback.async_client(timeout=httpx.Timeout(5.0, connect=2.0))
@@ -232,10 +232,10 @@ async def start(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
         await h.emu.close()
 
 
-@pytest.fixture(params=["sim", "builtin"])
-async def h(start: Callable[..., Any], request: pytest.FixtureRequest) -> Harness:
-    """A running engine, once on the sim-backed emulator and once on its built-in matcher."""
-    harness = await start(engine=request.param)
+@pytest.fixture
+async def h(start: Callable[..., Any]) -> Harness:
+    """A running engine on the emulator (the sim matching engine behind BingX's protocol)."""
+    harness = await start()
     assert isinstance(harness, Harness)
     return harness
 

@@ -16,8 +16,8 @@ reading per code, with its source), ``clock`` (the venue's time), ``tracker``
 what is settled: docs/bingx.md.
 """
 
+from dita.kernel.model import PositionMode
 from dita.venues.bingx.errors import BingxError, ErrorClass, classify
-from dita.venues.bingx.parse import PositionMode
 from dita.venues.bingx.signing import Credentials, CredentialsError
 from dita.venues.bingx.venue import (
     BingxConfig,

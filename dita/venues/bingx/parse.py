@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
 
 from dita.kernel.model import (
     EventKind,
@@ -32,11 +31,9 @@ from dita.venues.bingx.wire import WireError
 _ZERO = Decimal(0)
 
 
-class PositionMode(StrEnum):
-    """BingX account position mode (PROTOCOL.md §3.3, §3.10)."""
-
-    ONE_WAY = "ONE_WAY"  # positionSide=BOTH, reduceOnly allowed
-    HEDGE = "HEDGE"  # positionSide=LONG/SHORT, closes by the opposite side, no reduceOnly
+# The BingX account's position mode (PROTOCOL.md §3.3, §3.10) is the kernel's
+# ``PositionMode``: ONE_WAY sends positionSide=BOTH and may send reduceOnly; HEDGE sends
+# positionSide=LONG/SHORT, closes by the opposite side and never sends reduceOnly.
 
 
 # Bounds on anything BingX may call a decimal: far beyond any real price, quantity or

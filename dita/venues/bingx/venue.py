@@ -61,7 +61,15 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from dita.kernel.instruments import on_grid
-from dita.kernel.model import EventKind, Instrument, Order, OrderSide, OrderType, VenueEvent
+from dita.kernel.model import (
+    EventKind,
+    Instrument,
+    Order,
+    OrderSide,
+    OrderType,
+    PositionMode,
+    VenueEvent,
+)
 from dita.venues.base import (
     BalanceReport,
     NotSent,
@@ -75,7 +83,6 @@ from dita.venues.base import (
 from dita.venues.bingx import parse, wire
 from dita.venues.bingx.clock import Clock, ServerClock, wall_clock_ms
 from dita.venues.bingx.errors import BingxError, ErrorClass, resyncs_clock
-from dita.venues.bingx.parse import PositionMode
 from dita.venues.bingx.signing import (
     API_KEY_HEADER,
     Credentials,

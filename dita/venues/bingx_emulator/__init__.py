@@ -6,12 +6,10 @@ REST under ``http://127.0.0.1:PORT/openApi/...``, the user-data WebSocket at
 (signatures, timestamps, error codes, envelopes, 19-digit ids, string
 decimals, gzipped frames, Ping/Pong) with fault injection for tests.
 
-Engines: by default (one-way mode) the trading behind the protocol is the sim
+The trading behind the protocol, in one-way and in hedge mode, is the sim
 matching engine, ``dita.venues.sim.SimExchange``, wrapped by
 ``sim_engine.SimEngine`` (BingX's parameters, ids, truncation, error codes and
-stream frames around it). Hedge mode, which the sim does not model, uses the
-small built-in matcher ``exchange.Exchange`` (``engine="builtin"`` selects it
-in one-way mode too).
+stream frames around it).
 
 In tests::
 

@@ -31,8 +31,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from enum import StrEnum
 from typing import Any
+
+from dita.kernel.model import PositionMode
 
 _ZERO = Decimal(0)
 ORDER_ID_BASE = 1_900_000_000_000_000_000  # 19 digits, above 2**53 like BingX's ids
@@ -47,9 +48,9 @@ class ApiError(Exception):
         self.msg = msg
 
 
-class Mode(StrEnum):
-    ONE_WAY = "ONE_WAY"
-    HEDGE = "HEDGE"
+# The account's position mode: the kernel's enum, as everywhere (one-way: positionSide
+# BOTH, reduceOnly allowed; hedge: LONG/SHORT, closes by the opposite side, no reduceOnly).
+Mode = PositionMode
 
 
 @dataclass(frozen=True, slots=True)

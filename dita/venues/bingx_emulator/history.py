@@ -31,8 +31,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from dita.venues.bingx_emulator.engine import Engine
 from dita.venues.bingx_emulator.exchange import ApiError, s
+from dita.venues.bingx_emulator.sim_engine import SimEngine
 
 MAX_LIMIT = 1000
 OPEN = ("NEW", "PENDING", "PARTIALLY_FILLED")
@@ -81,7 +81,7 @@ class Fill:
 class History:
     """Orders and fills seen in the engine's stream events. See the module docstring."""
 
-    def __init__(self, exchange: Engine) -> None:
+    def __init__(self, exchange: SimEngine) -> None:
         self.exchange = exchange
         self._orders: dict[int, _OrderEntry] = {}
         self.fills: list[Fill] = []

@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from dita.venues.bingx_emulator.engine import Engine
 from dita.venues.bingx_emulator.exchange import ApiError, s
+from dita.venues.bingx_emulator.sim_engine import SimEngine
 
 DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
 TRADES_MAX = 1000
@@ -73,7 +73,7 @@ class MarketData:
 
     def __init__(
         self,
-        exchange: Engine,
+        exchange: SimEngine,
         clock: Callable[[], int],
         *,
         depth_lots: int = 100,

@@ -4,7 +4,8 @@ WebSocket at ``/swap-market?listenKey=...`` and the public market WebSocket at
 
 It speaks BingX's wire protocol (PROTOCOL.md §2-§6, §9) so that any BingX
 client works against it unchanged apart from the base URL. The trading itself
-is ``exchange.Exchange``; this module is the protocol around it: parameter
+is ``sim_engine.SimEngine`` (the sim matching engine, one-way and hedge mode);
+this module is the protocol around it: parameter
 parsing, signature/timestamp verification with BingX's error codes, the JSON
 envelope, listen keys, gzipped frames and Ping, and fault injection.
 
@@ -55,8 +56,7 @@ from aiohttp import WSMsgType, web
 from dita.venues.bingx.clock import wall_clock_ms
 from dita.venues.bingx_emulator import public_stream
 from dita.venues.bingx_emulator.answers import Answerer, AnswerProfile
-from dita.venues.bingx_emulator.engine import Engine
-from dita.venues.bingx_emulator.exchange import ApiError, Exchange, Mode, s
+from dita.venues.bingx_emulator.exchange import ApiError, Mode, s
 from dita.venues.bingx_emulator.history import History
 from dita.venues.bingx_emulator.klines import KlineBook
 from dita.venues.bingx_emulator.market import MarketData, PublicTrade
@@ -122,10 +122,9 @@ class BingxEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Callable[[], int] | None = None,
-        exchange: Engine | None = None,
+        exchange: SimEngine | None = None,
         mode: Mode = Mode.ONE_WAY,
         initial_balance: Decimal = Decimal(10_000),
-        engine: Literal["sim", "builtin"] = "sim",
         immediate_fills: bool = True,
         recv_window_default: int = 5000,
         recv_window_max: int | Literal["profile"] | None = "profile",  # else answers' cap
@@ -147,14 +146,12 @@ class BingxEmulator:
         self.host = host
         self._port = port
         self.clock = clock or wall_clock_ms
-        if exchange is not None:
-            self.exchange: Engine = exchange
-        elif engine == "sim" and mode is Mode.ONE_WAY:
-            self.exchange = SimEngine(
-                self.clock, initial_balance=initial_balance, immediate_fills=immediate_fills
-            )
-        else:
-            self.exchange = Exchange(clock=self.clock, mode=mode, initial_balance=initial_balance)
+        self.exchange = exchange or SimEngine(
+            self.clock,
+            initial_balance=initial_balance,
+            immediate_fills=immediate_fills,
+            mode=mode,
+        )
         profile = answers or AnswerProfile()
         if recv_window_max != "profile":
             profile = profile.but(recv_window_max=recv_window_max)
@@ -498,10 +495,8 @@ class BingxEmulator:
         return {"success": success, "failed": failed or None}
 
     def _funding_rate(self, symbol: str) -> Decimal:
-        """The rate the engine charges (the sim's configured rate; the built-in matcher none)."""
-        if isinstance(self.exchange, SimEngine):
-            return self.exchange.sim.config.funding_rate
-        return Decimal(0)
+        """The rate the engine charges (the sim's configured rate)."""
+        return self.exchange.sim.config.funding_rate
 
     def _batch_place(self, p: dict[str, str]) -> dict[str, Any]:
         """``POST /trade/batchOrders`` (PROTOCOL.md §3.3): up to 5 orders as a JSON array.

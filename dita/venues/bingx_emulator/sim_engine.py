@@ -1,12 +1,13 @@
-"""The emulator's default engine: BingX's wire protocol in front of ``dita.venues.sim``.
+"""The emulator's engine: BingX's wire protocol in front of ``dita.venues.sim``.
 
-``SimEngine`` offers the same methods as ``exchange.Exchange`` (the server
-calls either through ``Engine``), but the matching, margin, reduce-only,
-minimum and money rules are the sim matching engine's, so the BingX adapter is
+The matching, margin, reduce-only, minimum and money rules are the sim
+matching engine's, in one-way and in hedge mode, so the BingX adapter is
 tested against exactly the market model the backtests use. What this module
 adds is BingX's behaviour around it:
 
-* parameters as BingX takes them (``positionSide``, ``reduceOnly`` strings,
+* parameters as BingX takes them (``positionSide``: BOTH in one-way mode,
+  LONG or SHORT in hedge mode, where a SELL LONG or BUY SHORT closes and
+  ``reduceOnly`` is refused; ``reduceOnly`` strings,
   ``clientOrderId``/``clientOrderID``, lower-cased ids, 19-digit order ids),
   excess decimals truncated (or refused with 110425), and the sim's reject
   codes translated into BingX's (PROTOCOL.md §6.2);
@@ -15,10 +16,9 @@ adds is BingX's behaviour around it:
   the next print, as in the sim (the venue contract's model);
 * IOC/FOK remainders expire, PostOnly that would cross is refused (101215);
 * every sim event becomes an ``ORDER_TRADE_UPDATE`` (plus ``ACCOUNT_UPDATE``
-  after fills and funding) in ``outbox``.
-
-One-way position mode only: the sim keeps one signed position per symbol.
-Hedge mode is served by ``exchange.Exchange``.
+  after fills and funding) in ``outbox``;
+* the position mode switches (``set_mode``) only with no position and no open
+  order (104103).
 """
 
 from __future__ import annotations
@@ -27,7 +27,15 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from dita.kernel.model import EventKind, Instrument, OrderSide, OrderStatus, OrderType, VenueEvent
+from dita.kernel.model import (
+    EventKind,
+    Instrument,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    Side,
+    VenueEvent,
+)
 from dita.marketdata.model import Trade
 from dita.venues.base import OrderReport
 from dita.venues.bingx_emulator.exchange import (
@@ -35,7 +43,6 @@ from dita.venues.bingx_emulator.exchange import (
     ORDER_ID_BASE,
     ApiError,
     ContractSpec,
-    Exchange,
     Mode,
     _no_symbol,
     _required,
@@ -61,7 +68,7 @@ _REJECT_CODES: dict[RejectCode, int] = {
 
 
 class SimEngine:
-    """One BingX account (one-way mode) on a ``SimExchange``. See the module docstring."""
+    """One BingX account on a ``SimExchange``. See the module docstring."""
 
     def __init__(
         self,
@@ -76,10 +83,10 @@ class SimEngine:
         funding_rate: Decimal = _ZERO,
         maker_fee: Decimal = Decimal("0.0002"),
         taker_fee: Decimal = Decimal("0.0005"),
+        mode: Mode = Mode.ONE_WAY,
     ) -> None:
         self.clock = clock
         self.contracts = contracts
-        self.mode = Mode.ONE_WAY
         self.immediate_fills = immediate_fills
         self.reject_excess_precision = reject_excess_precision
         self.open_status = open_status
@@ -97,6 +104,7 @@ class SimEngine:
                 funding_rate=funding_rate,
                 id_prefix="bingx-emu",
                 first_order_id=ORDER_ID_BASE + 1,
+                position_mode=Mode(mode),
             )
         )
         self._now = 0
@@ -105,9 +113,14 @@ class SimEngine:
         self._created: dict[str, int] = {}  # venue order id -> creation time
         self._cost: dict[str, Decimal] = {}  # venue order id -> sum of qty * price of fills
         self._expire_on_cancel: set[str] = set()  # IOC/FOK remainders: report as EXPIRED
+        self._pos_side: dict[str, str] = {}  # sim cid -> positionSide as sent
         self._anon = 0
         for c in contracts:  # a zero-volume print gives every market a last price
             self._frames(self.sim.on_trade(Trade(c.symbol, self._tick(), c.price, _ZERO)))
+
+    @property
+    def mode(self) -> Mode:
+        return self.sim.position_mode()
 
     # -- market control -------------------------------------------------------
 
@@ -132,20 +145,34 @@ class SimEngine:
     # -- market data ------------------------------------------------------------
 
     def contracts_data(self, symbol: str | None) -> list[dict[str, Any]]:
-        return self._view().contracts_data(symbol)
+        rows = [contract_row(c) for c in self.contracts if not symbol or c.symbol == symbol]
+        if symbol and not rows:
+            raise _no_symbol(symbol)
+        return rows
 
     def price_data(self, symbol: str | None) -> dict[str, Any] | list[dict[str, Any]]:
-        return self._view().price_data(symbol)
+        now = self.clock()
+        if symbol:
+            spec = self._spec(symbol)
+            return {"symbol": spec.symbol, "price": s(self.price(spec.symbol)), "time": now}
+        return [
+            {"symbol": c.symbol, "price": s(self.price(c.symbol)), "time": now}
+            for c in self.contracts
+        ]
 
     def ticker_data(self, symbol: str | None) -> dict[str, Any] | list[dict[str, Any]]:
-        return self._view().ticker_data(symbol)
+        def row(sym: str) -> dict[str, Any]:
+            p = s(self.price(sym))
+            return {
+                "symbol": sym, "lastPrice": p, "bidPrice": p, "askPrice": p, "openPrice": p,
+                "highPrice": p, "lowPrice": p, "priceChange": "0", "priceChangePercent": "0",
+                "volume": "0", "quoteVolume": "0", "lastQty": "0", "bidQty": "0", "askQty": "0",
+                "openTime": self.clock(), "closeTime": self.clock(),
+            }  # fmt: skip
 
-    def _view(self) -> Exchange:
-        # The built-in exchange renders market data; give it our prices first.
-        view = Exchange(clock=self.clock, contracts=self.contracts)
-        for c in self.contracts:
-            view.set_price(c.symbol, self.price(c.symbol))
-        return view
+        if symbol:
+            return row(self._spec(symbol).symbol)
+        return [row(c.symbol) for c in self.contracts]
 
     # -- trading ------------------------------------------------------------------
 
@@ -160,10 +187,7 @@ class SimEngine:
             req.cid,
         )
         reduce_only, qty = req.reduce_only, req.qty
-        if req.pos_side != "BOTH":
-            raise ApiError(
-                109400, "In the One-way mode, the 'PositionSide' field can only be set to BOTH."
-            )
+        position_side = self._position_side(req.pos_side, reduce_only)
         last = self.price(spec.symbol)
         marketable = price is None or (price >= last if side == "BUY" else price <= last)
         if tif == "PostOnly" and marketable:
@@ -180,8 +204,10 @@ class SimEngine:
             quantity=qty,
             limit_price=price,
             reduce_only=reduce_only,
+            position_side=position_side,
         )
         self._wire_cid[sim_cid] = cid
+        self._pos_side[sim_cid] = req.pos_side
         try:
             events = self.sim.submit(request, self._tick())
         except DuplicateOrderError:
@@ -251,7 +277,7 @@ class SimEngine:
             mark = self.price(pos.asset)
             long = pos.side.value == "LONG"
             upnl = pos.quantity * (mark - pos.entry_price) * (1 if long else -1)
-            lev = self.sim.leverage(pos.asset)
+            lev = self.sim.leverage(pos.asset, position_side=self._lev_side(pos.side))
             rows.append(
                 {
                     "positionId": str(ORDER_ID_BASE // 10 + len(rows)),
@@ -261,7 +287,7 @@ class SimEngine:
                     "initialMargin": s(pos.quantity * pos.entry_price / lev), "leverage": int(lev),
                     "unrealizedProfit": s(upnl), "realisedProfit": "0", "liquidationPrice": 0,
                     "markPrice": s(mark), "positionValue": s(pos.quantity * mark),
-                    "onlyOnePosition": True, "updateTime": self._now,
+                    "onlyOnePosition": self.mode is Mode.ONE_WAY, "updateTime": self._now,
                 }
             )  # fmt: skip
         return rows
@@ -281,31 +307,71 @@ class SimEngine:
 
     def set_leverage(self, p: dict[str, str]) -> dict[str, Any]:
         spec = self._spec(_required(p, "symbol"))
-        if _required(p, "side").upper() != "BOTH":
+        side = _required(p, "side").upper()
+        if self.mode is Mode.ONE_WAY and side != "BOTH":
             raise ApiError(109400, "In the One-way mode, the 'side' field can only be set to BOTH.")
+        if self.mode is Mode.HEDGE and side not in ("LONG", "SHORT"):
+            raise ApiError(
+                109400, "In the Hedge mode, the 'side' field can only be set to LONG or SHORT."
+            )
         try:
             lev = int(_required(p, "leverage"))
         except ValueError:
             raise ApiError(80014, "Invalid parameters, leverage must be an integer") from None
         if lev < 1 or lev > spec.max_leverage:
             raise ApiError(101414, f"leverage must be between 1 and {spec.max_leverage}")
-        self.sim.set_leverage(spec.symbol, Decimal(lev))
+        ps = None if side == "BOTH" else Side(side)
+        self.sim.set_leverage(spec.symbol, Decimal(lev), position_side=ps)
         return {"leverage": lev, "symbol": spec.symbol}
 
     def get_leverage(self, p: dict[str, str]) -> dict[str, Any]:
         spec = self._spec(_required(p, "symbol"))
-        lev = int(self.sim.leverage(spec.symbol))
+        long = int(self.sim.leverage(spec.symbol, position_side=self._lev_side(Side.LONG)))
+        short = int(self.sim.leverage(spec.symbol, position_side=self._lev_side(Side.SHORT)))
         return {
-            "longLeverage": lev, "shortLeverage": lev,
+            "longLeverage": long, "shortLeverage": short,
             "maxLongLeverage": spec.max_leverage, "maxShortLeverage": spec.max_leverage,
         }  # fmt: skip
 
     def set_mode(self, dual: bool) -> dict[str, Any]:
-        if dual:
-            raise ApiError(109400, "the sim-backed emulator supports one-way mode only")
-        return {"dualSidePosition": "false"}
+        try:
+            self.sim.set_position_mode(Mode.HEDGE if dual else Mode.ONE_WAY)
+        except ValueError:
+            raise ApiError(
+                104103, "position mode cannot be changed with open positions or orders"
+            ) from None
+        return {"dualSidePosition": "true" if dual else "false"}
 
     # -- internals ------------------------------------------------------------------
+
+    def _position_side(self, pos_side: str, reduce_only: bool) -> Side | None:
+        """The sim's position side for a ``positionSide`` as sent (BingX's mode rules)."""
+        if self.mode is Mode.ONE_WAY:
+            if pos_side != "BOTH":
+                raise ApiError(
+                    109400, "In the One-way mode, the 'PositionSide' field can only be set to BOTH."
+                )
+            return None
+        if pos_side not in ("LONG", "SHORT"):
+            raise ApiError(
+                109400,
+                "In the Hedge mode, the 'PositionSide' field can only be set to LONG or SHORT.",
+            )
+        if reduce_only:
+            raise ApiError(109400, "In the Hedge mode, the 'ReduceOnly' field can not be filled.")
+        return Side(pos_side)
+
+    def _lev_side(self, side: Side) -> Side | None:
+        return side if self.mode is Mode.HEDGE else None
+
+    def _ps(self, r: OrderReport) -> str:
+        return self._pos_side.get(r.client_order_id, "BOTH")
+
+    def _reduce_only(self, r: OrderReport) -> bool:
+        """reduceOnly as BingX shows it: a hedge close (SELL LONG, BUY SHORT) is one."""
+        ps = self._ps(r)
+        closes = (ps, r.side) in (("LONG", OrderSide.SELL), ("SHORT", OrderSide.BUY))
+        return r.reduce_only or closes
 
     def _tick(self) -> int:
         self._now = max(self._now, self.clock())
@@ -362,10 +428,11 @@ class SimEngine:
     def _echo(self, r: OrderReport, tif: str) -> dict[str, Any]:
         return {
             "symbol": r.asset, "orderId": int(r.venue_order_id), "side": r.side.value,
-            "positionSide": "BOTH", "type": r.order_type.value, "price": s(r.limit_price or _ZERO),
-            "quantity": s(r.quantity), "stopPrice": "0", "workingType": "MARK_PRICE",
-            "clientOrderID": self._wire_cid.get(r.client_order_id, ""), "timeInForce": tif,
-            "priceRate": "0", "stopLoss": "", "takeProfit": "", "reduceOnly": r.reduce_only,
+            "positionSide": self._ps(r), "type": r.order_type.value,
+            "price": s(r.limit_price or _ZERO), "quantity": s(r.quantity), "stopPrice": "0",
+            "workingType": "MARK_PRICE", "clientOrderID": self._wire_cid.get(r.client_order_id, ""),
+            "timeInForce": tif, "priceRate": "0", "stopLoss": "", "takeProfit": "",
+            "reduceOnly": self._reduce_only(r),
             "activationPrice": "0", "closePosition": "", "stopGuaranteed": "",
         }  # fmt: skip
 
@@ -373,14 +440,15 @@ class SimEngine:
         created = self._created.get(r.venue_order_id, r.ts)
         return {
             "symbol": r.asset, "orderId": int(r.venue_order_id), "side": r.side.value,
-            "positionSide": "BOTH", "type": r.order_type.value, "origQty": s(r.quantity),
+            "positionSide": self._ps(r), "type": r.order_type.value, "origQty": s(r.quantity),
             "price": s(r.limit_price or _ZERO), "executedQty": s(r.cum_qty),
             "avgPrice": s(self._avg(r.venue_order_id, r.cum_qty)),
             "cumQuote": s(self._cost.get(r.venue_order_id, _ZERO)), "stopPrice": "",
             "profit": "0", "commission": s(-r.fees), "status": self._status(r), "time": created,
             "updateTime": r.ts, "clientOrderId": self._wire_cid.get(r.client_order_id, ""),
             "leverage": f"{int(self.sim.leverage(r.asset))}X", "workingType": "MARK_PRICE",
-            "onlyOnePosition": True, "reduceOnly": r.reduce_only, "postOnly": False,
+            "onlyOnePosition": self.mode is Mode.ONE_WAY, "reduceOnly": self._reduce_only(r),
+            "postOnly": False,
             "stopGuaranteed": "false", "triggerOrderId": 0,
         }  # fmt: skip
 
@@ -430,8 +498,8 @@ class SimEngine:
                         "q": s(r.quantity), "p": s(r.limit_price or _ZERO),
                         "ap": s(self._avg(r.venue_order_id, cum)), "x": x, "X": status,
                         "l": s(last_qty), "L": s(last_price), "z": s(cum), "n": s(-ev.fee),
-                        "N": "USDT", "T": ev.ts, "wt": "MARK_PRICE", "ps": "BOTH", "rp": "0",
-                        "sp": "0", "ro": r.reduce_only,
+                        "N": "USDT", "T": ev.ts, "wt": "MARK_PRICE", "ps": self._ps(r),
+                        "rp": "0", "sp": "0", "ro": self._reduce_only(r),
                         "Z": s(self._cost.get(r.venue_order_id, _ZERO)),
                     },
                 }
@@ -487,3 +555,18 @@ def _translate_reject(ev: VenueEvent) -> ApiError:
     if code is None:
         return ApiError(80014, ev.reason)
     return ApiError(_REJECT_CODES[code], detail)
+
+
+def contract_row(c: ContractSpec) -> dict[str, Any]:
+    """One row of ``GET /openApi/swap/v2/quote/contracts`` (PROTOCOL.md §3.1)."""
+    return {
+        "contractId": c.contract_id, "symbol": c.symbol, "size": "0",
+        "quantityPrecision": c.quantity_precision, "pricePrecision": c.price_precision,
+        "feeRate": c.taker_fee, "makerFeeRate": c.maker_fee, "takerFeeRate": c.taker_fee,
+        "tradeMinLimit": 0, "tradeMinQuantity": c.min_qty, "tradeMinUSDT": c.min_usdt,
+        "maxLongLeverage": c.max_leverage, "maxShortLeverage": c.max_leverage,
+        "currency": "USDT", "asset": c.asset, "status": 1, "apiStateOpen": "true",
+        "apiStateClose": "true", "ensureTrigger": False, "triggerFeeRate": "0.00020000",
+        "brokerState": False, "launchTime": 1586275200000, "maintainTime": 0, "offTime": 0,
+        "displayName": c.symbol,
+    }  # fmt: skip

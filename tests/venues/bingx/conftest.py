@@ -93,12 +93,9 @@ async def open_session() -> AsyncIterator[Callable[..., object]]:
         venue_mode: PositionMode | None = None,
         secret: str = API_SECRET,
         emulator_kwargs: dict[str, object] | None = None,
-        engine: str = "sim",
         **config: object,
     ) -> Session:
-        emu = BingxEmulator(
-            API_KEY, API_SECRET, mode=mode, engine=engine, **(emulator_kwargs or {})
-        )  # type: ignore[arg-type]
+        emu = BingxEmulator(API_KEY, API_SECRET, mode=mode, **(emulator_kwargs or {}))  # type: ignore[arg-type]
         await emu.start()
         client = loopback.async_client(timeout=httpx.Timeout(5.0, connect=2.0))
         sleeps: list[float] = []
@@ -127,9 +124,9 @@ async def open_session() -> AsyncIterator[Callable[..., object]]:
         await s.emu.close()
 
 
-@pytest.fixture(params=["sim", "builtin"])
-async def session(open_session: Callable[..., object], request: pytest.FixtureRequest) -> Session:
-    """A one-way session, once on the sim-backed engine and once on the built-in matcher."""
-    s = await open_session(engine=request.param)  # type: ignore[misc]
+@pytest.fixture
+async def session(open_session: Callable[..., object]) -> Session:
+    """A one-way session on the emulator."""
+    s = await open_session()  # type: ignore[misc]
     assert isinstance(s, Session)
     return s

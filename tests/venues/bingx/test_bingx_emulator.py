@@ -26,11 +26,9 @@ ORDER = "/openApi/swap/v2/trade/order"
 LISTEN = "/openApi/user/auth/userDataStream"
 
 
-@pytest.fixture(params=["sim", "builtin"])
-async def emu(request: pytest.FixtureRequest) -> AsyncIterator[BingxEmulator]:
-    async with BingxEmulator(
-        KEY, SECRET, engine=request.param, ping_interval=0.05, missed_pongs_allowed=2
-    ) as e:
+@pytest.fixture
+async def emu() -> AsyncIterator[BingxEmulator]:
+    async with BingxEmulator(KEY, SECRET, ping_interval=0.05, missed_pongs_allowed=2) as e:
         yield e
 
 

@@ -45,19 +45,11 @@ D = Decimal
 
 @pytest.fixture
 async def start(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
-    """``await start(answers=..., skew_ms=..., engine=...)`` -> a running ``Harness``."""
+    """``await start(answers=..., skew_ms=...)`` -> a running ``Harness``."""
     opened: list[tuple[Harness, httpx.AsyncClient]] = []
 
-    async def factory(
-        answers: AnswerProfile | None = None, skew_ms: int = 0, engine: str = "sim"
-    ) -> Harness:
-        emu = BingxEmulator(
-            API_KEY,
-            API_SECRET,
-            initial_balance=CAPITAL,
-            engine=engine,
-            answers=answers,  # type: ignore[arg-type]
-        )
+    async def factory(answers: AnswerProfile | None = None, skew_ms: int = 0) -> Harness:
+        emu = BingxEmulator(API_KEY, API_SECRET, initial_balance=CAPITAL, answers=answers)
         await emu.start()
         await emu.set_price(SYMBOL, START_PRICE)
         client = loopback.async_client(timeout=httpx.Timeout(5.0, connect=2.0))
@@ -111,13 +103,12 @@ async def start(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
         await h.emu.close()
 
 
-@pytest.mark.parametrize("engine", ["sim", "builtin"])
 async def test_numeric_decimals_in_the_place_reply_keep_the_engine_trading(
-    start: Callable[..., Any], engine: str
+    start: Callable[..., Any],
 ) -> None:
     # before: PlacedOrder typed price/quantity as strings, submit raised WireError after
     # the order was live, and Engine._send let it end the run
-    h: Harness = await start(AnswerProfile(place_decimals="number"), engine=engine)
+    h: Harness = await start(AnswerProfile(place_decimals="number"))
     await h.enter("0.01", limit="59000")
     await h.until(h.entry_acked, "the entry's ack")
     await h.emu.trade(SYMBOL, D("59000"), D("1"))

@@ -107,9 +107,9 @@ class Driver:
         assert self.k.check_invariants() == []
 
 
-@pytest.fixture(params=["sim", "builtin"])
-async def driver(open_session: Callable[..., Any], request: pytest.FixtureRequest) -> Driver:
-    return Driver(await open_session(engine=request.param))
+@pytest.fixture
+async def driver(open_session: Callable[..., Any]) -> Driver:
+    return Driver(await open_session())
 
 
 async def test_limit_entry_partial_fill_cancel_rest_then_two_leg_exit(driver: Driver) -> None:

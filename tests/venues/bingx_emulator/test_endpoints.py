@@ -33,11 +33,9 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["sim", "builtin"])
-async def emu(request: pytest.FixtureRequest) -> AsyncIterator[BingxEmulator]:
-    async with BingxEmulator(
-        API_KEY, API_SECRET, engine=request.param, depth_push_s=0.05, ping_interval=0.2
-    ) as e:
+@pytest.fixture
+async def emu() -> AsyncIterator[BingxEmulator]:
+    async with BingxEmulator(API_KEY, API_SECRET, depth_push_s=0.05, ping_interval=0.2) as e:
         yield e
 
 

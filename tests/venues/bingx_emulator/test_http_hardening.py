@@ -303,7 +303,7 @@ _FRESH = loopback.client(limits=httpx.Limits(max_keepalive_connections=0))
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[ThreadedEmulator]:
-    with ThreadedEmulator(engine="sim") as t:
+    with ThreadedEmulator() as t:
         yield t
 
 
