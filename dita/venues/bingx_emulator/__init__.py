@@ -29,23 +29,23 @@ import os
 from decimal import Decimal
 
 from dita.venues.bingx.clock import wall_clock_ms
-from dita.venues.bingx_emulator.exchange import (
+from dita.venues.bingx_emulator.protocol import (
     DEFAULT_CONTRACTS,
     ApiError,
     ContractSpec,
-    Exchange,
     Mode,
 )
 from dita.venues.bingx_emulator.server import BingxEmulator, HttpFault
+from dita.venues.bingx_emulator.sim_engine import SimEngine
 
 __all__ = [
     "DEFAULT_CONTRACTS",
     "ApiError",
     "BingxEmulator",
     "ContractSpec",
-    "Exchange",
     "HttpFault",
     "Mode",
+    "SimEngine",
     "serve",
     "tape",
     "wall_clock_ms",

@@ -1,6 +1,6 @@
 """How the emulator's answers look: BingX's real shapes by default, each documented variant a switch.
 
-The trading engines (``exchange.Exchange``, ``sim_engine.SimEngine``) produce one
+The trading engine (``sim_engine.SimEngine``) produces one
 canonical shape (decimals as strings, resting orders ``NEW``, one row per
 position side). ``Answerer`` reshapes every REST ``data`` payload, stream frame
 and response header on its way out, following an ``AnswerProfile``. Each field of

@@ -1,8 +1,8 @@
 """The account's order and fill history for the emulator: ``allOrders``, ``fullOrder``
-and ``allFillOrders``, whichever engine does the trading.
+and ``allFillOrders``.
 
-Both engines report every change of an order as an ``ORDER_TRADE_UPDATE`` in
-their ``outbox``; the server shows each one to ``History.record`` before it
+The engine reports every change of an order as an ``ORDER_TRADE_UPDATE`` in
+its ``outbox``; the server shows each one to ``History.record`` before it
 goes onto the streams (so a stream fault never loses history). ``History``
 remembers which orders exist (id, symbol, creation time) and every fill; an
 order's current state is rendered by the engine itself (its ``query``), so the
@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from dita.venues.bingx_emulator.exchange import ApiError, s
+from dita.venues.bingx_emulator.protocol import ApiError, s
 from dita.venues.bingx_emulator.sim_engine import SimEngine
 
 MAX_LIMIT = 1000

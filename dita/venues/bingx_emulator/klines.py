@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from dita.venues.bingx_emulator.exchange import ApiError
+from dita.venues.bingx_emulator.protocol import ApiError
 
 MAX_LIMIT = 1440
 MONTH = "1M"

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from dita.venues.bingx_emulator.exchange import ApiError, s
+from dita.venues.bingx_emulator.protocol import ApiError, s
 from dita.venues.bingx_emulator.sim_engine import SimEngine
 
 DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)

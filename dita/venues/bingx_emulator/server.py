@@ -56,10 +56,10 @@ from aiohttp import WSMsgType, web
 from dita.venues.bingx.clock import wall_clock_ms
 from dita.venues.bingx_emulator import public_stream
 from dita.venues.bingx_emulator.answers import Answerer, AnswerProfile
-from dita.venues.bingx_emulator.exchange import ApiError, Mode, s
 from dita.venues.bingx_emulator.history import History
 from dita.venues.bingx_emulator.klines import KlineBook
 from dita.venues.bingx_emulator.market import MarketData, PublicTrade
+from dita.venues.bingx_emulator.protocol import ApiError, Mode, s
 from dita.venues.bingx_emulator.sim_engine import SimEngine
 
 log = logging.getLogger("dita.bingx_emulator")

@@ -37,8 +37,8 @@ from dita.kernel.model import (
     VenueEvent,
 )
 from dita.marketdata.model import Trade
-from dita.venues.base import OrderReport
-from dita.venues.bingx_emulator.exchange import (
+from dita.venues.base import OrderReport, PositionReport
+from dita.venues.bingx_emulator.protocol import (
     DEFAULT_CONTRACTS,
     ORDER_ID_BASE,
     ApiError,
@@ -275,8 +275,7 @@ class SimEngine:
             if symbol and pos.asset != symbol:
                 continue
             mark = self.price(pos.asset)
-            long = pos.side.value == "LONG"
-            upnl = pos.quantity * (mark - pos.entry_price) * (1 if long else -1)
+            upnl = self._unrealized(pos)
             lev = self.sim.leverage(pos.asset, position_side=self._lev_side(pos.side))
             rows.append(
                 {
@@ -294,10 +293,7 @@ class SimEngine:
 
     def balance_row(self) -> dict[str, Any]:
         bal = self.sim.balance()
-        upnl = _ZERO
-        for pos in self.sim.positions():
-            sign = 1 if pos.side.value == "LONG" else -1
-            upnl += pos.quantity * (self.price(pos.asset) - pos.entry_price) * sign
+        upnl = sum((self._unrealized(pos) for pos in self.sim.positions()), _ZERO)
         return {
             "userId": "1000001", "asset": bal.asset, "balance": s(bal.wallet),
             "equity": s(bal.wallet + upnl), "unrealizedProfit": s(upnl), "realisedProfit": "0",
@@ -360,6 +356,11 @@ class SimEngine:
         if reduce_only:
             raise ApiError(109400, "In the Hedge mode, the 'ReduceOnly' field can not be filled.")
         return Side(pos_side)
+
+    def _unrealized(self, pos: PositionReport) -> Decimal:
+        """A position's unrealised PnL at the last price."""
+        gain = pos.quantity * (self.price(pos.asset) - pos.entry_price)
+        return gain if pos.side is Side.LONG else -gain
 
     def _lev_side(self, side: Side) -> Side | None:
         return side if self.mode is Mode.HEDGE else None
