@@ -835,6 +835,16 @@ class SimExchange:
         inst = self._instruments.get(req.symbol)
         if inst is None:
             return RejectCode.UNKNOWN_SYMBOL, f"no instrument {req.symbol!r}"
+        price = self._reference_price(inst, req)
+        if isinstance(price, tuple):
+            return price
+        return self._route_problem(acct, req) or self._position_problem(acct, req, inst, price)
+
+    def _reference_price(
+        self, inst: Instrument, req: OrderRequest
+    ) -> Decimal | tuple[RejectCode, str]:
+        """The price the order is checked at (its limit, or the last price), or why the
+        quantity or price is refused."""
         qty = req.quantity
         if not qty.is_finite() or qty <= 0:
             return RejectCode.INVALID_QUANTITY, f"quantity {qty} is not > 0"
@@ -863,9 +873,13 @@ class SimExchange:
                 return RejectCode.INVALID_PRICE, "MARKET order with a price"
             case _:
                 return RejectCode.INVALID_PRICE, f"unsupported order type {req.order_type!r}"
-        problem = self._route_problem(acct, req)
-        if problem is not None:
-            return problem
+        return price
+
+    def _position_problem(
+        self, acct: _Account, req: OrderRequest, inst: Instrument, price: Decimal
+    ) -> tuple[RejectCode, str] | None:
+        """Reduce-only, minimum and margin checks against the position the order moves."""
+        qty = req.quantity
         key, reduces = self._route(acct, req)
         pos = acct.positions.get(key)
         pos_qty = pos.qty if pos is not None else _ZERO
