@@ -12,8 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import msgspec
 
 from dita.kernel.model import PositionMode
+from dita.venues.bingx import wire
 
 ORDER_ID_BASE = 1_900_000_000_000_000_000  # 19 digits, above 2**53 like BingX's ids
 
@@ -80,6 +84,28 @@ DEFAULT_CONTRACTS: tuple[ContractSpec, ...] = (
 def s(d: Decimal) -> str:
     """A decimal as BingX writes it: a plain string, never an exponent."""
     return format(d, "f")
+
+
+def num(d: Decimal) -> wire.Num:
+    """A decimal as a wire number (its text as BingX writes it)."""
+    return wire.Num(s(d))
+
+
+def wire_row(obj: msgspec.Struct, *, numbers: bool = False, **extra: Any) -> dict[str, Any]:
+    """One of the adapter's wire types (``dita.venues.bingx.wire``) as the JSON object
+    the emulator sends: the wire's own field names, every ``Num`` as the string it
+    holds (as a JSON number with ``numbers``), then ``extra``, the fields the adapter
+    does not read. Answers built this way have the shape the adapter decodes, so the
+    two sides cannot drift apart."""
+
+    def enc(value: Any) -> Any:
+        if isinstance(value, wire.Num):
+            return Decimal(value.text) if numbers else value.text
+        raise NotImplementedError(f"no wire encoding for {type(value).__name__}")
+
+    row: dict[str, Any] = msgspec.to_builtins(obj, enc_hook=enc, builtin_types=(Decimal,))
+    row.update(extra)
+    return row
 
 
 def _no_symbol(symbol: str) -> ApiError:

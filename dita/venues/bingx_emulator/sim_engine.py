@@ -38,6 +38,7 @@ from dita.kernel.model import (
 )
 from dita.marketdata.model import Trade
 from dita.venues.base import OrderReport, PositionReport
+from dita.venues.bingx import wire
 from dita.venues.bingx_emulator.protocol import (
     DEFAULT_CONTRACTS,
     ORDER_ID_BASE,
@@ -46,8 +47,10 @@ from dita.venues.bingx_emulator.protocol import (
     Mode,
     _no_symbol,
     _required,
+    num,
     parse_place,
     s,
+    wire_row,
 )
 from dita.venues.sim import FeeSchedule, SimConfig, SimExchange
 from dita.venues.sim.exchange import DuplicateOrderError, OrderRequest, RejectCode, reject_code
@@ -277,29 +280,38 @@ class SimEngine:
             mark = self.price(pos.asset)
             upnl = self._unrealized(pos)
             lev = self.sim.leverage(pos.asset, position_side=self._lev_side(pos.side))
+            row = wire.Position(
+                symbol=pos.asset,
+                position_amt=num(pos.quantity),
+                position_side=pos.side.value,
+                avg_price=num(pos.entry_price),
+                currency="USDT",
+            )
             rows.append(
-                {
-                    "positionId": str(ORDER_ID_BASE // 10 + len(rows)),
-                    "symbol": pos.asset, "currency": "USDT", "positionAmt": s(pos.quantity),
-                    "availableAmt": s(pos.quantity), "positionSide": pos.side.value,
-                    "isolated": False, "avgPrice": s(pos.entry_price),
-                    "initialMargin": s(pos.quantity * pos.entry_price / lev), "leverage": int(lev),
-                    "unrealizedProfit": s(upnl), "realisedProfit": "0", "liquidationPrice": 0,
-                    "markPrice": s(mark), "positionValue": s(pos.quantity * mark),
-                    "onlyOnePosition": self.mode is Mode.ONE_WAY, "updateTime": self._now,
-                }
+                wire_row(
+                    row, positionId=str(ORDER_ID_BASE // 10 + len(rows)),
+                    availableAmt=s(pos.quantity), isolated=False,
+                    initialMargin=s(pos.quantity * pos.entry_price / lev), leverage=int(lev),
+                    unrealizedProfit=s(upnl), realisedProfit="0", liquidationPrice=0,
+                    markPrice=s(mark), positionValue=s(pos.quantity * mark),
+                    onlyOnePosition=self.mode is Mode.ONE_WAY, updateTime=self._now,
+                )
             )  # fmt: skip
         return rows
 
     def balance_row(self) -> dict[str, Any]:
         bal = self.sim.balance()
         upnl = sum((self._unrealized(pos) for pos in self.sim.positions()), _ZERO)
-        return {
-            "userId": "1000001", "asset": bal.asset, "balance": s(bal.wallet),
-            "equity": s(bal.wallet + upnl), "unrealizedProfit": s(upnl), "realisedProfit": "0",
-            "availableMargin": s(bal.available), "usedMargin": s(bal.wallet - bal.available),
-            "freezedMargin": "0", "shortUid": "1000001",
-        }  # fmt: skip
+        row = wire.Balance(
+            asset=bal.asset,
+            balance=num(bal.wallet),
+            available_margin=num(bal.available),
+            equity=num(bal.wallet + upnl),
+        )
+        return wire_row(
+            row, userId="1000001", unrealizedProfit=s(upnl), realisedProfit="0",
+            usedMargin=s(bal.wallet - bal.available), freezedMargin="0", shortUid="1000001",
+        )  # fmt: skip
 
     def set_leverage(self, p: dict[str, str]) -> dict[str, Any]:
         spec = self._spec(_required(p, "symbol"))
@@ -490,57 +502,50 @@ class SimEngine:
                 if r.asset not in touched:
                     touched.append(r.asset)
             cum = ev.cum_qty or _ZERO
-            self.outbox.append(
-                {
-                    "e": "ORDER_TRADE_UPDATE", "E": ev.ts, "T": ev.ts,
-                    "o": {
-                        "s": r.asset, "c": self._wire_cid.get(r.client_order_id, ""),
-                        "i": int(r.venue_order_id), "S": r.side.value, "o": r.order_type.value,
-                        "q": s(r.quantity), "p": s(r.limit_price or _ZERO),
-                        "ap": s(self._avg(r.venue_order_id, cum)), "x": x, "X": status,
-                        "l": s(last_qty), "L": s(last_price), "z": s(cum), "n": s(-ev.fee),
-                        "N": "USDT", "T": ev.ts, "wt": "MARK_PRICE", "ps": self._ps(r),
-                        "rp": "0", "sp": "0", "ro": self._reduce_only(r),
-                        "Z": s(self._cost.get(r.venue_order_id, _ZERO)),
-                    },
-                }
+            update = wire.OrderUpdate(
+                symbol=r.asset, order_id=int(r.venue_order_id), cum_qty=num(cum),
+                side=r.side.value, order_type=r.order_type.value, exec_type=x, status=status,
+                client_order_id=self._wire_cid.get(r.client_order_id, ""),
+                quantity=num(r.quantity), price=num(r.limit_price or _ZERO),
+                avg_price=num(self._avg(r.venue_order_id, cum)), last_qty=num(last_qty),
+                last_price=num(last_price), commission=num(-ev.fee), commission_asset="USDT",
+                trade_time=ev.ts, position_side=self._ps(r), realised_pnl=num(_ZERO),
+                reduce_only=self._reduce_only(r),
             )  # fmt: skip
+            frame = wire_row(
+                wire.OrderTradeUpdate(order=update, event_time=ev.ts, push_time=ev.ts),
+                e="ORDER_TRADE_UPDATE",
+            )
+            frame["o"].update(wt="MARK_PRICE", sp="0", Z=s(self._cost.get(r.venue_order_id, _ZERO)))
+            self.outbox.append(frame)
         for symbol in touched:
             self._account_update("ORDER", symbol, _ZERO)
 
     def _account_update(self, reason: str, symbol: str, change: Decimal) -> None:
         bal = self.sim.balance()
-        positions = [
-            {
-                "s": p.asset,
-                "pa": s(p.quantity),
-                "ep": s(p.entry_price),
-                "up": "0",
-                "mt": "cross",
-                "iw": "0",
-                "ps": p.side.value,
-            }
+        held = [
+            (p.quantity, p.entry_price, p.side.value)
             for p in self.sim.positions()
             if p.asset == symbol
         ]
-        if not positions and symbol:
-            positions = [
-                {
-                    "s": symbol,
-                    "pa": "0",
-                    "ep": "0",
-                    "up": "0",
-                    "mt": "cross",
-                    "iw": "0",
-                    "ps": "LONG",
-                }
-            ]
-        self.outbox.append(
-            {
-                "e": "ACCOUNT_UPDATE", "E": self._now, "T": self._now,
-                "a": {"m": reason, "B": [{"a": bal.asset, "wb": s(bal.wallet), "cw": s(bal.wallet), "bc": s(change)}], "P": positions},
-            }
-        )  # fmt: skip
+        if not held and symbol:
+            held = [(_ZERO, _ZERO, "LONG")]
+        positions = [
+            wire.AccountPosition(
+                symbol=symbol, position_amt=num(qty), entry_price=num(entry),
+                unrealized_pnl=num(_ZERO), margin_type="cross", position_side=side,
+            )
+            for qty, entry, side in held
+        ]  # fmt: skip
+        wallet = num(bal.wallet)
+        balance = wire.AccountBalance(bal.asset, wallet, wallet, num(change))
+        data = wire.AccountData(reason=reason, balances=[balance], positions=positions)
+        frame = wire_row(
+            wire.AccountUpdate(account=data, event_time=self._now), e="ACCOUNT_UPDATE", T=self._now
+        )
+        for row in frame["a"]["P"]:
+            row["iw"] = "0"
+        self.outbox.append(frame)
 
 
 def _translate_reject(ev: VenueEvent) -> ApiError:
@@ -560,14 +565,16 @@ def _translate_reject(ev: VenueEvent) -> ApiError:
 
 def contract_row(c: ContractSpec) -> dict[str, Any]:
     """One row of ``GET /openApi/swap/v2/quote/contracts`` (PROTOCOL.md §3.1)."""
-    return {
-        "contractId": c.contract_id, "symbol": c.symbol, "size": "0",
-        "quantityPrecision": c.quantity_precision, "pricePrecision": c.price_precision,
-        "feeRate": c.taker_fee, "makerFeeRate": c.maker_fee, "takerFeeRate": c.taker_fee,
-        "tradeMinLimit": 0, "tradeMinQuantity": c.min_qty, "tradeMinUSDT": c.min_usdt,
-        "maxLongLeverage": c.max_leverage, "maxShortLeverage": c.max_leverage,
-        "currency": "USDT", "asset": c.asset, "status": 1, "apiStateOpen": "true",
-        "apiStateClose": "true", "ensureTrigger": False, "triggerFeeRate": "0.00020000",
-        "brokerState": False, "launchTime": 1586275200000, "maintainTime": 0, "offTime": 0,
-        "displayName": c.symbol,
-    }  # fmt: skip
+    row = wire.Contract(
+        symbol=c.symbol, quantity_precision=c.quantity_precision,
+        price_precision=c.price_precision, trade_min_quantity=wire.Num(str(c.min_qty)),
+        trade_min_usdt=wire.Num(str(c.min_usdt)), maker_fee_rate=wire.Num(str(c.maker_fee)),
+        taker_fee_rate=wire.Num(str(c.taker_fee)), max_long_leverage=c.max_leverage,
+        max_short_leverage=c.max_leverage, currency="USDT", asset=c.asset, status=1,
+        api_state_open="true", api_state_close="true",
+    )  # fmt: skip
+    return wire_row(
+        row, numbers=True, contractId=c.contract_id, size="0", feeRate=c.taker_fee,
+        tradeMinLimit=0, ensureTrigger=False, triggerFeeRate="0.00020000", brokerState=False,
+        launchTime=1586275200000, maintainTime=0, offTime=0, displayName=c.symbol,
+    )  # fmt: skip

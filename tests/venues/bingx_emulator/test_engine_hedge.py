@@ -3,15 +3,19 @@
 Synchronous, on ``SimEngine`` itself (the server only adds the protocol around it):
 orders name LONG or SHORT, a SELL LONG / BUY SHORT closes (and shows as
 reduce-only), ``reduceOnly`` is refused, leverage is per side, and the mode
-switches only when the account is flat and idle.
+switches only when the account is flat and idle; answers carry every field the
+adapter's wire types declare.
 """
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
+import msgspec
 import pytest
 
+from dita.venues.bingx import wire
 from dita.venues.bingx_emulator import ApiError, Mode
 from dita.venues.bingx_emulator.sim_engine import SimEngine
 
@@ -87,3 +91,33 @@ def test_leverage_is_per_side_and_the_mode_switches_only_when_flat() -> None:
     e.place(order("SELL", "LONG"))
     assert e.set_mode(False) == {"dualSidePosition": "false"}
     assert e.mode is Mode.ONE_WAY
+
+
+def _declared_and_filled(row: dict[str, object], type_: type[msgspec.Struct]) -> None:
+    """``row`` has every field ``type_`` declares, and none of its numbers is blank."""
+    names = {f.encode_name for f in msgspec.structs.fields(type_)}
+    assert names <= row.keys(), names - row.keys()
+    decoded = wire.decode(json.dumps(row, default=str), type_)
+    for f in msgspec.structs.fields(type_):
+        value = getattr(decoded, f.name)
+        assert not (isinstance(value, wire.Num) and value.absent), f.encode_name
+
+
+def test_answers_carry_every_field_the_adapters_wire_types_declare() -> None:
+    e = engine()
+    e.place(order("BUY", "LONG", "0.02"))
+    e.place(order("SELL", "SHORT", "0.01"))
+    for row in e.positions_data({}):
+        _declared_and_filled(row, wire.Position)
+    _declared_and_filled(e.balance_row(), wire.Balance)
+    for c in e.contracts_data(None):
+        _declared_and_filled(c, wire.Contract)
+    kinds = set()
+    for frame in e.outbox:
+        kinds.add(frame["e"])
+        if frame["e"] == "ORDER_TRADE_UPDATE":
+            _declared_and_filled(frame["o"], wire.OrderUpdate)
+        elif frame["e"] == "ACCOUNT_UPDATE":
+            _declared_and_filled(frame["a"]["B"][0], wire.AccountBalance)
+            _declared_and_filled(frame["a"]["P"][0], wire.AccountPosition)
+    assert kinds == {"ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE"}
