@@ -3,7 +3,8 @@ played back with --replay-wire: the replayed journal equals the original record 
 (every column of records, trades and trade exits, the engine's timestamps included: they
 come from the recorded clock readings; of the meta table all but the file's random
 journal_id); an edited recorded fill price changes the replayed journal; a replay with other
-run options, or of something that is not a capture, is refused before anything is written."""
+run options, or of something that is not a capture, is refused before anything is written;
+a replayed run that asks out of turn, or for more than the capture holds, stops naming it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
+
+from dita.venues.bingx.replay import ReplayDiverged, ReplaySession, load_capture
 from dita.venues.bingx_emulator import BingxEmulator
 from dita.verify import verify_journal
 from tests.engine.test_live_run import KEY, SECRET, _dita, _env, _live_args, emulator
@@ -119,3 +124,38 @@ async def test_a_replay_with_other_options_is_refused_naming_them(
     code, _, err = await _dita(tmp_path, *_replay_args(capture, replayed), "--testnet", env=_env())
     assert code == 1 and "captured on http://127.0.0.1:" in err
     assert not replayed.parent.exists()
+
+
+def _capture(tmp_path: Path, records: list[dict[str, Any]]) -> Path:
+    (tmp_path / "capture.json").write_text(json.dumps({"format": 1, "command": "run"}))
+    lines = [json.dumps({"seq": n, **r}) for n, r in enumerate(records, 1)]
+    (tmp_path / "wire.jsonl").write_text("\n".join(lines) + "\n")
+    return tmp_path
+
+
+async def test_a_replay_that_asks_out_of_turn_or_beyond_the_capture_diverges(
+    tmp_path: Path,
+) -> None:
+    def exchange(path: str, sent: int) -> list[dict[str, Any]]:
+        return [
+            {"kind": "http_send", "method": "GET", "path": path, "params": {}},
+            {"kind": "http", "method": "GET", "path": path, "params": {}, "sent": sent,
+             "status": 200, "headers": {}, "file": None, "body": json.dumps({"code": 0, "data": path})},
+        ]  # fmt: skip
+
+    directory = _capture(tmp_path, exchange("/a", 1) + exchange("/b", 3))
+    session = ReplaySession(load_capture(directory), stall_s=0.3)
+    async with httpx.AsyncClient(transport=session.transport()) as client:
+        with pytest.raises(
+            ReplayDiverged, match="asked for GET /b, recorded later than seq 1: GET /a"
+        ):
+            await client.get("http://venue/b")  # /a comes first, and nobody asks for it
+    session = ReplaySession(load_capture(directory), stall_s=0.3)
+    async with httpx.AsyncClient(transport=session.transport()) as client:
+        assert (await client.get("http://venue/a")).json()["data"] == "/a"
+        assert (await client.get("http://venue/b?timestamp=1")).json()["data"] == "/b"
+        with pytest.raises(
+            ReplayDiverged, match=r"sent GET /a \{\}, which the capture has no answer left for"
+        ):
+            await client.get("http://venue/a")
+    assert session.remaining == 0
