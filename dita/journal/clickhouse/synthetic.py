@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from dita.journal.sqlite import SqliteJournal, Synchronous
 from dita.kernel import (
     Action,
     CancelOrder,
+    Command,
     EventKind,
     Instrument,
     Kernel,
@@ -94,12 +96,7 @@ def write_journal(
             last_input = seq
             inputs_since_snapshot += 1
             venue.ts = ts
-            for c in out.commands:
-                match c:
-                    case SubmitOrder(order=o):
-                        pending.extend(venue.on_submit(o))
-                    case CancelOrder(order=o):
-                        pending.extend(venue.on_cancel(o))
+            pending.extend(_send(venue, out.commands))
 
         while journal.appended_seq < records:
             ts += 60_000
@@ -122,28 +119,7 @@ def write_journal(
                 intent = KernelIntent(f"bad-{n}", ts, slot, Action.ENTER, trade_id=f"x{n}",
                                       asset="BTC-USDT", side=Side.LONG, size=D(-1))  # fmt: skip
             elif view.stage in (TradeStage.IDLE, TradeStage.CLOSED):
-                asset = rng.choice(list(marks))
-                size = D(rng.choice(_SIZES[asset]))
-                mark = marks[asset]
-                tick = INSTRUMENTS[0].tick_size if asset == "BTC-USDT" else INSTRUMENTS[1].tick_size
-                scripts: list[list[Step]] = [
-                    [Ack(), Fill()],
-                    [Fill()],
-                    [Ack(), Fill(D("0.3"), price=mark), Fill(price=mark + tick)],
-                    [Ack(), Fill(D("0.333"), price=mark - tick), Fill(price=mark + tick * 2)],
-                    [Reject("insufficient margin")],
-                    [Ack(), Hold()],
-                    [Ack(), Fill(D("0.5"), price=mark), Hold()],
-                ]
-                venue.set_script("entry", rng.choice(scripts))
-                limit = rng.random() < 0.4
-                intent = KernelIntent(
-                    f"in-{n}", ts, slot, Action.ENTER, trade_id=f"t{n}", asset=asset,
-                    side=rng.choice((Side.LONG, Side.SHORT)), size=size,
-                    order_type=OrderType.LIMIT if limit else OrderType.MARKET,
-                    limit_price=mark if limit else None,
-                    exit_leg_ratios=rng.choice(_LEGS), reference_price=None if limit else mark,
-                )  # fmt: skip
+                intent = _entry(rng, venue, marks, n, ts, slot)
             elif view.stage is TradeStage.POSITION_OPEN:
                 venue.set_script(
                     "exit",
@@ -171,3 +147,43 @@ def write_journal(
         journal.append(EngineNote("end", "synthetic run finished", {"bars": bars}), ts=ts)
         journal.commit()
         return journal.last_seq
+
+
+def _entry(
+    rng: random.Random, venue: MockVenue, marks: dict[str, Decimal], n: int, ts: int, slot: int
+) -> KernelIntent:
+    """A random ENTER on a free slot, with a random venue script for its entry order."""
+    asset = rng.choice(list(marks))
+    size = D(rng.choice(_SIZES[asset]))
+    mark = marks[asset]
+    tick = INSTRUMENTS[0].tick_size if asset == "BTC-USDT" else INSTRUMENTS[1].tick_size
+    scripts: list[list[Step]] = [
+        [Ack(), Fill()],
+        [Fill()],
+        [Ack(), Fill(D("0.3"), price=mark), Fill(price=mark + tick)],
+        [Ack(), Fill(D("0.333"), price=mark - tick), Fill(price=mark + tick * 2)],
+        [Reject("insufficient margin")],
+        [Ack(), Hold()],
+        [Ack(), Fill(D("0.5"), price=mark), Hold()],
+    ]
+    venue.set_script("entry", rng.choice(scripts))
+    limit = rng.random() < 0.4
+    return KernelIntent(
+        f"in-{n}", ts, slot, Action.ENTER, trade_id=f"t{n}", asset=asset,
+        side=rng.choice((Side.LONG, Side.SHORT)), size=size,
+        order_type=OrderType.LIMIT if limit else OrderType.MARKET,
+        limit_price=mark if limit else None,
+        exit_leg_ratios=rng.choice(_LEGS), reference_price=None if limit else mark,
+    )  # fmt: skip
+
+
+def _send(venue: MockVenue, commands: Iterable[Command]) -> list[VenueEvent]:
+    """The mock venue's answers to a step's commands, in order."""
+    answers: list[VenueEvent] = []
+    for c in commands:
+        match c:
+            case SubmitOrder(order=o):
+                answers.extend(venue.on_submit(o))
+            case CancelOrder(order=o):
+                answers.extend(venue.on_cancel(o))
+    return answers
