@@ -735,8 +735,14 @@ class Engine:
         """``resume_from``: the kernel was rebuilt from ``journal`` (see ``dita.recovery``)
         and this is the seq of its last input; the run continues that journal (and
         always reconciles, with default settings if ``settings.reconcile`` is None).
-        ``sleep``: the engine's timer for waits between retries and re-queries
-        (``asyncio.sleep``; tests pass one that moves a driven clock)."""
+        Time: every timer of the engine runs on ``clock`` (``clock.sleep``), so a
+        ``SimClock`` that a test moves drives the reconciliation watch, and a
+        ``LiveClock`` waits in real time. ``sleep`` overrides only the waits between
+        attempts (send retries, reconciliation re-queries): a test passes one that
+        moves its clock by each wait at once, and a run whose stamps are market time
+        but whose venue is a real server passes ``asyncio.sleep``. Only the drain
+        after the feed ended is bounded in the event loop's time: in a simulation the
+        clock stops with the feed."""
         self.venue = venue
         self.meta = meta
         self._resume_from = resume_from
@@ -764,7 +770,7 @@ class Engine:
         # commands that certainly never reached the venue, after every attempt of
         # settings.send_retry (reconciliation finds such an order missing and resubmits it)
         self.not_sent: list[Command] = []
-        self._sleep = sleep or asyncio.sleep
+        self._sleep = sleep or clock.sleep
         self._failure: BaseException | None = None
         self._waiting: set[asyncio.Future[list[KernelOutcome]]] = set()
 
@@ -1057,11 +1063,11 @@ class Engine:
         is the venue's ``StreamResumed``, which the processor reconciles on at once.)"""
         settings = self._reconcile_settings
         assert settings is not None
-        loop = asyncio.get_running_loop()
+        clock = self.pipeline.clock
         since: dict[str, tuple[tuple[object, ...], float]] = {}  # cid -> (state, unchanged since)
         while True:
-            await asyncio.sleep(settings.check_every_s)
-            now = loop.time()
+            await clock.sleep(settings.check_every_s)
+            now = clock.now_ms() / 1000
             live = {o.client_order_id: o for o in self.kernel.live_orders()}
             for cid in [c for c in since if c not in live]:
                 del since[cid]

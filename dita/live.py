@@ -237,6 +237,8 @@ def execute_live(
     import asyncio
     import dataclasses
 
+    timer = clock or LiveClock()
+
     async def one(n: int) -> BacktestResult:
         this = run if n == 0 else dataclasses.replace(run, resume=run.journal_path.exists())
         traded = False
@@ -248,14 +250,16 @@ def execute_live(
                 on_bar(b, i)
 
         try:
-            return await _live(this, clock or LiveClock(), bar, on_ready)
+            return await _live(this, timer, bar, on_ready)
         except BaseException as e:
             if traded:
                 raise Traded(e) from e
             raise
 
     async def go() -> BacktestResult:
-        return await supervise(one, restarts or RestartPolicy(attempts=0), on_restart=on_restart)
+        # the wait between restarts is on the run's clock, as every other timer is
+        return await supervise(one, restarts or RestartPolicy(attempts=0),
+                               on_restart=on_restart, sleep=timer.sleep)  # fmt: skip
 
     try:
         return asyncio.run(go())

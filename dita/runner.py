@@ -656,6 +656,7 @@ def execute_on_bingx_emulator(
 async def _bingx_emulator_run(
     run: PreparedRun, progress: Callable[[int], None] | None
 ) -> BacktestResult:
+    import asyncio
     import secrets
     from collections.abc import AsyncIterator
 
@@ -723,6 +724,10 @@ async def _bingx_emulator_run(
                 meta=meta,
                 bars=feed(),
                 settings=EngineSettings(drain_timeout_s=1.0),
+                # stamps are market time, but the emulator is a real server: a retry waits
+                # in real time (on market time it would wait for a bar the feed holds back
+                # until the send is done)
+                sleep=asyncio.sleep,
             )
             box.append(engine)
             stats = await engine.run()

@@ -35,6 +35,7 @@ from dita.recovery import RetryPolicy
 from dita.runner import default_instrument
 from dita.venues.base import NotSent, OutcomeUnknown, VenueFatal
 from dita.venues.mock import MockVenue
+from tests.engine.driven import DrivenSleep
 
 INST = default_instrument()
 CAPITAL = Decimal(10_000)
@@ -81,12 +82,14 @@ def _engine(
 ) -> tuple[Engine, SqliteJournal]:
     journal = SqliteJournal.open(tmp_path / "j.sqlite")
     box: list[Engine] = []
+    clock = SimClock()
     engine = Engine(
         kernel=Kernel(1, [INST], CAPITAL),
         venue=venue,
         policy=policy,  # type: ignore[arg-type]
         journal=journal,
-        clock=SimClock(),
+        clock=clock,
+        sleep=DrivenSleep(clock),
         meta=RunMeta(slots=1, instruments=(INST,), initial_capital=CAPITAL, venue="mock"),
         bars=_paced(bars, box),
         settings=EngineSettings(drain_timeout_s=0.05),

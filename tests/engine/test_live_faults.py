@@ -42,20 +42,8 @@ from dita.recovery import (
 )
 from dita.venues.base import NotSent, OrderReport, OutcomeUnknown, PositionReport
 from dita.venues.sim import SimVenue
+from tests.engine.driven import DrivenSleep
 from tests.engine.test_recovery import CAP, INST, META, SYM, T0, Watcher, World
-
-
-class DrivenSleep:
-    """The engine's timer: records each wait and moves a SimClock by it, instantly."""
-
-    def __init__(self, clock: SimClock) -> None:
-        self.clock = clock
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        self.clock.advance(int(seconds * 1000))
-        await asyncio.sleep(0)
 
 
 def settings(**kw: object) -> ReconcileSettings:

@@ -317,7 +317,10 @@ def test_real_money_warning_comes_before_any_request(cwd: Path) -> None:
         "ALL_PROXY": proxy, "all_proxy": proxy, "NO_PROXY": "", "no_proxy": "",
     }  # fmt: skip
     try:
-        code, err = _run("--yes-real-money", "--max-bars", "1", "--journal", "j.sqlite", env=env)
+        # (each failed connect is a recoverable failure: the restarts run too, without the
+        # 1 + 2 + 4 + 8 + 16 s of waiting between them)
+        code, err = _run("--yes-real-money", "--max-bars", "1", "--journal", "j.sqlite",
+                         "--restart-delay", "0", env=env)  # fmt: skip
     finally:
         done.set()
         t.join(5)

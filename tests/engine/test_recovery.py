@@ -58,6 +58,7 @@ from dita.recovery import (
 from dita.venues.base import OrderReport, StreamResumed
 from dita.venues.sim import SimVenue
 from dita.venues.sim.exchange import OrderRequest, SimConfig, SimExchange
+from tests.engine.driven import DrivenSleep
 
 SYM = "BTC-USDT"
 INST = Instrument(SYM, Decimal("0.1"), Decimal("0.001"), Decimal("0.001"), Decimal(5))
@@ -157,7 +158,7 @@ async def restart(
     engine = Engine(
         kernel=rec.kernel, venue=venue or SimVenue(world.exchange, start_ts=T0), policy=Watcher(),
         journal=rec.journal, clock=world.clock, meta=rec.meta, resume_from=rec.last_input_seq,
-        settings=EngineSettings(reconcile=settings),
+        settings=EngineSettings(reconcile=settings), sleep=DrivenSleep(world.clock),
     )  # fmt: skip
     task: asyncio.Task[object] = asyncio.create_task(engine.run())  # type: ignore[arg-type]
     await asyncio.sleep(0)
@@ -450,6 +451,8 @@ async def _run_with_lost_events(
     policy.changed.clear()  # the ENTER itself; now wait for the ACK nobody streamed
     if poke:
         venue.resume()  # the adapter reconnected its stream: events may be lost
+    else:
+        await w.clock.run_for(100)  # the watch's checks, on the engine's clock
     await asyncio.wait_for(policy.changed.wait(), 5)
     assert r.engine.kernel.slot(0).stage is TradeStage.ENTRY_WORKING
     await r.stop()
