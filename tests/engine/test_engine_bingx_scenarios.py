@@ -195,6 +195,10 @@ async def start(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
             sleeps.append(seconds)
             await asyncio.sleep(seconds)
 
+        # The emulator limits no request rate unless told to; the adapter's own pacing is
+        # tested by itself (test_bingx_transport), and here it would only make every
+        # scenario wait in real time (1 s for the second contracts call at start-up alone).
+        config.setdefault("rate_limits", {})
         cfg = BingxConfig(
             endpoints=Endpoints.loopback(emu.port), rate_limit_backoff_s=0.01, **config
         )

@@ -63,6 +63,7 @@ async def start(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
             endpoints=Endpoints.loopback(emu.port),
             rate_limit_backoff_s=0.01,
             confirm_delay_s=0.01,
+            rate_limits={},  # the emulator limits no rate; pacing is tested on its own
         )
         venue = BingxVenue(
             client,
