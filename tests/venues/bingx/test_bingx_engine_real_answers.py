@@ -186,7 +186,8 @@ async def test_a_local_clock_six_seconds_fast_still_trades(start: Callable[..., 
     h.venue.server_clock.offset_ms = 0
     measured = h.venue.server_clock.measured
     await h.venue.open_orders()
-    assert h.venue.server_clock.measured == measured + 1
+    # (at least once: a call of the engine's in flight at the same time may measure too)
+    assert h.venue.server_clock.measured >= measured + 1
     assert -6500 < h.venue.server_clock.offset_ms < -5500
     await h.finish()
 
