@@ -147,6 +147,7 @@ class ReplaySession:
         self._reserved: set[int] = set()
         self._moved: asyncio.Event | None = None
         self.clock_overruns = 0  # readings asked for after the recorded ones ran out
+        self._timer: Clock | None = None  # the run's own clock, for waits (see sleep)
 
     # -- progress ------------------------------------------------------------------------
 
@@ -276,7 +277,16 @@ class ReplaySession:
         return last
 
     def clock(self, inner: Clock) -> Clock:
+        self._timer = inner
         return self
+
+    async def sleep(self, seconds: float) -> None:
+        """The engine's and the adapter's waits run on the run's own clock, as they did
+        when the capture was recorded (readings come from the capture, waits do not)."""
+        if self._timer is not None:
+            await self._timer.sleep(seconds)
+        else:
+            await asyncio.sleep(seconds)
 
     def hooks(self) -> ReplaySession:
         return self

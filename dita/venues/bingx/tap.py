@@ -108,6 +108,10 @@ class TapClock:
         self._tap.on_clock(ms, task_name())
         return ms
 
+    async def sleep(self, seconds: float) -> None:
+        """Waits are ``inner``'s (a wait reads no time: nothing to show)."""
+        await self._inner.sleep(seconds)
+
 
 def task_name() -> str:
     """The reading task's name: the adapter's and the engine's tasks are named; any other
