@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -99,8 +100,6 @@ class _Seen:
     def on_frame(self, frame: str | bytes) -> None:
         if self.forward:
             self.forward.on_frame(frame)
-        import gzip
-
         try:
             text = gzip.decompress(frame).decode() if isinstance(frame, bytes) else frame
             obj = json.loads(text)
@@ -645,14 +644,17 @@ class SelfTest:
         except DuplicateClientOrderId:
             c.answered = shape(self.seen.last("POST", ORDER))
             c.understood = "DuplicateClientOrderId, the first order unchanged"
-            live = [
-                r
-                for r in await self.venue.open_orders()
-                if r.client_order_id.lower() == order.client_order_id
-            ]
-            c.passed = len(live) == 1
+            first = await self.venue.query_order(order)  # the first order, unchanged
+            c.passed = (
+                first is not None
+                and first.status is OrderStatus.WORKING
+                and first.quantity == order.quantity
+                and first.cum_qty == 0
+            )
             if not c.passed:
-                c.detail = f"{len(live)} open orders with that id"
+                c.detail = "the first order changed: " + (
+                    f"{first.status.value} {first.cum_qty}/{first.quantity}" if first else "gone"
+                )
             await self.venue.cancel(order)
             await self._wait(self._event(order.client_order_id, EventKind.CANCEL_ACK), "CANCEL_ACK")
             return

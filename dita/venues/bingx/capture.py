@@ -35,6 +35,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qsl, urlsplit
@@ -124,8 +125,8 @@ def _nonzero(row: Any) -> bool:
     if not isinstance(row, dict):
         return False
     try:
-        return float(str(row.get("positionAmt") or 0)) != 0  # a flag only, never money
-    except ValueError:
+        return Decimal(str(row.get("positionAmt") or 0)) != 0
+    except ArithmeticError:  # decimal.InvalidOperation: not a number, so no position
         return False
 
 

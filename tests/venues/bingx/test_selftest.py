@@ -127,9 +127,8 @@ async def test_a_wrong_answer_fails_its_check_naming_what_differed(name: str) ->
         failed = {c.name: c.detail for c in checks if not c.passed}
         assert check_name in failed, failed
         assert detail in failed[check_name]
-        # the wrong answer is the only failure (dependent checks still run; the end is flat)
-        if name != "open-orders":  # open orders also back the flat check's left-over scan
-            assert set(failed) == {check_name}, failed
+        # the wrong answer is the only failure (the other checks still run; the end is flat)
+        assert set(failed) == {check_name}, failed
         assert _flat(emu)
     finally:
         await emu.close()
