@@ -5,8 +5,9 @@ Like ``dita.runner`` for the simulated venues, setup is split in two:
 journal path, stop condition) and writes nothing; ``execute_live`` talks to
 the venue and writes the journal. Differences from a simulated run:
 
-* Time is wall time (``LiveClock``), bars are BingX's closed 1m klines
-  (``dita.venues.bingx.bars.BingxBarFeed``), instruments come from
+* Time is wall time (``LiveClock``; the engine's, the adapter's and the bar
+  feed's waits and the restart backoff all run on that one clock), bars are
+  BingX's closed 1m klines (``dita.venues.bingx.bars.BingxBarFeed``), instruments come from
   ``/quote/contracts``, and the kernel's capital is the account's available
   balance unless ``--capital`` is given.
 * The journal is always durable (SQLite ``synchronous=FULL``).
@@ -290,7 +291,8 @@ async def _live(
     ) as client:
         venue = BingxVenue(
             client, run.credentials, BingxConfig(endpoints=run.target.endpoints),
-            clock=clock.now_ms, connect=None if wire is None else wire.connect(),
+            clock=clock.now_ms, sleep=clock.sleep,
+            connect=None if wire is None else wire.connect(),
         )  # fmt: skip
         instruments = await venue.load_instruments()
         inst = instruments.get(run.symbol)
@@ -371,7 +373,7 @@ async def _live(
 
         start = clock.now_ms()
         feed = BingxBarFeed(
-            client, run.target.endpoints.rest, run.symbol, clock=clock.now_ms,
+            client, run.target.endpoints.rest, run.symbol, clock=clock.now_ms, sleep=clock.sleep,
             interval_ms=run.bar_interval_ms, grace_ms=min(2_000, run.bar_interval_ms // 10),
             max_bars=run.max_bars,
             until_ms=None if run.duration_s is None else start + int(run.duration_s * 1000),
