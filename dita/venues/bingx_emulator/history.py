@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from dita.venues.bingx_emulator.protocol import ApiError, s
+from dita.venues.bingx_emulator.protocol import ApiError, int_param, s
 from dita.venues.bingx_emulator.sim_engine import SimEngine
 
 MAX_LIMIT = 1000
@@ -123,9 +123,9 @@ class History:
         unit = p.get("tradingUnit", "").upper()
         if unit not in ("COIN", "CONT"):
             raise ApiError(80014, "Invalid parameters,tradingUnit: must be COIN or CONT")
-        start = _int(p, "startTs", 0)
-        end = _int(p, "endTs", 2**63)
-        oid = _int(p, "orderId", -1)
+        start = int_param(p, "startTs", 0)
+        end = int_param(p, "endTs", 2**63)
+        oid = int_param(p, "orderId", -1)
         symbol = p.get("symbol") or None
         limit = _limit(p)
         rows = [
@@ -144,9 +144,9 @@ class History:
                 109400,
                 f"{symbol[:40]},symbol not exist, please verify it in api: /openApi/swap/v2/quote/contracts",
             )
-        start = _int(p, "startTime", 0)
-        end = _int(p, "endTime", 2**63)
-        oid = _int(p, "orderId", -1)
+        start = int_param(p, "startTime", 0)
+        end = int_param(p, "endTime", 2**63)
+        oid = int_param(p, "orderId", -1)
         limit = _limit(p)
         rows: list[dict[str, Any]] = []
         for entry in self._orders.values():
@@ -162,18 +162,8 @@ class History:
         return rows[-limit:]
 
 
-def _int(p: dict[str, str], name: str, default: int) -> int:
-    raw = p.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ApiError(80014, f"Invalid parameters, {name} must be an integer") from None
-
-
 def _limit(p: dict[str, str]) -> int:
-    limit = _int(p, "limit", 500)
+    limit = int_param(p, "limit", 500)
     if not 1 <= limit <= MAX_LIMIT:
         raise ApiError(80014, f"Invalid parameters, limit must be 1..{MAX_LIMIT}")
     return limit

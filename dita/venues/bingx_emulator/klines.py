@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from dita.venues.bingx_emulator.protocol import ApiError
+from dita.venues.bingx_emulator.protocol import ApiError, int_param
 
 MAX_LIMIT = 1440
 MONTH = "1M"
@@ -88,14 +88,14 @@ class KlineBook:
                 80014,
                 f"Invalid parameters, interval {interval[:20]!r}: one of {', '.join(INTERVAL_MINUTES)}",
             )
-        limit = _int(params, "limit", 500)
+        limit = int_param(params, "limit", 500)
         if not 1 <= limit <= MAX_LIMIT:
             raise ApiError(80014, f"Invalid parameters, limit must be 1..{MAX_LIMIT}")
         bars = self.bars(symbol, interval, now_ms)
         if not bars:
             return []
-        start = _int(params, "startTime", -1)
-        end = _int(params, "endTime", -1)
+        start = int_param(params, "startTime", -1)
+        end = int_param(params, "endTime", -1)
         if start > now_ms:
             return []
         end = min(end, now_ms)
@@ -147,13 +147,3 @@ def _render(ts: int, b: _Bucket) -> dict[str, Any]:
         "volume": format(b.volume, "f"),
         "time": ts,
     }
-
-
-def _int(params: dict[str, str], name: str, default: int) -> int:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ApiError(80014, f"Invalid parameters, {name} must be an integer") from None

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from dita.venues.bingx_emulator.protocol import ApiError, s
+from dita.venues.bingx_emulator.protocol import ApiError, int_param, s
 from dita.venues.bingx_emulator.sim_engine import SimEngine
 
 DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
@@ -95,7 +95,7 @@ class MarketData:
 
     def trades(self, p: dict[str, str]) -> list[dict[str, Any]]:
         symbol = self.symbol(p)
-        limit = _int(p, "limit", 500)
+        limit = int_param(p, "limit", 500)
         if not 1 <= limit <= TRADES_MAX:
             raise ApiError(80014, f"Invalid parameters, limit must be 1..{TRADES_MAX}")
         rows = list(self._trades.get(symbol, ()))[-limit:]
@@ -128,7 +128,7 @@ class MarketData:
 
     def depth(self, p: dict[str, str]) -> dict[str, Any]:
         symbol = self.symbol(p)
-        limit = _int(p, "limit", 20)
+        limit = int_param(p, "limit", 20)
         if limit not in DEPTH_LIMITS:
             raise ApiError(80014, f"Invalid parameters, limit must be one of {list(DEPTH_LIMITS)}")
         bids, asks = self.book(symbol, limit)
@@ -153,12 +153,12 @@ class MarketData:
         symbols = (
             [self.symbol(p)] if p.get("symbol") else [c.symbol for c in self.exchange.contracts]
         )
-        limit = _int(p, "limit", 100)
+        limit = int_param(p, "limit", 100)
         if not 1 <= limit <= FUNDING_MAX:
             raise ApiError(80014, f"Invalid parameters, limit must be 1..{FUNDING_MAX}")
         now = self.clock()
-        start = max(_int(p, "startTime", 0), self.started_ms)
-        end = min(_int(p, "endTime", now), now)
+        start = max(int_param(p, "startTime", 0), self.started_ms)
+        end = min(int_param(p, "endTime", now), now)
         first = (start + FUNDING_INTERVAL_MS - 1) // FUNDING_INTERVAL_MS * FUNDING_INTERVAL_MS
         times = range(first, end + 1, FUNDING_INTERVAL_MS) if end >= first else range(0)
         rows = [
@@ -190,13 +190,3 @@ class MarketData:
                 f"{symbol[:40]},symbol not exist, please verify it in api: /openApi/swap/v2/quote/contracts",
             )
         return symbol
-
-
-def _int(p: dict[str, str], name: str, default: int) -> int:
-    raw = p.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ApiError(80014, f"Invalid parameters, {name} must be an integer") from None

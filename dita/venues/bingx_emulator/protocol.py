@@ -181,6 +181,17 @@ def parse_place(
     return PlaceParams(spec, side, otype, pos_side, reduce_only, qty, price, tif, cid)
 
 
+def int_param(p: dict[str, str], name: str, default: int) -> int:
+    """An optional whole-number parameter (``default`` if absent or empty), else 80014."""
+    raw = p.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ApiError(80014, f"Invalid parameters, {name} must be an integer") from None
+
+
 def _required(p: dict[str, str], name: str) -> str:
     value = p.get(name, "")
     if not value:

@@ -827,14 +827,18 @@ class BingxEmulator:
                 if msg.type is WSMsgType.TEXT and msg.data == "Pong":
                     conn.pongs += 1
         finally:
-            writer.cancel()
-            pinger.cancel()
-            if conn in self._conns:
-                self._conns.remove(conn)
-            for task in (writer, pinger):
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await self._drop(conn, writer, pinger)
         return ws
+
+    async def _drop(self, conn: _Conn, *tasks: asyncio.Task[None]) -> None:
+        """A closed connection: stop its writer and pinger, forget it."""
+        for task in tasks:
+            task.cancel()
+        if conn in self._conns:
+            self._conns.remove(conn)
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     # -- public market stream ---------------------------------------------------------
 
@@ -855,13 +859,7 @@ class BingxEmulator:
                     continue
                 self._market_request(conn, msg.data)
         finally:
-            writer.cancel()
-            pinger.cancel()
-            if conn in self._conns:
-                self._conns.remove(conn)
-            for task in (writer, pinger):
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await self._drop(conn, writer, pinger)
         return ws
 
     def _market_request(self, conn: _Conn, text: str) -> None:
