@@ -20,6 +20,7 @@ from dita.journal import (
     RecordRejected,
     SnapshotRecord,
     SqliteJournal,
+    Synchronous,
 )
 from dita.journal.records import RecordBody
 from dita.kernel import (
@@ -217,7 +218,11 @@ events = st.builds(
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(bodies=st.lists(intents | events, min_size=1, max_size=8))
 def test_intents_and_events_round_trip_exactly(bodies: list[KernelIntent | VenueEvent]) -> None:
-    with tempfile.TemporaryDirectory() as d, SqliteJournal.open(Path(d) / "h.journal") as j:
+    # what is tested is the encoding, not durability: no fsync per example
+    with (
+        tempfile.TemporaryDirectory() as d,
+        SqliteJournal.open(Path(d) / "h.journal", synchronous=Synchronous.OFF) as j,
+    ):
         seqs = [j.append(b, ts=b.ts) for b in bodies]
         assert j.commit() == len(bodies)
         back = [r.body for r in j.read_from(1)]
