@@ -32,7 +32,10 @@ order: to its quantity).
 
 Journal modes: ``off`` (no journal), ``normal`` (WAL, synchronous=NORMAL),
 ``full`` (WAL, synchronous=FULL, the default of ``dita run``). The journal is
-a real SQLite file in ``--dir`` (default: a temporary directory).
+a real SQLite file in ``--dir`` (default: a temporary directory). ``--commit
+grouped`` (the default, as ``dita run`` on the sim venue) commits it every
+20,000 records and at the end, ``--commit write-ahead`` before every command
+(as a live run does); see ``dita.engine.Durability``.
 
 Reproduce:  python bench/lifecycle_bench.py --bars 20000 --journal full
             python bench/lifecycle_bench.py --bars 1000000 --journal off --seed 42
@@ -54,7 +57,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from dita.clock import SimClock
-from dita.engine import Backtest
+from dita.engine import Backtest, Durability
 from dita.journal import RunMeta, SqliteJournal, Synchronous
 from dita.kernel import (
     Action,
@@ -260,7 +263,13 @@ class CheckedSim:
 # --------------------------------------------------------------------------- the run
 
 
-def run_once(bars: int, seed: int, journal_mode: str, directory: Path) -> dict[str, object]:
+def run_once(
+    bars: int,
+    seed: int,
+    journal_mode: str,
+    directory: Path,
+    durability: Durability = Durability.GROUPED,
+) -> dict[str, object]:
     kernel = Kernel(1, [BTC], CAPITAL)
     sim = SimExchange(
         SimConfig(
@@ -287,7 +296,7 @@ def run_once(bars: int, seed: int, journal_mode: str, directory: Path) -> dict[s
         seed=seed, venue="sim", params={"bars": bars, "bench": "lifecycle"},
     )  # fmt: skip
     bt = Backtest(kernel=kernel, venue=venue, policy=LifecyclePolicy(BTC), journal=journal,
-                  clock=SimClock())  # fmt: skip
+                  clock=SimClock(), durability=durability)  # fmt: skip
     cpu0, t0 = time.process_time(), time.perf_counter()
     result = bt.run(meta, ou_bars(bars, seed))
     t1, cpu1 = time.perf_counter(), time.process_time()
@@ -314,6 +323,7 @@ def run_once(bars: int, seed: int, journal_mode: str, directory: Path) -> dict[s
     run_s = t1 - t0
     return {
         "journal": journal_mode,
+        "commit": durability.value if journal is not None else "-",
         "bars": s.bars,
         "orders": s.orders,
         "fills": s.fills,
@@ -340,17 +350,23 @@ def main() -> None:
     ap.add_argument("--bars", type=int, default=20_000)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--journal", choices=("off", "normal", "full"), default="full")
+    ap.add_argument(
+        "--commit",
+        choices=[d.value for d in Durability],
+        default=Durability.GROUPED.value,
+        help="when the journal is committed (dita.engine.Durability; the default of dita run)",
+    )
     ap.add_argument("--dir", type=Path, default=None, help="where the journal goes")
     ap.add_argument(
         "--no-gen-pass", action="store_true", help="skip timing the bar generator on its own"
     )
     args = ap.parse_args()
     cmd = f"python bench/lifecycle_bench.py --bars {args.bars} --journal {args.journal} " \
-          f"--seed {args.seed}"  # fmt: skip
+          f"--seed {args.seed} --commit {args.commit}"  # fmt: skip
     print(f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cpus; "
           f"reproduce: {cmd}")  # fmt: skip
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        row = run_once(args.bars, args.seed, args.journal, Path(tmp))
+        row = run_once(args.bars, args.seed, args.journal, Path(tmp), Durability(args.commit))
     gen_s = None
     if not args.no_gen_pass:
         t = time.perf_counter()

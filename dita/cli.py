@@ -304,6 +304,18 @@ def _default_journal(seed: int) -> Path:
     show_default=True,
     help="SQLite synchronous mode of the journal.",
 )
+@click.option(
+    "--commit",
+    "commit_mode",
+    type=click.Choice(["grouped", "write-ahead"]),
+    default="grouped",
+    show_default=True,
+    help="sim: when the journal is committed (fsynced with --sync FULL). grouped: every 20,000 "
+    "records and at the end, since the simulated venue is inside the process and no command "
+    "leaves it; a crash loses the uncommitted tail of the simulation, which --resume plays again "
+    "from the data. write-ahead: before every command, as --venue bingx and bingx-emulator "
+    "always do.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option(
     "--testnet", is_flag=True, help="bingx: BingX's VST demo environment (no real money)."
@@ -410,6 +422,7 @@ def run(
     resume: bool,
     sync_mode: str,
     quiet: bool,
+    commit_mode: str = "grouped",
     testnet: bool = False,
     bingx_base_url: str | None = None,
     bingx_credentials: Path | None = None,
@@ -444,6 +457,12 @@ def run(
         _fail("run", str(e))
     if resume and venue != "sim":
         _fail("run", "--resume is for --venue sim (a bingx run continues its --journal by itself)")
+    if commit_mode != "write-ahead" and venue != "sim":
+        from click.core import ParameterSource as Source
+
+        if click.get_current_context().get_parameter_source("commit_mode") is Source.COMMANDLINE:
+            _fail("run", f"--commit {commit_mode} is for --venue sim; --venue {venue} commits "
+                  "before every command (write-ahead)")  # fmt: skip
     if venue == "bingx":
         if policy_params:
             _fail("run", "--param is for the simulated venues for now, not --venue bingx")
@@ -462,7 +481,7 @@ def run(
         _fail("run", f"{given[0]} is for --venue bingx only")
     from click.core import ParameterSource
 
-    from dita.engine import EngineError
+    from dita.engine import Durability, EngineError
     from dita.runner import (
         RunSetupError,
         execute,
@@ -498,6 +517,7 @@ def run(
         prepared = prepare_configured_run(
             explicit, config_path, intents=intents, journal=target,
             synchronous=Synchronous(sync_mode.upper()), policy_params=policy_params, resume=resume,
+            durability=Durability(commit_mode),
         )  # fmt: skip
     except RunSetupError as e:
         _fail("run", str(e))

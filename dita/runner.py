@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from dita.clock import SimClock
-from dita.engine import Backtest, BacktestResult, EngineSettings
+from dita.engine import Backtest, BacktestResult, Durability, EngineSettings
 from dita.journal import JournalError, RunMeta, SqliteJournal, Synchronous
 from dita.kernel import Instrument, Kernel
 from dita.marketdata import Bar, MarketDataError
@@ -344,6 +344,9 @@ class PreparedRun:
     data_label: str
     params: dict[str, Any] = field(default_factory=dict)
     synchronous: Synchronous = Synchronous.FULL
+    # When the journal is committed (see dita.engine.Durability): a sim run's venue is in the
+    # process, so it commits in groups; the BingX emulator and live venues are always write-ahead.
+    durability: Durability = Durability.GROUPED
     notes: list[str] = field(default_factory=list)  # data gaps etc., to show the user
     resume: bool = False  # continue the interrupted run in journal_path (dita.rerun)
 
@@ -408,10 +411,14 @@ def prepare_sim_run(
     instruments: InstrumentBook | None = None,
     policy_params: Mapping[str, Any] | None = None,
     resume: bool = False,
+    durability: Durability = Durability.GROUPED,
 ) -> PreparedRun:
     """Validate every input of a simulated run; raise ``RunSetupError`` and write nothing if bad.
 
     ``resume``: ``journal`` is an interrupted run's; continue it (see ``dita.rerun``).
+    ``durability``: when the sim venue's journal is committed (``dita.engine.Durability``:
+    ``GROUPED``, every ``DEFAULT_GROUP_RECORDS`` records and at the end, or ``WRITE_AHEAD``,
+    before every command).
 
     ``data``: one file, or several (``PATH`` / ``SYMBOL=PATH`` / a folder);
     see ``resolve_data``. ``instruments``: where grids come from (default:
@@ -513,6 +520,7 @@ def prepare_sim_run(
         data_label=label,
         params={**params, **policy_params_record(policy_params)},
         synchronous=synchronous,
+        durability=durability,
         notes=notes,
         resume=resume,
     )
@@ -527,6 +535,7 @@ def prepare_configured_run(
     synchronous: Synchronous = Synchronous.FULL,
     policy_params: Mapping[str, Any] | None = None,
     resume: bool = False,
+    durability: Durability = Durability.GROUPED,
 ) -> PreparedRun:
     """``prepare_sim_run`` from settings with their precedence resolved.
 
@@ -581,6 +590,7 @@ def prepare_configured_run(
         seed=int(get("seed")), slots=int(get("slots")), journal=journal, symbol=symbol,
         sim=settings, synchronous=synchronous, instruments=book,
         policy_params={**get("policy_params"), **(policy_params or {})}, resume=resume,
+        durability=durability,
     )  # fmt: skip
 
 
@@ -607,6 +617,7 @@ def execute(
             clock=SimClock(),
             progress=progress,
             progress_every=progress_every,
+            durability=run.durability,
         )
         return bt.run(run.meta(), bars if bars is not None else run.bars())
 

@@ -272,7 +272,7 @@ def encode_body(body: RecordBody, *, check: bool = True) -> tuple[RecordKind, by
         payload = codec.encode(wire)
     except (TypeError, ValueError, OverflowError) as e:
         raise RecordRejected(f"{kind} record cannot be encoded: {e}") from e
-    if check and kind in _CHECKED:
+    if check and kind in _CHECKED and not plainly_faithful(body):
         try:
             decoded = codec.decode(payload, _BODY_TYPES[kind])
             again = codec.encode(decoded)
@@ -295,6 +295,89 @@ def encode_body(body: RecordBody, *, check: bool = True) -> tuple[RecordKind, by
                 f"{payload[:200]!r} comes back as {again[:200]!r}"
             )
     return kind, payload
+
+
+# --------------------------------------------------------------------------- the fast check
+
+# A kernel input whose every field holds exactly its declared type (a finite Decimal, a str,
+# an int that JSON carries, the enum itself, None where allowed, a tuple of finite Decimals,
+# an empty metadata dict) decodes to itself by construction of the codec: it needs no decode
+# and re-encode. Anything else (a float, a subclass, a non-finite Decimal, metadata with
+# content) takes the full round trip above. tests/journal/test_records.py checks that every
+# body this accepts also passes the full round trip.
+_STR, _INT, _DEC, _DEC_TUPLE, _EMPTY_DICT = range(5)
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+
+
+def _field_checks(cls: type[Any]) -> tuple[tuple[str, object, bool], ...] | None:
+    import types
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    out: list[tuple[str, object, bool]] = []
+    for f in fields(cls):
+        hint = hints[f.name]
+        optional = False
+        if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+            args = [a for a in typing.get_args(hint) if a is not type(None)]
+            if len(args) != 1 or len(typing.get_args(hint)) != 2:
+                return None
+            hint, optional = args[0], True
+        code: object
+        if hint is str:
+            code = _STR
+        elif hint is int:
+            code = _INT
+        elif hint is Decimal:
+            code = _DEC
+        elif isinstance(hint, type) and issubclass(hint, Enum):
+            code = hint
+        elif typing.get_origin(hint) is tuple and typing.get_args(hint) == (Decimal, ...):
+            code = _DEC_TUPLE
+        elif typing.get_origin(hint) is dict:
+            code = _EMPTY_DICT
+        else:
+            return None
+        out.append((f.name, code, optional))
+    return tuple(out)
+
+
+_FAST: dict[type[Any], tuple[tuple[str, object, bool], ...]] = {
+    cls: checks for cls in (KernelIntent, VenueEvent) if (checks := _field_checks(cls)) is not None
+}
+
+
+def plainly_faithful(body: object) -> bool:
+    """True if ``body`` (an intent or venue event) is made only of exactly-typed plain values,
+    so its JSON decodes back to it; False means "not known": take the full round trip."""
+    checks = _FAST.get(type(body))
+    if checks is None:
+        return False
+    for name, code, optional in checks:
+        v = getattr(body, name)
+        if v is None:
+            if optional:
+                continue
+            return False
+        t = type(v)
+        if code is _STR:
+            if t is not str:
+                return False
+        elif code is _DEC:
+            if t is not Decimal or not v.is_finite():
+                return False
+        elif code is _INT:
+            if t is not int or not _INT_MIN <= v <= _INT_MAX:
+                return False
+        elif code is _DEC_TUPLE:
+            if t is not tuple or not all(type(x) is Decimal and x.is_finite() for x in v):
+                return False
+        elif code is _EMPTY_DICT:
+            if t is not dict or v:
+                return False
+        elif t is not code:
+            return False
+    return True
 
 
 def _enum_as_text(decoded: object, given: object) -> bool:

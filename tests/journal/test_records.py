@@ -229,3 +229,62 @@ def test_intents_and_events_round_trip_exactly(bodies: list[KernelIntent | Venue
         assert [r.seq for r in j.read_from(1)] == seqs == list(range(1, len(bodies) + 1))
     for a, b in zip(bodies, back, strict=True):
         assert same(a, b), (a, b)
+
+
+# The fast check (plainly_faithful) skips the decode-and-re-encode for exactly-typed inputs; it
+# must never accept a body the full round trip would refuse or change.
+odd = st.one_of(
+    st.floats(), st.booleans(), st.integers(), st.text(max_size=3), st.sampled_from(Side),
+    st.just((D(1), 0.5)), st.just({"k": D(1)}),
+)  # fmt: skip
+
+
+def _spoiled(body: KernelIntent | VenueEvent, name: str, value: Any) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(body, **{name: value})
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(
+    body=intents | events,
+    spoil=st.none() | st.tuples(st.integers(0, 14), odd),
+)
+def test_the_fast_check_accepts_only_what_the_full_round_trip_keeps(
+    body: KernelIntent | VenueEvent, spoil: tuple[int, Any] | None
+) -> None:
+    import dataclasses
+
+    from dita.journal import records
+
+    if spoil is not None:
+        names = [f.name for f in dataclasses.fields(body)]
+        body = _spoiled(body, names[spoil[0] % len(names)], spoil[1])
+    if not records.plainly_faithful(body):
+        return
+    payload = codec.encode(body)
+    back = codec.decode(payload, type(body))
+    assert same(back, body), (body, back)
+    assert codec.encode(back) == payload
+    assert all(type(getattr(back, f.name)) is type(getattr(body, f.name))  # enums stay enums
+               for f in dataclasses.fields(body))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        KernelIntent("i", 1, 0, Action.ENTER, size=0.1),  # type: ignore[arg-type]
+        KernelIntent("i", True, 0, Action.ENTER),  # type: ignore[arg-type]
+        KernelIntent("i", 1, 0, "ENTER"),  # type: ignore[arg-type]
+        KernelIntent("i", 1, 0, Action.ENTER, size=D("NaN")),
+        KernelIntent("i", 2**64, 0, Action.ENTER),
+        KernelIntent("i", 1, 0, Action.ENTER, metadata={"x": 1}),
+        KernelIntent("i", 1, 0, Action.ENTER, exit_leg_ratios=[D(1)]),  # type: ignore[arg-type]
+        VenueEvent("e", 1, EventKind.FILL, cum_qty=float("nan")),  # type: ignore[arg-type]
+    ],
+)
+def test_the_fast_check_leaves_anything_unusual_to_the_full_round_trip(body: Any) -> None:
+    from dita.journal import records
+
+    assert not records.plainly_faithful(body)
+    assert records.plainly_faithful(KernelIntent("i", 1, 0, Action.ENTER, size=D("0.100")))
