@@ -76,6 +76,7 @@ from dita.kernel.model import Order
 from dita.marketdata import Bar
 from dita.policy import PolicyView
 from dita.venues.sim import FeeSchedule, NoSlippage, SimConfig, SimExchange
+from dita.venues.sim.exchange import KEEP_FINISHED
 
 D = Decimal
 SYMBOL = "BTC-USDT"
@@ -283,7 +284,8 @@ def run_once(
             funding_rate=D(0),
             funding_interval_ms=NO_FUNDING_MS,
             seed=seed,
-        )
+        ),
+        keep_finished=KEEP_FINISHED,  # as dita run: finished orders leave the venue's memory
     )
     venue = CheckedSim(sim, kernel)
     journal: SqliteJournal | None = None

@@ -125,6 +125,9 @@ class Durability(StrEnum):
 
 
 DEFAULT_GROUP_RECORDS = 20_000
+# A running pipeline keeps at most about this many points of its realized-capital curve
+# (RunStats.equity, thinned evenly); the whole curve is in the journal (dita report).
+EQUITY_POINTS = 4096
 
 
 # --------------------------------------------------------------------------- statistics
@@ -164,11 +167,29 @@ class RunStats:
     refusals: dict[str, int] = field(default_factory=dict)  # refused intents by diagnostic
 
     def __post_init__(self) -> None:
-        # Not a dataclass field: the run's totals (and their mirrors, e.g. the
+        # Not dataclass fields: the run's totals (and their mirrors, e.g. the
         # ClickHouse RunReport) stay what they were; this is the per-symbol view.
         self.by_symbol: SymbolBreakdown = SymbolBreakdown()
+        # None: ``equity`` keeps every point (a report reading the journal needs them
+        # all); a number: at most about that many, evenly thinned as the run grows
+        # (a running engine, whose memory must not grow with the run).
+        self.equity_cap: int | None = None
+        self._equity_stride = 1
+        self._equity_seen = 0
         self.capital = self.initial_capital
         self.peak = self.initial_capital
+
+    def _add_equity(self, ts: int, capital: Decimal) -> None:
+        cap = self.equity_cap
+        if cap is None:
+            self.equity.append((ts, capital))
+            return
+        if self._equity_seen % self._equity_stride == 0:
+            self.equity.append((ts, capital))
+            while len(self.equity) >= max(cap, 2):
+                self.equity = self.equity[::2]
+                self._equity_stride *= 2
+        self._equity_seen += 1
 
     @property
     def kernel_events(self) -> int:
@@ -215,7 +236,7 @@ class RunStats:
             self.fees += d.fees
             self.funding += d.funding
             self.capital += d.capital
-            self.equity.append((ts, self.capital))
+            self._add_equity(ts, self.capital)
             if self.capital > self.peak:
                 self.peak = self.capital
             dd = self.peak - self.capital
@@ -359,6 +380,7 @@ class Pipeline:
         self.group_records = group_records
         self.view = PolicyView(kernel)
         self.stats = RunStats(kernel.account.initial_capital)
+        self.stats.equity_cap = EQUITY_POINTS
         self.snapshot_every = snapshot_every
         self.prices: dict[str, PriceTrail] = {}  # per symbol, in order of first bar
         self._bar_notes = BarNotes()
@@ -403,6 +425,7 @@ class Pipeline:
         self._last_input_seq = last_input_seq
         if self.journal is not None:
             self.stats = stats_from_journal(self.journal)[1]
+            self.stats.equity_cap = EQUITY_POINTS
             self.cancel_requested = cancel_requested_in(self.journal)
             self.note(
                 "resume", "kernel rebuilt from the journal; reconciling", input_seq=last_input_seq
@@ -640,6 +663,7 @@ class Backtest:
                 if self.progress is not None and n % self.progress_every == 0:
                     self.progress(n)
             self._send_all()
+            p.ended_with_fills.clear()  # for the live engine's fee audit; a backtest has none
             if p.durability is Durability.GROUPED:
                 p.commit_due()
         if not started:

@@ -36,6 +36,7 @@ from dita.markets import (
 )
 from dita.policy import JsonlIntents, Policy, PolicyError, load_policy
 from dita.venues.sim.exchange import (
+    KEEP_FINISHED,
     FeeSchedule,
     MarketRules,
     RandomBps,
@@ -607,7 +608,9 @@ def execute(
 ) -> BacktestResult:
     """Create the journal (if any) and run the backtest to the end."""
     kernel = Kernel(run.slots, list(run.instruments), run.capital)
-    venue = SimExchange(run.sim.config(run.instruments, run.capital, run.seed))
+    venue = SimExchange(
+        run.sim.config(run.instruments, run.capital, run.seed), keep_finished=KEEP_FINISHED
+    )
     with _journal(run) as journal:
         bt = Backtest(
             kernel=kernel,

@@ -33,6 +33,15 @@ Stepping -- each returns the ``VenueEvent``s it caused, in order:
 * ``advance(now) -> list[VenueEvent]``: time passes without market data
   (acks, cancels and funding that fall due).
 
+Memory: with ``keep_finished=N`` (``dita run`` and the benchmarks use
+``KEEP_FINISHED``) the engine forgets a finished order (filled, cancelled,
+rejected, expired) once N orders have finished after it, as a real venue's
+order history has a window: queries then return None, a cancel gets
+CANCEL_REJECT ``UNKNOWN_ORDER`` and its client order id is no longer refused
+as a duplicate. Working orders are never forgotten. So a long backtest's
+memory does not grow with its number of orders. The default (None) keeps every
+order (the emulator and the torture checks compare the whole book).
+
 Queries (the venue's own view; orders still in flight are invisible):
 ``order(client_order_id, account) -> OrderReport | None``,
 ``order_by_venue_id(venue_order_id) -> OrderReport | None``,
@@ -467,14 +476,27 @@ def _closes(side: OrderSide, position_side: Side) -> bool:
 # ------------------------------------------------------------------ the engine
 
 
+KEEP_FINISHED = 10_000  # finished orders the engine still answers for (see "Memory")
+
+
 class SimExchange:
     """The matching engine. See the module docstring for the contract."""
 
-    def __init__(self, config: SimConfig, *, accounts: Iterable[str] = (DEFAULT_ACCOUNT,)) -> None:
+    def __init__(
+        self,
+        config: SimConfig,
+        *,
+        accounts: Iterable[str] = (DEFAULT_ACCOUNT,),
+        keep_finished: int | None = None,
+    ) -> None:
         problems = config.problems()
+        if keep_finished is not None and keep_finished < 0:
+            problems.append(f"keep_finished must be >= 0, got {keep_finished}")
         if problems:
             raise ValueError("invalid SimConfig: " + "; ".join(problems))
         self.config = config
+        self._keep_finished = keep_finished
+        self._finished: deque[_Order] = deque()  # oldest first
         self._instruments: dict[str, Instrument] = {i.symbol: i for i in config.instruments}
         self._rng = random.Random(config.seed)
         self._accounts: dict[str, _Account] = {}
@@ -811,6 +833,7 @@ class SimExchange:
             code, detail = problem
             o.status = OrderStatus.REJECTED
             self._emit(ts, EventKind.REJECT, o, reason=f"{code}: {detail}")
+            self._retire(o)
             return
         o.pos_key, o.reduces = self._route(acct, req)
         last = self._last_price.get(req.symbol)
@@ -983,6 +1006,21 @@ class SimExchange:
         o.ts = ts
         self._books[o.req.symbol].remove(o)
         del self._accounts[o.account].working[o.req.client_order_id]
+        self._retire(o)
+
+    def _retire(self, o: _Order) -> None:
+        """A finished order: kept for queries until ``keep_finished`` more have finished
+        (forever without ``keep_finished``)."""
+        if self._keep_finished is None:
+            return
+        self._finished.append(o)
+        while len(self._finished) > self._keep_finished:
+            old = self._finished.popleft()
+            orders = self._accounts[old.account].orders
+            if orders.get(old.req.client_order_id) is old:
+                del orders[old.req.client_order_id]
+            if self._by_venue_id.get(old.venue_order_id) is old:
+                del self._by_venue_id[old.venue_order_id]
 
     # -------------------------------------------------------------- matching
 
