@@ -6,15 +6,17 @@ cancels, two-leg MARKET exits) on 2 slots, the sim venue (participation 1%,
 random slippage, funding every 8 h). Each pass is exactly what `dita run
 --data FILE` does: validate the whole CSV, then read it again and simulate.
 
-* ``journal FULL``: the durable write-ahead journal (WAL, synchronous=FULL:
-  one fsync per commit group; a group = every kernel input and outcome since
-  the last command went out);
+* ``journal FULL``: the durable journal (WAL, synchronous=FULL: one fsync
+  per commit group). As in ``dita run`` on the sim venue, a group is 20,000
+  records (``Durability.GROUPED``; the venue is inside the process, so no
+  command leaves it before its input is durable);
 * ``journal NORMAL``: WAL with synchronous=NORMAL (survives a process crash,
   may lose the last commits on power loss; no fsync per commit);
 * ``no journal``: the same run with the journal off.
 
-With FULL the run is bound by fsync latency: one commit per bar on which a
-command goes out (write-ahead), and each commit waits for the disk.
+``--commit write-ahead`` commits before every command instead (one commit per
+bar on which a command goes out, as a live run does), which makes FULL bound
+by fsync latency.
 
 "kernel events" = intents + venue events the kernel processed (each one step);
 "bars/s" is the market-data rate the whole pipeline sustains. Both passes
@@ -34,16 +36,17 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from dita.engine import Durability
 from dita.journal import SqliteJournal, Synchronous
 from dita.marketdata.synthetic import synthetic_bars, write_binance_klines
 from dita.runner import DEFAULT_SYMBOL, execute, prepare_sim_run
 
 
 def _pass(
-    label: str, data: Path, journal: Path | None, sync: Synchronous
+    label: str, data: Path, journal: Path | None, sync: Synchronous, durability: Durability
 ) -> tuple[dict[str, object], object]:
     t0 = time.perf_counter()
-    run = prepare_sim_run(data=data, journal=journal, synchronous=sync)
+    run = prepare_sim_run(data=data, journal=journal, synchronous=sync, durability=durability)
     t1 = time.perf_counter()
     result = execute(run)
     t2 = time.perf_counter()
@@ -77,6 +80,9 @@ def main() -> None:
     ap.add_argument("--bars", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument(
+        "--commit", choices=[d.value for d in Durability], default=Durability.GROUPED.value
+    )
+    ap.add_argument(
         "--dir", type=Path, default=None, help="where the CSV and journal go (default: a temp dir)"
     )
     args = ap.parse_args()
@@ -98,7 +104,9 @@ def main() -> None:
             ("journal NORMAL", "normal.sqlite", Synchronous.NORMAL),
             ("no journal", None, Synchronous.FULL),
         ):
-            row, snap = _pass(label, data, root / name if name else None, sync)
+            row, snap = _pass(
+                label, data, root / name if name else None, sync, Durability(args.commit)
+            )
             rows.append(row)
             snaps.append(snap)
             print(row, flush=True)
