@@ -648,24 +648,32 @@ class Backtest:
         n = 0
         # Bars sharing an open time (several symbols) are one instant: the venue
         # matches each symbol's book first, then the policy sees each bar.
-        for _ts, group in itertools.groupby(bars, key=lambda b: b.ts):
-            instant = list(group)
-            if not started:
-                self.clock.set(instant[0].ts)
-                p.begin(meta)
-                started = True
-            for bar in instant:
-                self._feed(self.venue.on_bar(bar))
-            self.clock.set(max(self.clock.now_ms(), max(b.close_ts for b in instant)))
-            for bar in instant:
-                p.on_bar(bar)
-                n += 1
-                if self.progress is not None and n % self.progress_every == 0:
-                    self.progress(n)
-            self._send_all()
-            p.ended_with_fills.clear()  # for the live engine's fee audit; a backtest has none
-            if p.durability is Durability.GROUPED:
-                p.commit_due()
+        try:
+            for _ts, group in itertools.groupby(bars, key=lambda b: b.ts):
+                instant = list(group)
+                if not started:
+                    self.clock.set(instant[0].ts)
+                    p.begin(meta)
+                    started = True
+                for bar in instant:
+                    self._feed(self.venue.on_bar(bar))
+                self.clock.set(max(self.clock.now_ms(), max(b.close_ts for b in instant)))
+                for bar in instant:
+                    p.on_bar(bar)
+                    n += 1
+                    if self.progress is not None and n % self.progress_every == 0:
+                        self.progress(n)
+                self._send_all()
+                p.ended_with_fills.clear()  # for the live engine's fee audit; a backtest has none
+                if p.durability is Durability.GROUPED:
+                    p.commit_due()
+        except PolicyFault:
+            # A policy fault is raised between whole steps (before an intent is appended, or
+            # after an outcome), and with GROUPED the commands of every appended step already
+            # reached the sim: keep them, as a write-ahead run keeps what it had committed.
+            if p.durability is Durability.GROUPED and p.journal is not None and started:
+                p.journal.commit()
+            raise
         if not started:
             raise EngineError("no bars: nothing to run")
         if self.progress is not None:

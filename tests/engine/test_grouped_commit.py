@@ -185,3 +185,51 @@ j.close()
     assert _commits(cut) == [g for g in groups if g[1] <= len(kept)]
     with SqliteJournal.open(cut, create=False) as j:  # writable: no torn tail, nothing refused
         assert j.last_seq == len(kept)
+
+
+class _FailsAt:
+    def __init__(self, at: int) -> None:
+        from dita.policies.demo import DemoPolicy
+
+        self.inner, self.at, self.bars = DemoPolicy(), at, 0
+
+    def on_bar(self, bar, view):  # type: ignore[no-untyped-def]
+        self.bars += 1
+        if self.bars == self.at:
+            raise RuntimeError(f"policy bug at bar {self.at}")
+        return self.inner.on_bar(bar, view)
+
+    def on_outcome(self, outcome, view):  # type: ignore[no-untyped-def]
+        return self.inner.on_outcome(outcome, view)
+
+
+def test_a_policy_fault_keeps_every_whole_step_appended_before_it(tmp_path: Path) -> None:
+    # a policy fault is not a crash: the steps before it are whole, and their commands
+    # reached the in-process venue, so a grouped run keeps them all
+    from dita.clock import SimClock
+    from dita.engine import PolicyFault
+    from dita.journal import replay
+    from dita.kernel import Kernel
+    from dita.venues.sim.exchange import SimExchange
+
+    journals = {}
+    for durability in Durability:
+        path = tmp_path / f"{durability.value}.sqlite"
+        run = prepare_sim_run(journal=path)
+        with SqliteJournal.open(path) as j:
+            bt = Backtest(
+                kernel=Kernel(run.slots, list(run.instruments), run.capital),
+                venue=SimExchange(run.sim.config(run.instruments, run.capital, run.seed)),
+                policy=_FailsAt(700), journal=j, clock=SimClock(), durability=durability,
+            )  # fmt: skip
+            with pytest.raises(PolicyFault, match="policy bug at bar 700"):
+                bt.run(run.meta(), run.bars())
+            appended = j.appended_seq
+            j.close(discard_pending=True)  # as the runner does on an error
+        journals[durability] = _records(path)
+        if durability is Durability.GROUPED:
+            assert len(journals[durability]) == appended
+        with SqliteJournal.open(path, readonly=True, create=False) as j:
+            replay(j, from_snapshot=False)  # raises ReplayMismatch on any difference
+    grouped, wa = journals[Durability.GROUPED], journals[Durability.WRITE_AHEAD]
+    assert len(grouped) >= len(wa) > 2 and grouped[: len(wa)] == wa
