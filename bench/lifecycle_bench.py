@@ -34,7 +34,7 @@ Journal modes: ``off`` (no journal), ``normal`` (WAL, synchronous=NORMAL),
 ``full`` (WAL, synchronous=FULL, the default of ``dita run``). The journal is
 a real SQLite file in ``--dir`` (default: a temporary directory). ``--commit
 grouped`` (the default, as ``dita run`` on the sim venue) commits it every
-20,000 records and at the end, ``--commit write-ahead`` before every command
+1,000 bars or 20,000 records and at the end, ``--commit write-ahead`` before every command
 (as a live run does); see ``dita.engine.Durability``.
 
 Reproduce:  python bench/lifecycle_bench.py --bars 20000 --journal full

@@ -7,8 +7,8 @@ random slippage, funding every 8 h). Each pass is exactly what `dita run
 --data FILE` does: validate the whole CSV, then read it again and simulate.
 
 * ``journal FULL``: the durable journal (WAL, synchronous=FULL: one fsync
-  per commit group). As in ``dita run`` on the sim venue, a group is 20,000
-  records (``Durability.GROUPED``; the venue is inside the process, so no
+  per commit group). As in ``dita run`` on the sim venue, a group is 1,000
+  bars or 20,000 records (``Durability.GROUPED``; the venue is inside the process, so no
   command leaves it before its input is durable);
 * ``journal NORMAL``: WAL with synchronous=NORMAL (survives a process crash,
   may lose the last commits on power loss; no fsync per commit);

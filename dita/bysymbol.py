@@ -36,7 +36,11 @@ class SymbolStats:
 @dataclass
 class SymbolBreakdown:
     symbols: dict[str, SymbolStats] = field(default_factory=dict)
+    # The symbol of each order not of ``_first`` (the first order's symbol): every order
+    # submitted before another symbol's is ``_first``'s, so a one-symbol run, however long,
+    # stores nothing per order.
     _order_symbol: dict[str, str] = field(default_factory=dict, repr=False)
+    _first: str = field(default="", repr=False)
 
     def _of(self, symbol: str) -> SymbolStats:
         s = self.symbols.get(symbol)
@@ -47,11 +51,19 @@ class SymbolBreakdown:
     def observe(self, body: KernelIntent | VenueEvent, outcome: KernelOutcome) -> None:
         for c in outcome.commands:
             if isinstance(c, SubmitOrder):
-                self._order_symbol[c.order.client_order_id] = c.order.asset
-                self._of(c.order.asset).orders += 1
+                asset = c.order.asset
+                if not self._first:
+                    self._first = asset
+                if asset != self._first:
+                    self._order_symbol[c.order.client_order_id] = asset
+                self._of(asset).orders += 1
         symbol = ""
         if isinstance(body, VenueEvent):
-            symbol = body.asset or self._order_symbol.get(body.client_order_id, "")
+            symbol = body.asset or (
+                self._order_symbol.get(body.client_order_id, self._first)
+                if body.client_order_id
+                else ""
+            )
             if (
                 outcome.accepted
                 and symbol

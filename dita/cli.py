@@ -310,8 +310,8 @@ def _default_journal(seed: int) -> Path:
     type=click.Choice(["grouped", "write-ahead"]),
     default="grouped",
     show_default=True,
-    help="sim: when the journal is committed (fsynced with --sync FULL). grouped: every 20,000 "
-    "records and at the end, since the simulated venue is inside the process and no command "
+    help="sim: when the journal is committed (fsynced with --sync FULL). grouped: every 1,000 "
+    "bars or 20,000 records and at the end, since the simulated venue is inside the process and no command "
     "leaves it; a crash loses the uncommitted tail of the simulation, which --resume plays again "
     "from the data. write-ahead: before every command, as --venue bingx and bingx-emulator "
     "always do.",

@@ -112,12 +112,13 @@ class Durability(StrEnum):
     * ``GROUPED``: for a ``Backtest`` only, whose venue (``SimExchange``) lives in
       the same process: no command leaves the process, so nothing outside can
       have acted on a record that is not durable yet. The journal is committed
-      once at least ``group_records`` records are pending (checked after each
-      instant of market data) and at the end. Records are appended in exactly the
+      once at least ``group_records`` records are pending or a ``bars`` progress
+      note (every 1,000 bars) was written (checked after each instant of market
+      data), and at the end. Records are appended in exactly the
       same order as with ``WRITE_AHEAD`` (the journals are identical record for
       record; only the ``commits`` rows differ). A crash loses the uncommitted
-      tail of the simulation (at most about one group), which ``dita run
-      --resume`` plays again from the data.
+      tail of the simulation (at most 1,000 bars or about one group), which
+      ``dita run --resume`` plays again from the data.
     """
 
     WRITE_AHEAD = "write-ahead"
@@ -384,6 +385,7 @@ class Pipeline:
         self.snapshot_every = snapshot_every
         self.prices: dict[str, PriceTrail] = {}  # per symbol, in order of first bar
         self._bar_notes = BarNotes()
+        self._progress_noted = False  # a bars note since the last commit_due
         self._outbox: list[Command] = []
         self._since_snapshot = 0
         self._last_input_seq = 0
@@ -450,6 +452,7 @@ class Pipeline:
         self._bar_notes.add(bar)
         if self.stats.bars % self._bar_notes.every == 0:
             self.note("bars", bars=self.stats.bars, series=self._bar_notes.take())
+            self._progress_noted = True
         try:
             intents = self.policy.on_bar(bar, self.view)
         except Exception as e:
@@ -565,10 +568,13 @@ class Pipeline:
         return out
 
     def commit_due(self) -> None:
-        """``GROUPED``: commit once ``group_records`` records are pending."""
+        """``GROUPED``: commit once ``group_records`` records are pending or a ``bars`` note
+        (every 1,000 bars) was appended, so a reader (``dita serve``, a report of an
+        interrupted run) sees the run's progress."""
         j = self.journal
-        if j is not None and j.pending >= self.group_records:
+        if j is not None and (self._progress_noted or j.pending >= self.group_records):
             j.commit()
+        self._progress_noted = False
 
     def take_commands_after(self, committed: int) -> list[Command]:
         """Release held commands once an asynchronous commit up to ``committed`` returned."""

@@ -67,11 +67,10 @@ def test_grouped_journal_is_the_write_ahead_journal_in_fewer_commits(tmp_path: P
     grouped = _commits(tmp_path / "grouped.sqlite")
     small = _commits(tmp_path / "small.sqlite")
     assert len(per_command) > 500  # one per bar that sent a command
-    # begin (run record + snapshot), then groups of >= 500 records, then the end
-    assert len(wa) < DEFAULT_GROUP_RECORDS and len(grouped) == 2
-    assert 3 <= len(small) <= 2 + len(wa) // 500
-    for first, last in small[1:-1]:
-        assert last - first + 1 >= 500
+    # begin (run record + snapshot), one per 1,000 bars (2,880 bars here), then the end
+    assert len(wa) < DEFAULT_GROUP_RECORDS and len(grouped) == 4
+    # ... and with groups of 500 records, one more whenever 500 are pending
+    assert 4 + len(wa) // 500 // 2 <= len(small) <= 4 + len(wa) // 500
     for commits in (per_command, grouped, small):  # contiguous, gap-free, ending at the last seq
         assert commits[0][0] == 1 and commits[-1][1] == len(wa)
         assert all(b[0] == a[1] + 1 for a, b in itertools.pairwise(commits))
@@ -114,7 +113,7 @@ def test_a_killed_grouped_dita_run_loses_only_its_tail_and_resumes(tmp_path: Pat
             env={**env, "DITA_TEST_KILL_AT": kill}, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
 
-    # the sample run is smaller than one default group: all but the start is lost
+    # killed at bar 2,500: what the commit at bar 2,000 made durable is kept
     cut = dita("--journal", "cut.sqlite", kill="2500")
     assert cut.returncode == -signal.SIGKILL, cut.stderr
     whole = dita("--journal", "whole.sqlite")

@@ -25,7 +25,9 @@ def _sim(keep: int | None) -> SimExchange:
 
 
 def _bar(t: int, low: str, high: str) -> Bar:
-    return Bar("BTC-USDT", t * 60_000, D(high), D(high), D(low), D(low), D(100), t * 60_000 + 59_999)
+    return Bar(
+        "BTC-USDT", t * 60_000, D(high), D(high), D(low), D(low), D(100), t * 60_000 + 59_999
+    )
 
 
 def _limit(
