@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,9 +36,23 @@ def _table(out: str) -> str:
     return out[out.index("│ bars") : out.index("open at end")]
 
 
+ARGS = ["run", "--policy", POLICY, "--seed", "11", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Any], str]:
+    """The run never interrupted (its records and its output), made once for every pause."""
+    d = tmp_path_factory.mktemp("whole")
+    whole = _dita(d, *ARGS, "--journal", "whole.sqlite")
+    assert whole.returncode == 0, whole.stderr
+    return _records(d / "whole.sqlite"), whole.stdout
+
+
 @pytest.mark.parametrize("pause_at", [1, 700, 2100])
-def test_sigint_then_resume_equals_an_uninterrupted_run(tmp_path: Path, pause_at: int) -> None:
-    args = ["run", "--policy", POLICY, "--seed", "11", "--quiet"]
+def test_sigint_then_resume_equals_an_uninterrupted_run(
+    tmp_path: Path, pause_at: int, uninterrupted: tuple[list[Any], str]
+) -> None:
+    args = ARGS
     proc = subprocess.Popen(
         [sys.executable, "-m", "dita.cli", *args, "--journal", "cut.sqlite"],
         cwd=tmp_path, env=_env(DITA_TEST_PAUSE_AT=str(pause_at)), stdin=subprocess.PIPE,
@@ -58,13 +73,10 @@ def test_sigint_then_resume_equals_an_uninterrupted_run(tmp_path: Path, pause_at
 
     resumed = _dita(tmp_path, *shlex.split(cont)[1:])  # the printed command, as printed
     assert resumed.returncode == 0, resumed.stderr
-    whole = _dita(tmp_path, *args, "--journal", "whole.sqlite")
-    assert whole.returncode == 0, whole.stderr
-
-    full = _records(tmp_path / "whole.sqlite")
+    full, whole_out = uninterrupted
     assert len(full) > len(cut)
     assert _records(tmp_path / "cut.sqlite") == full  # the same journal, record for record
-    assert _table(resumed.stdout) == _table(whole.stdout)
+    assert _table(resumed.stdout) == _table(whole_out)
     replay = _dita(tmp_path, "replay", "cut.sqlite")
     assert replay.returncode == 0 and "OK: " in replay.stdout, replay.stdout + replay.stderr
 
