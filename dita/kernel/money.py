@@ -59,18 +59,31 @@ def exact_fills(
     of the average; finite whenever ``step`` is a power of ten, as every
     venue's step is). Only if even that division repeats (a step like 0.003)
     is the price rounded to the tick, and the fill's value then differs from
-    the venue's by less than ``qty * tick / 2``. ``qty`` is on the ``step``
-    grid, ``value`` and ``qty`` > 0.
+    the venue's by less than ``qty * tick / 2``. No price has more decimals than
+    ``tick``. ``qty`` is on the ``step`` grid, ``value`` and ``qty`` > 0.
     """
     with money():
-        whole = exact_quotient(value, qty)
+        whole = _on_tick(exact_quotient(value, qty), tick)
         if whole is not None:
             return ((qty, whole),)
         if qty > step:
             first_qty = qty - step
             first_price = (value / qty).quantize(tick, rounding=ROUND_DOWN)
             if first_price > 0:
-                rest = exact_quotient(value - first_qty * first_price, step)
+                rest = _on_tick(exact_quotient(value - first_qty * first_price, step), tick)
                 if rest is not None and rest > 0:
                     return ((first_qty, first_price), (step, rest))
         return ((qty, (value / qty).quantize(tick, rounding=ROUND_HALF_EVEN)),)
+
+
+def _on_tick(price: Decimal | None, tick: Decimal) -> Decimal | None:
+    """``price`` if it has no more decimals than ``tick`` (a price of 60 digits is exact
+    but one no venue sends, and the kernel refuses it), else None."""
+    if price is None:
+        return None
+    exp, tick_exp = price.as_tuple().exponent, tick.as_tuple().exponent
+    assert isinstance(exp, int) and isinstance(tick_exp, int)
+    if exp >= tick_exp:
+        return price
+    on_tick = price.quantize(tick)  # trailing zeros beyond the tick are no digits
+    return on_tick if on_tick == price else None

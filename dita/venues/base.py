@@ -58,6 +58,9 @@ class OrderReport:
     avg_price: Decimal | None
     fees: Decimal  # cumulative, positive = paid
     ts: int
+    # what the fills are worth in all (Σ qty x price), when the venue says so exactly;
+    # reconciliation then needs no average price (which may be rounded)
+    cum_quote: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -263,6 +263,7 @@ class MockVenue:
             avg_price=mo.cost / mo.cum_qty if mo.cum_qty else None,
             fees=mo.fees,
             ts=self.ts,
+            cum_quote=mo.cost if mo.cum_qty else None,
         )
 
     # -------------------------------------------------------------- async Venue protocol

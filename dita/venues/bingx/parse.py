@@ -24,6 +24,7 @@ from dita.kernel.model import (
     Side,
     VenueEvent,
 )
+from dita.kernel.money import money
 from dita.venues.base import BalanceReport, OrderReport, PositionReport
 from dita.venues.bingx import wire
 from dita.venues.bingx.wire import WireError
@@ -193,6 +194,7 @@ def order_report(o: wire.RestOrder) -> OrderReport:
     (so the order stays followed and is asked about again).
     """
     cum = dec_or(o.executed_qty, _ZERO, "executedQty", signed=False)
+    avg = dec_or(o.avg_price, _ZERO, "avgPrice", signed=False)
     quantity = dec(o.orig_qty, "origQty", signed=False)
     otype = order_type(o.type)
     price = dec_or(o.price, _ZERO, "price", signed=False)
@@ -210,10 +212,31 @@ def order_report(o: wire.RestOrder) -> OrderReport:
         reduce_only=flag(o.reduce_only) or _closes_hedged(o.side, o.position_side),
         status=status,
         cum_qty=cum,
-        avg_price=dec_or(o.avg_price, _ZERO, "avgPrice", signed=False) if cum else None,
+        avg_price=avg if cum else None,
         fees=-dec_or(o.commission, _ZERO, "commission"),
         ts=o.update_time or o.time,
+        cum_quote=exact_cum_quote(cum, avg, dec_or(o.cum_quote, _ZERO, "cumQuote", signed=False)),
     )
+
+
+def exact_cum_quote(cum: Decimal, avg: Decimal, cum_quote: Decimal) -> Decimal | None:
+    """``cumQuote`` as the exact value of an order's fills, or None when it cannot be.
+
+    BingX sometimes sends it rounded ("8" for 8.371, PROTOCOL.md §3.11), and
+    ``avgPrice`` is itself a rounded quotient; ``cumQuote`` is taken only when it
+    agrees with the average to every digit the average has (``cumQuote / executedQty``
+    rounded to ``avgPrice``'s last decimal is ``avgPrice``), so it is never less exact
+    than ``executedQty x avgPrice``."""
+    if cum <= 0 or avg <= 0 or cum_quote <= 0:
+        return None
+    exp = avg.as_tuple().exponent
+    assert isinstance(exp, int)
+    try:
+        with money():
+            agrees = (cum_quote / cum).quantize(Decimal(1).scaleb(exp)) == avg
+    except ArithmeticError:  # an average with more digits than the money context
+        return None
+    return cum_quote if agrees else None
 
 
 def _closes_hedged(side: str | None, position_side: str | None) -> bool:

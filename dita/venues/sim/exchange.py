@@ -410,6 +410,7 @@ class _Order:
             avg_price=_DIV.divide(self.cost, self.cum_qty) if self.cum_qty else None,
             fees=self.fees,
             ts=self.ts,
+            cum_quote=self.cost if self.cum_qty else None,
         )
 
 
