@@ -51,7 +51,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 
 from dita.kernel.model import EventKind, Order, OrderStatus, Side, VenueEvent
-from dita.kernel.money import exact_fills, money
+from dita.kernel.money import money, recovered_fills
 from dita.venues.base import OrderReport, PositionReport
 
 ZERO = Decimal(0)
@@ -124,17 +124,6 @@ def report_value(report: OrderReport) -> Decimal | None:
         return None
     with money():
         return report.cum_qty * report.avg_price
-
-
-def recovered_fills(value: Decimal, qty: Decimal) -> tuple[tuple[Decimal, Decimal], ...]:
-    """(quantity, price) fills for ``qty`` worth ``value`` in all, recovered from the venue's
-    cumulative numbers, each price with at most 18 decimals and their values adding up
-    to ``value`` exactly (``dita.kernel.money.exact_fills`` on the grid of ``qty``'s last
-    digit): a fill price rounded from a repeating quotient would leave capital off the
-    venue's wallet in the 21st decimal (crash torture, seeds 13 and 14)."""
-    exp = qty.as_tuple().exponent
-    assert isinstance(exp, int)
-    return exact_fills(value, qty, Decimal(1).scaleb(min(exp, 0)), PRICE_QUANTUM)
 
 
 def synthetic_id(cid: str, kind: EventKind, cum: Decimal) -> str:

@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dita.kernel import EventKind, Kernel, Order, OrderStatus
-from dita.kernel.money import money
-from dita.reconcile import reconcile_order, recovered_fills
+from dita.kernel.money import money, recovered_fills
+from dita.reconcile import reconcile_order
 from dita.venues.base import OrderReport
 from dita.venues.bingx.parse import exact_cum_quote
 from tests.kernel.helpers import D, ack, enter, fill, make_kernel, order_of

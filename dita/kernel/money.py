@@ -87,3 +87,17 @@ def _on_tick(price: Decimal | None, tick: Decimal) -> Decimal | None:
         return price
     on_tick = price.quantize(tick)  # trailing zeros beyond the tick are no digits
     return on_tick if on_tick == price else None
+
+
+FILL_PRICE_TICK = Decimal("1e-18")  # the kernel takes outside prices with at most 18 decimals
+
+
+def recovered_fills(value: Decimal, qty: Decimal) -> tuple[tuple[Decimal, Decimal], ...]:
+    """(quantity, price) fills for ``qty`` worth ``value`` in all, recovered from a venue's
+    cumulative numbers (fills it made that we never saw one by one): ``exact_fills`` on
+    the grid of ``qty``'s last digit, so each price has at most 18 decimals and their
+    values add up to ``value`` exactly. One fill at a rounded ``value / qty`` would
+    leave capital off the venue's wallet in the 21st decimal (crash torture)."""
+    exp = qty.as_tuple().exponent
+    assert isinstance(exp, int)
+    return exact_fills(value, qty, Decimal(1).scaleb(min(exp, 0)), FILL_PRICE_TICK)

@@ -12,7 +12,7 @@ side/type/position side. Entry points for fuzzing: ``dec``, ``instrument``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from dita.kernel.model import (
@@ -24,7 +24,7 @@ from dita.kernel.model import (
     Side,
     VenueEvent,
 )
-from dita.kernel.money import money
+from dita.kernel.money import money, recovered_fills
 from dita.venues.base import BalanceReport, OrderReport, PositionReport
 from dita.venues.bingx import wire
 from dita.venues.bingx.wire import WireError
@@ -342,6 +342,34 @@ class FillDelta:
     price: Decimal
     fee: Decimal  # positive = paid
     consistent: bool
+    # a gap recovered from cumulative numbers, as fills with finite prices worth the
+    # venue's value exactly (``dita.kernel.money.recovered_fills``): () = one fill (qty, price)
+    parts: tuple[tuple[Decimal, Decimal], ...] = ()
+
+    @property
+    def fills(self) -> tuple[tuple[Decimal, Decimal], ...]:
+        return self.parts or ((self.qty, self.price),)
+
+
+def gap(value: Decimal, qty: Decimal, what: str) -> FillDelta:
+    """``qty`` worth ``value`` (the venue's cumulative value minus what we have) as fills."""
+    if value <= 0:
+        raise WireError(f"{what} gives the fills we missed a value of {value}")
+    parts = recovered_fills(value, qty)
+    return FillDelta(
+        qty, parts[0][1], _ZERO, consistent=False, parts=parts if len(parts) > 1 else ()
+    )
+
+
+def cum_value(u: wire.OrderUpdate, cum: Decimal) -> Decimal:
+    """What the fills of ``u``'s order are worth in all: ``Z`` (cumulative quote) when it
+    agrees with ``ap`` (``exact_cum_quote``), else ``z`` x ``ap`` (a rounded average)."""
+    avg = _avg(u, cum)
+    quote = exact_cum_quote(cum, avg, dec_or(u.cum_quote, _ZERO, "Z", signed=False))
+    if quote is not None:
+        return quote
+    with money():
+        return avg * cum
 
 
 def fill_delta(
@@ -362,19 +390,21 @@ def fill_delta(
             return None
         if last is not None and last > 0 and last_price is not None and last_price > 0:
             return FillDelta(qty, last_price, fee, consistent=True)
-        return FillDelta(qty, _avg(u, cum), fee, consistent=last is not None)
+        if last is None:  # all we know is the whole order's fills
+            d = gap(cum_value(u, cum), cum, f"fill of order {u.order_id}: Z/ap")
+            return replace(d, fee=fee)
+        return FillDelta(qty, _avg(u, cum), fee, consistent=True)
     qty = cum - prev_cum
     if qty <= 0:
         return None
     if last is not None and last == qty and last_price is not None and last_price > 0:
         return FillDelta(qty, last_price, fee, consistent=True)
     # l missing (older payloads, PROTOCOL.md §4) or disagreeing with z: z decides;
-    # the price of the gap follows from the average price over the whole order.
-    avg = _avg(u, cum)
-    price = (avg * cum - prev_cost) / qty
-    if price <= 0:
-        raise WireError(f"fill of order {u.order_id}: ap={avg} gives a gap price of {price}")
-    return FillDelta(qty, price, fee, consistent=last is None)
+    # the value of the gap is the order's value (Z, or z x ap) minus what we have.
+    with money():
+        value = cum_value(u, cum) - prev_cost
+    d = gap(value, qty, f"fill of order {u.order_id}: Z/ap")
+    return replace(d, fee=fee, consistent=last is None)
 
 
 def _avg(u: wire.OrderUpdate, cum: Decimal) -> Decimal:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from dita.kernel.model import EventKind, OrderStatus, VenueEvent
+from dita.kernel.money import money
 from dita.venues.bingx import parse, wire
 from dita.venues.bingx.errors import BingxError
 
@@ -140,13 +141,16 @@ class OrderTracker:
         known = self._tracks.get(cid)
         prev_cum = known.cum_qty if known is not None else _ZERO
         prev_cost = known.cum_cost if known is not None else _ZERO
-        gap_price = _ZERO
+        missed: parse.FillDelta | None = None
         if cum > prev_cum and status is not OrderStatus.REJECTED:
             if avg <= 0:
                 raise wire.WireError(f"order {oid}: executedQty {cum} without avgPrice")
-            gap_price = (avg * cum - prev_cost) / (cum - prev_cum)
-            if gap_price <= 0:
-                raise wire.WireError(f"order {oid}: avgPrice {avg} gives a fill price {gap_price}")
+            quote = parse.exact_cum_quote(
+                cum, avg, parse.dec_or(o.cum_quote, _ZERO, "cumQuote", signed=False)
+            )
+            with money():
+                value = (quote if quote is not None else avg * cum) - prev_cost
+            missed = parse.gap(value, cum - prev_cum, f"order {oid}: cumQuote/avgPrice {avg}")
         t = self._track(cid, o.symbol)
         self._bind(t, oid)
         when = ts if ts is not None else (o.update_time or o.time)
@@ -157,9 +161,8 @@ class OrderTracker:
             events += self._terminal(t, EventKind.REJECT, when, f"bingx status {o.status}")
             return events
         events += self._ack(t, when)
-        if cum > t.cum_qty:
-            qty = cum - t.cum_qty
-            events.append(self._fill(t, qty, gap_price, total_fees - t.fees, when, status))
+        if missed is not None:
+            events += self._fills(t, missed.fills, total_fees - t.fees, when, status)
         t.cum_known = True
         match status:
             case OrderStatus.CANCELED:
@@ -217,12 +220,12 @@ class OrderTracker:
                     if z > delta.qty:
                         t.cum_qty = z - delta.qty
                         avg = parse.dec_or(u.avg_price, _ZERO, "ap")
-                        t.cum_cost = avg * z - delta.qty * delta.price if avg > 0 else _ZERO
+                        with money():
+                            mine = sum((q * p for q, p in delta.fills), _ZERO)
+                            t.cum_cost = parse.cum_value(u, z) - mine if avg > 0 else _ZERO
                 if delta is not None:
                     fill_status = status if status is not None else OrderStatus.WORKING
-                    events.append(
-                        self._fill(t, delta.qty, delta.price, delta.fee, when, fill_status)
-                    )
+                    events += self._fills(t, delta.fills, delta.fee, when, fill_status)
                 t.cum_known = True
                 if t.quantity is not None and t.cum_qty >= t.quantity:
                     self._finish(t)
@@ -344,12 +347,32 @@ class OrderTracker:
             )
         ]
 
+    def _fills(
+        self,
+        t: _Track,
+        parts: tuple[tuple[Decimal, Decimal], ...],
+        fee: Decimal,
+        ts: int,
+        status: OrderStatus,
+    ) -> list[VenueEvent]:
+        """One fill event per (qty, price) part (a gap may be two), the fee on the first,
+        the order's ``status`` on the last."""
+        out = []
+        for i, (qty, price) in enumerate(parts):
+            last = i == len(parts) - 1
+            out.append(
+                self._fill(t, qty, price, fee if i == 0 else _ZERO, ts,
+                           status if last else OrderStatus.WORKING)
+            )  # fmt: skip
+        return out
+
     def _fill(
         self, t: _Track, qty: Decimal, price: Decimal, fee: Decimal, ts: int, status: OrderStatus
     ) -> VenueEvent:
-        t.cum_qty += qty
-        t.cum_cost += qty * price
-        t.fees += fee
+        with money():
+            t.cum_qty += qty
+            t.cum_cost += qty * price
+            t.fees += fee
         done = status is OrderStatus.FILLED or (t.quantity is not None and t.cum_qty >= t.quantity)
         return VenueEvent(
             event_id=f"{self._event_base(t)}:fill:{t.cum_qty}",
@@ -367,14 +390,16 @@ class OrderTracker:
         """A cancel/expiry frame whose ``z`` shows fills we never saw (lost frames)."""
         cum = parse.dec_or(u.cum_qty, _ZERO, "z", signed=False)
         avg = parse.dec_or(u.avg_price, _ZERO, "ap", signed=False)
-        if cum > t.cum_qty and (avg <= 0 or avg * cum <= t.cum_cost):
-            raise wire.WireError(f"order {u.order_id}: z={cum} without a usable ap")
-        events = self._ack(t, ts)
+        missed = None
         if cum > t.cum_qty:
-            qty = cum - t.cum_qty
-            events.append(
-                self._fill(t, qty, (avg * cum - t.cum_cost) / qty, _ZERO, ts, OrderStatus.WORKING)
-            )
+            if avg <= 0:
+                raise wire.WireError(f"order {u.order_id}: z={cum} without a usable ap")
+            with money():
+                value = parse.cum_value(u, cum) - t.cum_cost
+            missed = parse.gap(value, cum - t.cum_qty, f"order {u.order_id}: Z/ap {avg}")
+        events = self._ack(t, ts)
+        if missed is not None:
+            events += self._fills(t, missed.fills, _ZERO, ts, OrderStatus.WORKING)
         return events
 
     def _terminal(self, t: _Track, kind: EventKind, ts: int, reason: str) -> list[VenueEvent]:

@@ -249,6 +249,7 @@ class OrderUpdate(msgspec.Struct, frozen=True):
     last_qty: Num = msgspec.field(default=ABSENT, name="l")
     last_price: Num = msgspec.field(default=ABSENT, name="L")
     commission: Num = msgspec.field(default=ABSENT, name="n")
+    cum_quote: Num = msgspec.field(default=ABSENT, name="Z")  # cumulative quote
     commission_asset: str | None = msgspec.field(default="", name="N")
     trade_time: int = msgspec.field(default=0, name="T")
     position_side: str | None = msgspec.field(default="", name="ps")
