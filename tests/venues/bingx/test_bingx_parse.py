@@ -367,12 +367,16 @@ def test_tracker_gap_filled_from_rest_report_after_lost_frames() -> None:
     )
     evs = t.on_rest(rest)
     assert [(e.kind, e.last_qty, e.cum_qty) for e in evs] == [
-        (EventKind.PARTIAL_FILL, Decimal("1.5"), Decimal("2.5")),
+        (EventKind.PARTIAL_FILL, Decimal("1.4"), Decimal("2.4")),
+        (EventKind.PARTIAL_FILL, Decimal("0.1"), Decimal("2.5")),
         (EventKind.CANCEL_ACK, None, Decimal("2.5")),
     ]
-    # 1 @ 100 + 1.5 @ p = 2.5 @ 101  ->  p = 101.666...
-    assert evs[0].last_price == (Decimal("101") * Decimal("2.5") - Decimal(100)) / Decimal("1.5")
-    assert evs[0].fee == Decimal("0.04")
+    # 1 @ 100 + 1.5 @ p = 2.5 @ 101: p = 101.666... repeats, so the 1.5 are two fills with
+    # finite prices worth 152.5 exactly (dita.kernel.money.recovered_fills)
+    assert evs[0].last_price == Decimal("101.666666666666666666")
+    assert evs[1].last_price == Decimal("101.666666666666666676")
+    assert sum(e.last_qty * e.last_price for e in evs[:2]) == Decimal("152.5")  # type: ignore[operator]
+    assert (evs[0].fee, evs[1].fee) == (Decimal("0.04"), Decimal(0))
     assert t.live() == []
 
 
