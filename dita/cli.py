@@ -482,13 +482,13 @@ def run(
     from click.core import ParameterSource
 
     from dita.engine import Durability, EngineError
+    from dita.reporting.summary import summary_table, symbol_table
     from dita.runner import (
         RunSetupError,
         execute,
         execute_on_bingx_emulator,
         prepare_configured_run,
     )
-    from dita.summary import summary_table, symbol_table
     from dita.venues.base import VenueError
 
     console = Console()
@@ -589,8 +589,8 @@ def _run_bingx(
         resolve_target,
     )
     from dita.recovery import OnMismatch, RecoveryError
+    from dita.reporting.summary import summary_table
     from dita.runner import RunSetupError
-    from dita.summary import summary_table
     from dita.venues.base import VenueError
 
     ctx = click.get_current_context()
@@ -696,7 +696,7 @@ def _run_bingx(
     Console().print(summary_table(result.stats, f"dita run ({target.venue_name}, {symbol})",
                                   caption=prepared.policy_name, open_slots=result.open_slots))  # fmt: skip
     from dita.policy import JsonlIntents
-    from dita.summary import undelivered_lines
+    from dita.reporting.summary import undelivered_lines
 
     if isinstance(prepared.policy, JsonlIntents):  # the run stopped before their time came
         for line in undelivered_lines(prepared.policy.undelivered, None):
@@ -722,7 +722,7 @@ def replay(journal: Path) -> None:
     summary; exits 1 on any mismatch.
     """
     from dita.reporting.progress import progress_bar
-    from dita.summary import summary_table, symbol_table
+    from dita.reporting.summary import summary_table, symbol_table
     from dita.verify import verify_journal
 
     console = Console()
@@ -764,8 +764,8 @@ def replay(journal: Path) -> None:
 def report(journal: Path, out_dir: Path | None, quiet: bool) -> None:
     """Write report.html for JOURNAL: statistics, zoomable price with orders, equity, drawdown,
     trades, fills, refusals and the run's parameters; one file, works offline."""
-    from dita.report import write_report
     from dita.reporting.progress import progress_bar
+    from dita.reporting.report import write_report
     from dita.verify import open_journal
 
     try:

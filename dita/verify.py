@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dita.engine import RunStats, stats_from_journal
 from dita.journal import (
     EngineNote,
     JournalError,
@@ -30,6 +29,7 @@ from dita.journal import (
 )
 from dita.kernel import Kernel, TradeRecord, TradeStage
 from dita.kernel.money import money
+from dita.reporting.runstats import RunStats, stats_from_journal
 
 
 class VerifyError(JournalError):

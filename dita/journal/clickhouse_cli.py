@@ -214,7 +214,7 @@ def show_report(
     console = console or Console()
     target = resolve_dsn(dsn)
     if kernel_id is not None:
-        from dita.summary import summary_table
+        from dita.reporting.summary import summary_table
 
         r = run_report(target, kernel_id, database=database, include_equity=False)
         console.print(

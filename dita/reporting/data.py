@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from dita.engine import RunStats
 from dita.journal import EngineNote, OutcomeRecord, RunMeta, SqliteJournal
 from dita.journal.records import Adjustment
 from dita.kernel import (
@@ -29,6 +28,7 @@ from dita.kernel import (
     TradeRecord,
     VenueEvent,
 )
+from dita.reporting.runstats import RunStats
 from dita.reporting.stats import Statistics, compute
 
 ZERO = Decimal(0)

@@ -6,9 +6,9 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
-from dita.engine import stats_from_journal
 from dita.journal import OutcomeRecord, RecordKind, SnapshotRecord, SqliteJournal, replay
 from dita.kernel import EventKind, KernelIntent, VenueEvent
+from dita.reporting.runstats import stats_from_journal
 
 from .conftest import DemoRun, demo_run
 

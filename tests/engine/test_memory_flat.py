@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dita.clock import SimClock
-from dita.engine import EQUITY_POINTS, Backtest, RunStats
+from dita.engine import Backtest
 from dita.kernel import (
     EventKind,
     Kernel,
@@ -19,6 +19,7 @@ from dita.kernel import (
     LedgerDelta,
     VenueEvent,
 )
+from dita.reporting.runstats import EQUITY_POINTS, RunStats
 from dita.runner import execute, prepare_sim_run
 from dita.venues.sim.exchange import SimExchange
 

@@ -23,7 +23,6 @@ from typing import Any
 
 import pytest
 
-from dita.engine import RunStats, stats_from_journal
 from dita.journal import OutcomeRecord, RecordKind, SqliteJournal, replay
 from dita.journal.clickhouse import (
     ClickHouseError,
@@ -45,6 +44,7 @@ from dita.journal.clickhouse._conn import ClientLike, scrub
 from dita.journal.clickhouse.rows import money
 from dita.journal.clickhouse.synthetic import write_journal
 from dita.kernel import TradeStage
+from dita.reporting.runstats import RunStats, stats_from_journal
 
 N_RECORDS = 2_500
 SECRET = "hunter2-Secret"

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from dita.engine import stats_from_journal
 from dita.journal import SqliteJournal
 from dita.journal.clickhouse.synthetic import write_journal
 from dita.journal.clickhouse_cli import clickhouse
-from dita.summary import money
+from dita.reporting.runstats import stats_from_journal
+from dita.reporting.summary import money
 
 SECRET = "pa55-word-XYZ"
 

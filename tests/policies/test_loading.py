@@ -15,8 +15,8 @@ from dita.kernel import Kernel, TradeStage
 from dita.legacy import LegacyConversionError, LegacyIntent, legacy_to_kernel
 from dita.marketdata import Bar
 from dita.policy import JsonlIntents, PolicyError, PolicyView, load_policy
+from dita.reporting.summary import undelivered_lines
 from dita.runner import default_instrument
-from dita.summary import undelivered_lines
 
 POLICY = """
 class P:

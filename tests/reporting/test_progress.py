@@ -7,7 +7,7 @@ from pathlib import Path
 
 from dita.journal import SqliteJournal
 from dita.marketdata.synthetic import synthetic_bars
-from dita.report import collect
+from dita.reporting.report import collect
 from dita.runner import execute, prepare_sim_run
 from dita.verify import verify_journal
 

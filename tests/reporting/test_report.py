@@ -11,7 +11,7 @@ import pytest
 from dita.journal import SqliteJournal
 from dita.marketdata.model import Bar
 from dita.marketdata.synthetic import synthetic_bars
-from dita.report import collect, write_report
+from dita.reporting.report import collect, write_report
 from dita.runner import execute, prepare_sim_run
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dita.journal import SqliteJournal
 from dita.marketdata.synthetic import synthetic_bars
-from dita.report import write_report
+from dita.reporting.report import write_report
 from dita.runner import execute, prepare_sim_run
 from tests.browser import browser
 

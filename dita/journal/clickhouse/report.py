@@ -4,7 +4,7 @@ Every query reads with ``FINAL``, so rows a retried batch wrote twice count
 once, whether or not ClickHouse has merged them yet. Sums are taken in SQL
 over ``Decimal(76, 38)`` columns and are exact; nothing goes through floats.
 
-The per-run report has the same fields as ``dita.engine.RunStats`` (what
+The per-run report has the same fields as ``dita.reporting.runstats.RunStats`` (what
 ``dita run``/``dita replay``/``dita report`` print from the SQLite journal),
 computed the same way: only outcome records whose input is known count, the
 ledger deltas drive capital, its peak and the drawdown, and ``bars`` comes
@@ -23,7 +23,7 @@ from . import schema
 from ._conn import ClickHouseError, ClientLike, connect, redact, resolve_dsn, unavailable
 
 if TYPE_CHECKING:
-    from dita.engine import RunStats
+    from dita.reporting.runstats import RunStats
 
 ZERO = Decimal(0)
 _OPEN_POSITION = "('POSITION_OPEN', 'EXIT_WORKING')"
@@ -68,7 +68,7 @@ class FleetTotals:
 
 @dataclass(frozen=True)
 class RunReport:
-    """The per-run report of one kernel; field names as in ``dita.engine.RunStats``."""
+    """The per-run report of one kernel; field names as in ``dita.reporting.runstats.RunStats``."""
 
     kernel_id: str
     meta: RunMeta
@@ -106,8 +106,8 @@ class RunReport:
         return self.intents + self.venue_events
 
     def as_run_stats(self) -> RunStats:
-        """A ``dita.engine.RunStats`` with these numbers (for ``dita.summary.summary_table``)."""
-        from dita.engine import RunStats
+        """A ``dita.reporting.runstats.RunStats`` with these numbers (for ``dita.reporting.summary.summary_table``)."""
+        from dita.reporting.runstats import RunStats
 
         stats = RunStats(self.initial_capital)
         for name in stats.__dataclass_fields__:

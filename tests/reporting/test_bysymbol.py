@@ -8,7 +8,6 @@ from decimal import Decimal as D
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dita.bysymbol import SymbolBreakdown
 from dita.kernel import (
     EventKind,
     KernelDiagnosticCode,
@@ -24,6 +23,7 @@ from dita.kernel import (
     VenueEvent,
 )
 from dita.kernel.model import Action
+from dita.reporting.bysymbol import SymbolBreakdown
 
 
 def _order(cid: str, asset: str) -> Order:

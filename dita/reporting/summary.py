@@ -7,8 +7,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from rich.table import Table
 
-from dita.engine import RunStats
 from dita.kernel import KernelIntent
+from dita.reporting.runstats import RunStats
 
 _CENT = Decimal("0.01")
 
