@@ -55,6 +55,17 @@ class PositionMode(StrEnum):
 class OrderType(StrEnum):
     MARKET = "MARKET"
     LIMIT = "LIMIT"
+    # Protective orders: they rest untriggered with a trigger price (``stop_price``) and,
+    # once the market reaches it, fill as MARKET. A STOP_MARKET triggers when the price
+    # moves against the position it reduces, a TAKE_PROFIT_MARKET when it moves in its
+    # favour. The kernel does not place them yet (issue 16): it refuses them in intents.
+    STOP_MARKET = "STOP_MARKET"
+    TAKE_PROFIT_MARKET = "TAKE_PROFIT_MARKET"
+
+    @property
+    def is_trigger(self) -> bool:
+        """A protective (trigger-price) order type."""
+        return self in (OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET)
 
 
 class OrderPurpose(StrEnum):
@@ -254,6 +265,10 @@ class Order:
     acked: bool
     first_leg: int  # exit legs this order covers: [first_leg, last_leg]; -1 for entry/explicit
     last_leg: int
+    # STOP_MARKET / TAKE_PROFIT_MARKET only: the trigger price, and whether the order
+    # closes whatever position there is when it triggers (then ``quantity`` is not sent)
+    stop_price: Decimal | None = None
+    close_position: bool = False
 
     @property
     def remaining(self) -> Decimal:

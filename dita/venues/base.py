@@ -61,6 +61,8 @@ class OrderReport:
     # what the fills are worth in all (Σ qty x price), when the venue says so exactly;
     # reconciliation then needs no average price (which may be rounded)
     cum_quote: Decimal | None = None
+    # the trigger price of a STOP_MARKET / TAKE_PROFIT_MARKET order (None for others)
+    stop_price: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

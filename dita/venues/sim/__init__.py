@@ -6,6 +6,7 @@ its contract); ``SimVenue`` speaks the async ``Venue`` protocol on top of it.
 
 from dita.venues.sim.exchange import (
     DEFAULT_ACCOUNT,
+    BothTriggered,
     DuplicateOrderError,
     FeeSchedule,
     FixedBps,
@@ -24,6 +25,7 @@ from dita.venues.sim.venue import SimVenue
 
 __all__ = [
     "DEFAULT_ACCOUNT",
+    "BothTriggered",
     "DuplicateOrderError",
     "FeeSchedule",
     "FixedBps",

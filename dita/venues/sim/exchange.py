@@ -101,6 +101,20 @@ orders that cross, best price first, then first come. What does not fill
 rests for later bars, so a large order fills over several bars
 (PARTIAL_FILL ... FILL).
 
+*STOP_MARKET and TAKE_PROFIT_MARKET* (protective orders, ``OrderRequest.stop_price``)
+rest untriggered and must be reduce-only or ``close_position`` (quantity 0: the
+whole position at trigger time). A SELL stop or BUY take-profit triggers when a
+bar's low (a trade's price) reaches its trigger; a BUY stop or SELL take-profit
+when the high does. It then fills completely as a MARKET order at its trigger
+price (at the open if the bar opened past it), moved by the slippage model, as a
+taker. Refused on arrival (``INVALID_TRIGGER``): a missing or off-tick trigger,
+or one the last price has already reached; and (``REDUCE_ONLY``) pending stops,
+or pending take-profits, of one position adding up to more than it (BingX's
+rule). When one bar triggers a stop and reaches a take-profit (or a resting
+LIMIT), ``SimConfig.both_triggered`` decides which fills first
+(``BothTriggered``: STOPS_FIRST, the pessimistic default, or
+TAKE_PROFITS_FIRST); the other then finds no position and EXPIREs.
+
 *Events.* Every event carries the order's ``cum_qty`` (authoritative,
 cumulative); fills add ``last_qty``, ``last_price``, ``fee`` (of this fill)
 and ``reason`` ``"maker"`` or ``"taker"``. A REJECTed order stays queryable
@@ -198,6 +212,7 @@ class RejectCode(StrEnum):
     REDUCE_ONLY = "REDUCE_ONLY"
     POSITION_SIDE = "POSITION_SIDE"
     INSUFFICIENT_MARGIN = "INSUFFICIENT_MARGIN"
+    INVALID_TRIGGER = "INVALID_TRIGGER"  # a trigger price missing, off the grid, or already reached
 
 
 def reject_code(event: VenueEvent) -> RejectCode | None:
@@ -207,6 +222,21 @@ def reject_code(event: VenueEvent) -> RejectCode | None:
         return RejectCode(head)
     except ValueError:
         return None
+
+
+class BothTriggered(StrEnum):
+    """Which fills first when one bar reaches both a stop and a take-profit (or a resting
+    LIMIT), since a bar does not say whether its low or its high came first.
+
+    STOPS_FIRST (the default) is the pessimistic reading: the bar's triggered
+    STOP_MARKET orders fill before its TAKE_PROFIT_MARKET and LIMIT orders, so a
+    position guarded both ways is stopped out and its take-profit then finds
+    nothing to reduce. TAKE_PROFITS_FIRST is the optimistic one: TAKE_PROFIT_MARKET
+    and LIMIT orders before STOP_MARKET orders.
+    """
+
+    STOPS_FIRST = "STOPS_FIRST"
+    TAKE_PROFITS_FIRST = "TAKE_PROFITS_FIRST"
 
 
 class DuplicateOrderError(VenueError):
@@ -292,6 +322,7 @@ class SimConfig:
     first_order_id: int = 1
     rules: Mapping[str, MarketRules] = field(default_factory=dict)
     position_mode: PositionMode = PositionMode.ONE_WAY  # of every account at the start
+    both_triggered: BothTriggered = BothTriggered.STOPS_FIRST  # see ``BothTriggered``
 
     def fees_of(self, symbol: str) -> FeeSchedule:
         r = self.rules.get(symbol)
@@ -350,6 +381,15 @@ class OrderRequest:
     # Hedge mode: the position (LONG or SHORT) the order opens or closes; None there
     # means "as a BingX adapter would send it" (``hedge_side``). One-way: must be None.
     position_side: Side | None = None
+    # STOP_MARKET / TAKE_PROFIT_MARKET: the trigger price; ``close_position`` orders
+    # carry no quantity (0) and close the whole position when they trigger.
+    stop_price: Decimal | None = None
+    close_position: bool = False
+
+    @property
+    def reduces_only(self) -> bool:
+        """Reduce-only, or a close-position order (which is reduce-only by nature)."""
+        return self.reduce_only or self.close_position
 
     @classmethod
     def from_order(cls, order: Order) -> OrderRequest:
@@ -358,9 +398,11 @@ class OrderRequest:
             symbol=order.asset,
             side=order.side,
             order_type=order.order_type,
-            quantity=order.quantity,
+            quantity=_ZERO if order.close_position else order.quantity,
             limit_price=order.limit_price,
-            reduce_only=order.reduce_only,
+            reduce_only=order.reduce_only and not order.close_position,
+            stop_price=order.stop_price,
+            close_position=order.close_position,
         )
 
 
@@ -369,8 +411,8 @@ class OrderRequest:
 
 class _Order:
     __slots__ = (
-        "account", "cost", "cum_qty", "fees", "margin_price", "pos_key", "reduces", "req",
-        "seq", "status", "taker_first", "ts", "venue_order_id",
+        "account", "cost", "cum_qty", "fees", "margin_price", "pos_key", "quantity", "reduces",
+        "req", "seq", "status", "taker_first", "ts", "venue_order_id",
     )  # fmt: skip
 
     def __init__(
@@ -379,7 +421,9 @@ class _Order:
         self.account = account
         self.req = req
         self.pos_key: _PosKey = (req.symbol, None)  # the position it moves (set on arrival)
-        self.reduces = req.reduce_only  # may only shrink that position (hedge closes do)
+        self.reduces = req.reduces_only  # may only shrink that position (hedge closes do)
+        # what it fills in all: the request's, or (close_position) the position's when it triggers
+        self.quantity = req.quantity
         self.venue_order_id = venue_order_id
         self.seq = seq
         self.ts = ts
@@ -392,7 +436,7 @@ class _Order:
 
     @property
     def remaining(self) -> Decimal:
-        return self.req.quantity - self.cum_qty
+        return self.quantity - self.cum_qty
 
     def report(self) -> OrderReport:
         r = self.req
@@ -402,15 +446,16 @@ class _Order:
             asset=r.symbol,
             side=r.side,
             order_type=r.order_type,
-            quantity=r.quantity,
+            quantity=self.quantity,
             limit_price=r.limit_price,
-            reduce_only=r.reduce_only,
+            reduce_only=r.reduces_only,
             status=self.status,
             cum_qty=self.cum_qty,
             avg_price=_DIV.divide(self.cost, self.cum_qty) if self.cum_qty else None,
             fees=self.fees,
             ts=self.ts,
             cum_quote=self.cost if self.cum_qty else None,
+            stop_price=r.stop_price,
         )
 
 
@@ -467,6 +512,17 @@ def hedge_side(side: OrderSide, reduce_only: bool) -> Side:
     if reduce_only:
         return Side.SHORT if buying else Side.LONG
     return Side.LONG if buying else Side.SHORT
+
+
+def _reached(req: OrderRequest, first: Decimal, low: Decimal, high: Decimal) -> bool:
+    """Has a market that opened at ``first`` and spanned [low, high] reached the trigger
+    of a protective order? A SELL stop and a BUY take-profit trigger when the price
+    falls to their trigger; a BUY stop and a SELL take-profit when it rises to it
+    (BingX's rules, which compare its mark price: see docs/bingx.md)."""
+    stop = req.stop_price
+    assert stop is not None
+    falls = (req.order_type is OrderType.STOP_MARKET) == (req.side is OrderSide.SELL)
+    return min(first, low) <= stop if falls else max(first, high) >= stop
 
 
 def _closes(side: OrderSide, position_side: Side) -> bool:
@@ -851,6 +907,9 @@ class SimExchange:
             case OrderType.MARKET:
                 assert last is not None
                 o.margin_price = last
+            case OrderType.STOP_MARKET | OrderType.TAKE_PROFIT_MARKET:
+                assert req.stop_price is not None
+                o.margin_price = req.stop_price  # (reduce-only: holds no margin)
         self._books[req.symbol].append(o)
         acct.working[req.client_order_id] = o
         self._emit(ts, EventKind.ACK, o)
@@ -867,8 +926,12 @@ class SimExchange:
     def _reference_price(
         self, inst: Instrument, req: OrderRequest
     ) -> Decimal | tuple[RejectCode, str]:
-        """The price the order is checked at (its limit, or the last price), or why the
-        quantity or price is refused."""
+        """The price the order is checked at (its limit, its trigger, or the last price),
+        or why the quantity or price is refused."""
+        if req.order_type.is_trigger:
+            return self._trigger_problem(inst, req)
+        if req.close_position:
+            return RejectCode.INVALID_QUANTITY, f"close_position on a {req.order_type} order"
         qty = req.quantity
         if not qty.is_finite() or qty <= 0:
             return RejectCode.INVALID_QUANTITY, f"quantity {qty} is not > 0"
@@ -899,6 +962,46 @@ class SimExchange:
                 return RejectCode.INVALID_PRICE, f"unsupported order type {req.order_type!r}"
         return price
 
+    def _trigger_problem(
+        self, inst: Instrument, req: OrderRequest
+    ) -> Decimal | tuple[RejectCode, str]:
+        """A STOP_MARKET / TAKE_PROFIT_MARKET order's checks; its trigger price if it passes.
+
+        The order must be reduce-only (or close the position), carry no limit price,
+        and its trigger must be on the tick grid and not yet reached by the last price
+        (an order that would trigger at once is refused, not filled)."""
+        qty, stop, what = req.quantity, req.stop_price, req.order_type.value
+        if req.close_position:
+            if qty != 0:
+                return RejectCode.INVALID_QUANTITY, f"close_position {what} with quantity {qty}"
+        elif not qty.is_finite() or qty <= 0:
+            return RejectCode.INVALID_QUANTITY, f"quantity {qty} is not > 0"
+        elif qty % inst.step_size:
+            return (
+                RejectCode.INVALID_PRECISION,
+                f"quantity {qty} is not a multiple of step {inst.step_size}",
+            )
+        if not req.reduces_only:
+            return RejectCode.REDUCE_ONLY, f"a {what} order must be reduce-only or close_position"
+        if req.limit_price is not None:
+            return RejectCode.INVALID_PRICE, f"{what} order with a limit price"
+        if stop is None:
+            return RejectCode.INVALID_TRIGGER, f"{what} order without a trigger price"
+        if not stop.is_finite() or stop <= 0:
+            return RejectCode.INVALID_TRIGGER, f"trigger price {stop} is not > 0"
+        if stop % inst.tick_size:
+            return (
+                RejectCode.INVALID_TRIGGER,
+                f"trigger price {stop} is not a multiple of tick {inst.tick_size}",
+            )
+        last = self._last_price.get(req.symbol)
+        if last is not None and _reached(req, last, last, last):
+            return (
+                RejectCode.INVALID_TRIGGER,
+                f"{what} {req.side} at {stop} would trigger at once (last price {last})",
+            )
+        return stop
+
     def _position_problem(
         self, acct: _Account, req: OrderRequest, inst: Instrument, price: Decimal
     ) -> tuple[RejectCode, str] | None:
@@ -922,6 +1025,27 @@ class SimExchange:
                     RejectCode.REDUCE_ONLY,
                     f"reduce-only {req.side} {qty} would flip a position of {opposing}",
                 )
+            if req.order_type.is_trigger:
+                if req.close_position:
+                    return None
+                # BingX: the pending stop (take-profit) orders of a position may not add up
+                # to more than it (docs, "Place order", the conditions of conditional orders)
+                pending = sum(
+                    (
+                        o.remaining
+                        for o in acct.working.values()
+                        if o.pos_key == key
+                        and o.req.order_type is req.order_type
+                        and o.req.side is req.side
+                    ),
+                    _ZERO,
+                )
+                if pending + qty > opposing:
+                    return (
+                        RejectCode.REDUCE_ONLY,
+                        f"{req.order_type} orders would add up to {pending + qty},"
+                        f" more than the position of {opposing}",
+                    )
         if not closes_all:
             if qty < inst.min_quantity:
                 return (
@@ -949,8 +1073,8 @@ class SimExchange:
     def _route(acct: _Account, req: OrderRequest) -> tuple[_PosKey, bool]:
         """The position ``req`` moves and whether it may only shrink it (hedge closes do)."""
         if acct.mode is PositionMode.ONE_WAY:
-            return (req.symbol, None), req.reduce_only
-        ps = req.position_side or hedge_side(req.side, req.reduce_only)
+            return (req.symbol, None), req.reduces_only
+        ps = req.position_side or hedge_side(req.side, req.reduces_only)
         return (req.symbol, ps), _closes(req.side, ps)
 
     @staticmethod
@@ -960,7 +1084,7 @@ class SimExchange:
             if ps is not None:
                 return RejectCode.POSITION_SIDE, f"position side {ps} in one-way mode"
             return None
-        if req.reduce_only and ps is not None and not _closes(req.side, ps):
+        if req.reduces_only and ps is not None and not _closes(req.side, ps):
             return (
                 RejectCode.REDUCE_ONLY,
                 f"reduce-only {req.side} would increase the {ps.lower()} position",
@@ -1043,6 +1167,15 @@ class SimExchange:
         budget = {OrderSide.BUY: cap, OrderSide.SELL: cap}
         markets = [o for o in book if o.req.order_type is OrderType.MARKET]
         limits = [o for o in book if o.req.order_type is OrderType.LIMIT]
+        # Triggered now, with the price they trigger at: the open (or trade price) if the
+        # market opened past the trigger, else the trigger itself.
+        triggered = [
+            (o, first if _reached(o.req, first, first, first) else o.req.stop_price)
+            for o in book
+            if o.req.order_type.is_trigger and _reached(o.req, first, low, high)
+        ]
+        stops = [(o, p) for o, p in triggered if o.req.order_type is OrderType.STOP_MARKET]
+        profits = [(o, p) for o, p in triggered if o.req.order_type is not OrderType.STOP_MARKET]
         # Price priority (best first), then time priority.
         limits.sort(
             key=lambda o: (
@@ -1053,18 +1186,73 @@ class SimExchange:
             )
         )
         for o in markets:
-            bps = self.config.slippage_of(inst.symbol).bps(self._rng)
-            moved = first * (_ONE + _sign(o.req.side) * bps * _BPS)
-            # Rounded to the tick away from the taker: slippage never helps.
-            price = (
-                ceil_to(moved, inst.tick_size)
-                if o.req.side is OrderSide.BUY
-                else floor_to(moved, inst.tick_size)
-            )
-            price = max(price, inst.tick_size)
-            filled = self._fill(o, o.remaining, price, maker=False, ts=ts)
-            budget[o.req.side] = max(budget[o.req.side] - filled, _ZERO)
+            self._take(inst, o, first, budget, ts)
+        if self.config.both_triggered is BothTriggered.STOPS_FIRST:
+            self._trigger(inst, [*stops, *profits], budget, ts)
+            self._match_limits(limits, first, low, high, budget, ts)
+        else:
+            self._trigger(inst, profits, budget, ts)
+            self._match_limits(limits, first, low, high, budget, ts)
+            self._trigger(inst, stops, budget, ts)
+
+    def _take(
+        self, inst: Instrument, o: _Order, ref: Decimal, budget: dict[OrderSide, Decimal], ts: int
+    ) -> None:
+        """Fill ``o`` completely as a taker at ``ref`` moved by the slippage model."""
+        bps = self.config.slippage_of(inst.symbol).bps(self._rng)
+        moved = ref * (_ONE + _sign(o.req.side) * bps * _BPS)
+        # Rounded to the tick away from the taker: slippage never helps.
+        price = (
+            ceil_to(moved, inst.tick_size)
+            if o.req.side is OrderSide.BUY
+            else floor_to(moved, inst.tick_size)
+        )
+        price = max(price, inst.tick_size)
+        filled = self._fill(o, o.remaining, price, maker=False, ts=ts)
+        budget[o.req.side] = max(budget[o.req.side] - filled, _ZERO)
+
+    def _trigger(
+        self,
+        inst: Instrument,
+        triggered: list[tuple[_Order, Decimal | None]],
+        budget: dict[OrderSide, Decimal],
+        ts: int,
+    ) -> None:
+        """Triggered protective orders fill as MARKET orders at their trigger price (or the
+        open, after a gap), in the order given (each group in time priority); what they would reduce may be gone by then."""
+        for o, ref in triggered:
+            assert ref is not None
+            if o.status is not OrderStatus.WORKING:
+                continue
+            if o.req.close_position:
+                pos = self._accounts[o.account].positions.get(o.pos_key)
+                held = (
+                    abs(pos.qty) if pos is not None and pos.qty * _sign(o.req.side) < 0 else _ZERO
+                )
+                o.quantity = held
+                if held == 0:
+                    self._finish(o, OrderStatus.EXPIRED, ts)
+                    self._emit(
+                        ts,
+                        EventKind.EXPIRED,
+                        o,
+                        reason="REDUCE_ONLY: the position is already closed",
+                    )
+                    continue
+            self._take(inst, o, ref, budget, ts)
+
+    def _match_limits(
+        self,
+        limits: list[_Order],
+        first: Decimal,
+        low: Decimal,
+        high: Decimal,
+        budget: dict[OrderSide, Decimal],
+        ts: int,
+    ) -> None:
         for o in limits:
+            if o.status is not OrderStatus.WORKING:
+                continue
             limit = o.req.limit_price
             assert limit is not None
             buy = o.req.side is OrderSide.BUY
@@ -1106,7 +1294,7 @@ class SimExchange:
         o.cost += qty * price
         o.fees += fee
         o.ts = ts
-        done = o.cum_qty == o.req.quantity
+        done = o.cum_qty == o.quantity
         if done:
             self._finish(o, OrderStatus.FILLED, ts)
         self._emit(
