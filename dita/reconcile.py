@@ -164,61 +164,80 @@ def reconcile_order(
     if not order.status.is_live:
         return _reconcile_ended(order, report)
     if report is None:
-        if order.status is OrderStatus.PENDING_CANCEL or cancel_requested:
-            if not absent_confirmed:
-                return OrderVerdict(
-                    order, Action.REQUERY, note="cancel requested and the venue has no such order"
-                )
-            ev = _event(
-                order,
-                None,
-                EventKind.CANCEL_ACK,
-                ts,
-                reason="never placed: cancel requested and the venue has no such order",
-            )
+        return _reconcile_absent(
+            order,
+            ts=ts,
+            resubmit_unsent=resubmit_unsent,
+            cancel_requested=cancel_requested,
+            absent_confirmed=absent_confirmed,
+        )
+    conflict = _conflict(order, report)
+    if conflict is not None:
+        return OrderVerdict(order, Action.CONFLICT, note=conflict)
+    return _reconcile_reported(order, report, cancel_requested=cancel_requested)
+
+
+def _reconcile_absent(
+    order: Order,
+    *,
+    ts: int,
+    resubmit_unsent: bool,
+    cancel_requested: bool,
+    absent_confirmed: bool,
+) -> OrderVerdict:
+    """A live order the venue does not know."""
+    if order.status is OrderStatus.PENDING_CANCEL or cancel_requested:
+        if not absent_confirmed:
             return OrderVerdict(
-                order, Action.EVENTS, (ev,), "cancel requested, never placed: cancelled"
+                order, Action.REQUERY, note="cancel requested and the venue has no such order"
             )
-        match order.status:
-            case OrderStatus.REQUESTED if not order.acked and order.filled_qty == 0:
-                if resubmit_unsent:
-                    return OrderVerdict(
-                        order, Action.RESUBMIT, note="the venue never received the order"
-                    )
-                ev = _event(order, None, EventKind.REJECT, ts, reason="never reached the venue")
+        ev = _event(
+            order,
+            None,
+            EventKind.CANCEL_ACK,
+            ts,
+            reason="never placed: cancel requested and the venue has no such order",
+        )
+        return OrderVerdict(
+            order, Action.EVENTS, (ev,), "cancel requested, never placed: cancelled"
+        )
+    match order.status:
+        case OrderStatus.REQUESTED if not order.acked and order.filled_qty == 0:
+            if resubmit_unsent:
                 return OrderVerdict(
-                    order, Action.EVENTS, (ev,), "the venue never received the order"
+                    order, Action.RESUBMIT, note="the venue never received the order"
                 )
-            case _ if order.filled_qty == 0:
-                ev = _event(order, None, EventKind.REJECT, ts, reason="venue has no such order")
-                return OrderVerdict(order, Action.EVENTS, (ev,), "acknowledged, unfilled and gone")
-            case _:
-                ev = _event(order, None, EventKind.CANCEL_ACK, ts, reason="venue has no such order")
-                return OrderVerdict(
-                    order, Action.EVENTS, (ev,), "partly filled and gone: fills kept"
-                )
+            ev = _event(order, None, EventKind.REJECT, ts, reason="never reached the venue")
+            return OrderVerdict(order, Action.EVENTS, (ev,), "the venue never received the order")
+        case _ if order.filled_qty == 0:
+            ev = _event(order, None, EventKind.REJECT, ts, reason="venue has no such order")
+            return OrderVerdict(order, Action.EVENTS, (ev,), "acknowledged, unfilled and gone")
+        case _:
+            ev = _event(order, None, EventKind.CANCEL_ACK, ts, reason="venue has no such order")
+            return OrderVerdict(order, Action.EVENTS, (ev,), "partly filled and gone: fills kept")
+
+
+def _conflict(order: Order, report: OrderReport) -> str | None:
+    """Why the venue's report cannot describe the journal's order (None: it can)."""
     if (
         order.venue_order_id
         and report.venue_order_id
         and order.venue_order_id != report.venue_order_id
     ):
-        return OrderVerdict(
-            order,
-            Action.CONFLICT,
-            note=f"venue order id {report.venue_order_id} differs from the journal's {order.venue_order_id}",
-        )
+        return f"venue order id {report.venue_order_id} differs from the journal's {order.venue_order_id}"
     if report.cum_qty < order.filled_qty:
-        return OrderVerdict(
-            order,
-            Action.CONFLICT,
-            note=f"venue reports cum_qty {report.cum_qty} below the {order.filled_qty} already applied",
+        return (
+            f"venue reports cum_qty {report.cum_qty} below the {order.filled_qty} already applied"
         )
     if report.cum_qty > order.quantity:
-        return OrderVerdict(
-            order,
-            Action.CONFLICT,
-            note=f"venue reports cum_qty {report.cum_qty} above the quantity {order.quantity}",
-        )
+        return f"venue reports cum_qty {report.cum_qty} above the quantity {order.quantity}"
+    return None
+
+
+def _reconcile_reported(
+    order: Order, report: OrderReport, *, cancel_requested: bool
+) -> OrderVerdict:
+    """A live order the venue reports consistently: the events that bring the kernel there."""
     events: list[VenueEvent] = []
     if (
         report.status is OrderStatus.WORKING

@@ -482,63 +482,12 @@ def _scan(conn: sqlite3.Connection, path: Path, mode: Verify, seal: Seal | None)
     # Everything up to durable_end was acknowledged to the engine by commit().
     durable_end = max_seq if seal is None else seal.last_seq
     if seal is not None:
-        if max_seq < seal.last_seq:
-            raise JournalCorrupted(
-                f"{path}: committed records {max_seq + 1}..{seal.last_seq} are missing (the seal "
-                f"says seq {seal.last_seq} was committed, the file reads up to {max_seq}): SQLite "
-                f"drops every WAL frame after a damaged one. Nothing was modified (the WAL was not "
-                f"checkpointed); restore the journal from a copy or inspect it with sqlite3",
-                max_seq + 1,
-            )
-        if seal.last_seq > 0 and (sealed_row is None or sealed_row[0] != seal.last_crc):
-            raise JournalCorrupted(
-                f"{path}: record seq {seal.last_seq} is not the record that was committed (its "
-                f"checksum differs from the seal's). Nothing was modified",
-                seal.last_seq,
-            )
-    # The commit before the last describes durable history, so it must be intact.
-    tail_start = 1
-    if len(commits) == 2:
-        first, last, crc = commits[1]
-        if crc != _commit_crc(first, last):
-            raise JournalCorrupted(
-                f"{path}: commit log row for seq {first}..{last} fails its checksum", first
-            )
-        tail_start = last + 1
-    if (
-        commits
-        and commits[0][2] != _commit_crc(commits[0][0], commits[0][1])
-        and commits[0][0] <= durable_end
-    ):
-        raise JournalCorrupted(
-            f"{path}: commit log row for seq {commits[0][0]}..{commits[0][1]} fails its checksum",
-            commits[0][0],
-        )
+        _check_sealed(path, seal, max_seq, sealed_row)
+    tail_start = _check_commit_log(path, commits, durable_end)
     if mode is Verify.OFF:
         return _ScanResult(max_seq, None)
     start = 1 if mode is Verify.FULL else min(tail_start, durable_end + 1)
-    expected = start
-    first_bad: int | None = None
-    why = ""
-    try:
-        cur = conn.execute(
-            "SELECT seq, kind, ts, payload, crc FROM records WHERE seq >= ? ORDER BY seq", (start,)
-        )
-        for seq, kind, ts, payload, crc in cur:
-            if seq != expected:
-                first_bad, why = expected, f"records {expected}..{seq - 1} are missing"
-                break
-            if not (
-                isinstance(payload, str)
-                and isinstance(kind, str)
-                and isinstance(ts, int)
-                and crc == record_crc(seq, kind, ts, payload.encode())
-            ):
-                first_bad, why = seq, "checksum mismatch"
-                break
-            expected += 1
-    except sqlite3.DatabaseError as e:
-        first_bad, why = expected, f"SQLite cannot read it ({e})"
+    first_bad, why = _first_bad_record(conn, start)
     if first_bad is None and commits and commits[0][1] > max_seq:
         first_bad, why = max_seq + 1, f"records {max_seq + 1}..{commits[0][1]} are missing"
     if first_bad is None:
@@ -556,6 +505,72 @@ def _scan(conn: sqlite3.Connection, path: Path, mode: Verify, seal: Seal | None)
             first_bad,
         )
     return _ScanResult(max_seq, first_bad)
+
+
+def _check_sealed(path: Path, seal: Seal, max_seq: int, sealed_row: tuple[int] | None) -> None:
+    """The file holds every record up to the sealed seq, and that record is the one committed."""
+    if max_seq < seal.last_seq:
+        raise JournalCorrupted(
+            f"{path}: committed records {max_seq + 1}..{seal.last_seq} are missing (the seal "
+            f"says seq {seal.last_seq} was committed, the file reads up to {max_seq}): SQLite "
+            f"drops every WAL frame after a damaged one. Nothing was modified (the WAL was not "
+            f"checkpointed); restore the journal from a copy or inspect it with sqlite3",
+            max_seq + 1,
+        )
+    if seal.last_seq > 0 and (sealed_row is None or sealed_row[0] != seal.last_crc):
+        raise JournalCorrupted(
+            f"{path}: record seq {seal.last_seq} is not the record that was committed (its "
+            f"checksum differs from the seal's). Nothing was modified",
+            seal.last_seq,
+        )
+
+
+def _check_commit_log(path: Path, commits: list[tuple[int, int, int]], durable_end: int) -> int:
+    """Check the last two commit-log rows (newest first); return the first seq after the
+    commit before the last (1 without one), where a quick scan starts.
+
+    The commit before the last describes durable history, so it must be intact; the last
+    one may be torn unless it starts at or before ``durable_end``.
+    """
+    tail_start = 1
+    if len(commits) == 2:
+        first, last, crc = commits[1]
+        if crc != _commit_crc(first, last):
+            raise JournalCorrupted(
+                f"{path}: commit log row for seq {first}..{last} fails its checksum", first
+            )
+        tail_start = last + 1
+    if commits:
+        first, last, crc = commits[0]
+        if crc != _commit_crc(first, last) and first <= durable_end:
+            raise JournalCorrupted(
+                f"{path}: commit log row for seq {first}..{last} fails its checksum", first
+            )
+    return tail_start
+
+
+def _first_bad_record(conn: sqlite3.Connection, start: int) -> tuple[int | None, str]:
+    """The first record from ``start`` on that is missing or fails its checksum, and why
+    (None and "" when every record to the end is intact)."""
+    expected = start
+    try:
+        cur = conn.execute(
+            "SELECT seq, kind, ts, payload, crc FROM records WHERE seq >= ? ORDER BY seq", (start,)
+        )
+        for seq, kind, ts, payload, crc in cur:
+            if seq != expected:
+                return expected, f"records {expected}..{seq - 1} are missing"
+            if not (
+                isinstance(payload, str)
+                and isinstance(kind, str)
+                and isinstance(ts, int)
+                and crc == record_crc(seq, kind, ts, payload.encode())
+            ):
+                return seq, "checksum mismatch"
+            expected += 1
+    except sqlite3.DatabaseError as e:
+        return expected, f"SQLite cannot read it ({e})"
+    return None, ""
 
 
 # --------------------------------------------------------------------------- writer lock

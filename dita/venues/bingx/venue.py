@@ -617,88 +617,91 @@ class BingxVenue:
         backoff = self.config.rate_limit_backoff_s
         for attempt in range(attempts):
             await self._pace(path)
-            if signed:
-                query = signed_query(
-                    params, self._creds.secret, self.server_clock.now(), self.config.recv_window
-                )
-            else:
-                query = public_query(params)
-            url = f"{self.config.endpoints.rest}{path}" + (f"?{query}" if query else "")
-            headers = {API_KEY_HEADER: self._creds.api_key} if signed or path == LISTEN_KEY else {}
-            try:
-                resp = await self._client.request(method, url, headers=headers)
-                body = resp.content
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                raise NotSent(f"{what}: could not connect ({type(exc).__name__})") from None
-            except httpx.TimeoutException as exc:
-                raise OutcomeUnknown(f"{what}: no answer in time ({type(exc).__name__})") from None
-            except httpx.HTTPError as exc:
-                raise OutcomeUnknown(
-                    f"{what}: connection failed after sending ({type(exc).__name__})"
-                ) from None
-            status = resp.status_code
-            self._note_rate_headers(path, resp.headers)
-            if status in (429, 418):
-                log.warning(
-                    "%s: HTTP %d, backing off %.3fs (attempt %d)",
-                    what,
-                    status,
-                    backoff,
-                    attempt + 1,
-                )
-                await self._sleep(backoff)
-                backoff *= 2
-                continue
-            if status in (401, 403):
-                raise VenueFatal(f"{what}: HTTP {status} (credentials or permissions)")
-            if status >= 500:
-                # 504 explicitly means "may or may not have executed" (PROTOCOL.md §6.1).
-                raise OutcomeUnknown(f"{what}: HTTP {status}")
-            if (
-                path == LISTEN_KEY
-                and method in ("PUT", "DELETE")
-                and status < 300
-                and not body.strip()
-            ):
-                # documented by HTTP status only (PROTOCOL.md §3.12): an empty 200 is done
-                return msgspec.Raw(b"null")
-            try:
-                if path == LISTEN_KEY and method == "POST":
-                    # The one answer without an envelope: {"listenKey": ...} (PROTOCOL.md §3.12).
-                    lk = wire.decode(body, wire.ListenKeyAnswer)
-                    env = wire.Envelope(lk.code, lk.msg, msgspec.Raw(body))
-                else:
-                    env = wire.envelope(body)
-            except wire.WireError:
-                if status >= 400:
-                    raise VenueFatal(f"{what}: HTTP {status} with no BingX body") from None
-                if method == "GET":
-                    raise UnreadableAnswer(f"{what}: unreadable answer (HTTP {status})") from None
-                raise UnreadableOutcome(f"{what}: unreadable answer (HTTP {status})") from None
-            if env.code == 0 and status < 400:
-                return env.data
-            err = BingxError(env.code, env.msg or "")
-            if resyncs_clock(err.code) and signed:
-                await self.sync_clock()
-            match err.error_class:
-                case ErrorClass.RETRY_LATER | ErrorClass.TIMESTAMP:
-                    log.warning(
-                        "%s: %s, backing off %.3fs (attempt %d)", what, err, backoff, attempt + 1
-                    )
-                    await self._sleep(backoff)
-                    backoff *= 2
-                    continue
-                case ErrorClass.FATAL:
-                    raise VenueFatal(f"{what}: {err}")
-                case ErrorClass.UNAVAILABLE if business:
-                    raise _Business(err)
-                case ErrorClass.UNAVAILABLE if method != "GET":
-                    raise OutcomeUnknown(f"{what}: {err}")
-                case ErrorClass.UNAVAILABLE:
-                    raise NotSent(f"{what}: {err}")
-                case _:
-                    raise _Business(err)
+            resp = await self._send(what, method, path, params, signed=signed)
+            answer = await self._answer(what, method, path, resp, signed=signed, business=business)
+            if isinstance(answer, msgspec.Raw):
+                return answer
+            log.warning(
+                "%s: %s, backing off %.3fs (attempt %d)", what, answer, backoff, attempt + 1
+            )
+            await self._sleep(backoff)
+            backoff *= 2
         raise RateLimited(f"{what}: still rate limited after {attempts} attempts")
+
+    async def _send(
+        self,
+        what: str,
+        method: str,
+        path: str,
+        params: Mapping[str, ParamValue],
+        *,
+        signed: bool,
+    ) -> httpx.Response:
+        """One HTTP exchange (signed with the venue's time now); a transport failure leaves
+        as ``NotSent`` if nothing can have reached the venue, else ``OutcomeUnknown``."""
+        if signed:
+            query = signed_query(
+                params, self._creds.secret, self.server_clock.now(), self.config.recv_window
+            )
+        else:
+            query = public_query(params)
+        url = f"{self.config.endpoints.rest}{path}" + (f"?{query}" if query else "")
+        headers = {API_KEY_HEADER: self._creds.api_key} if signed or path == LISTEN_KEY else {}
+        try:
+            resp = await self._client.request(method, url, headers=headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise NotSent(f"{what}: could not connect ({type(exc).__name__})") from None
+        except httpx.TimeoutException as exc:
+            raise OutcomeUnknown(f"{what}: no answer in time ({type(exc).__name__})") from None
+        except httpx.HTTPError as exc:
+            raise OutcomeUnknown(
+                f"{what}: connection failed after sending ({type(exc).__name__})"
+            ) from None
+        return resp
+
+    async def _answer(
+        self,
+        what: str,
+        method: str,
+        path: str,
+        resp: httpx.Response,
+        *,
+        signed: bool,
+        business: bool,
+    ) -> msgspec.Raw | str:
+        """The answer's data, or why to back off and ask again; anything else raises."""
+        status = resp.status_code
+        self._note_rate_headers(path, resp.headers)
+        if status in (429, 418):
+            return f"HTTP {status}"
+        if status in (401, 403):
+            raise VenueFatal(f"{what}: HTTP {status} (credentials or permissions)")
+        if status >= 500:
+            # 504 explicitly means "may or may not have executed" (PROTOCOL.md §6.1).
+            raise OutcomeUnknown(f"{what}: HTTP {status}")
+        body = resp.content
+        if path == LISTEN_KEY and method in ("PUT", "DELETE") and status < 300 and not body.strip():
+            # documented by HTTP status only (PROTOCOL.md §3.12): an empty 200 is done
+            return msgspec.Raw(b"null")
+        env = _envelope(what, method, path, status, body)
+        if env.code == 0 and status < 400:
+            return env.data
+        err = BingxError(env.code, env.msg or "")
+        if resyncs_clock(err.code) and signed:
+            await self.sync_clock()
+        match err.error_class:
+            case ErrorClass.RETRY_LATER | ErrorClass.TIMESTAMP:
+                return str(err)
+            case ErrorClass.FATAL:
+                raise VenueFatal(f"{what}: {err}")
+            case ErrorClass.UNAVAILABLE if business:
+                raise _Business(err)
+            case ErrorClass.UNAVAILABLE if method != "GET":
+                raise OutcomeUnknown(f"{what}: {err}")
+            case ErrorClass.UNAVAILABLE:
+                raise NotSent(f"{what}: {err}")
+            case _:
+                raise _Business(err)
 
     async def _pace(self, path: str) -> None:
         """Wait for the endpoint's own limiter, and for a window the venue said is used up."""
@@ -942,3 +945,20 @@ def _reading(what: str, *, mutation: bool = False) -> Iterator[None]:
         if mutation:
             raise UnreadableOutcome(f"{what}: answer not understood ({detail})") from None
         raise UnreadableAnswer(f"{what}: answer not understood ({detail})") from None
+
+
+def _envelope(what: str, method: str, path: str, status: int, body: bytes) -> wire.Envelope:
+    """The answer's BingX envelope; an unreadable one is fatal on an HTTP error status, and
+    otherwise unreadable (a read) or of unknown outcome (a change)."""
+    try:
+        if path == LISTEN_KEY and method == "POST":
+            # The one answer without an envelope: {"listenKey": ...} (PROTOCOL.md §3.12).
+            lk = wire.decode(body, wire.ListenKeyAnswer)
+            return wire.Envelope(lk.code, lk.msg, msgspec.Raw(body))
+        return wire.envelope(body)
+    except wire.WireError:
+        if status >= 400:
+            raise VenueFatal(f"{what}: HTTP {status} with no BingX body") from None
+        if method == "GET":
+            raise UnreadableAnswer(f"{what}: unreadable answer (HTTP {status})") from None
+        raise UnreadableOutcome(f"{what}: unreadable answer (HTTP {status})") from None
