@@ -18,8 +18,8 @@ def _sh_blocks() -> list[str]:
 def test_the_first_command_installs_the_runtime_only_and_runs_dita() -> None:
     first, second = _sh_blocks()[:2]
     assert first == "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/dita run"
-    assert (
-        second == "python3 -m venv .venv && .venv/bin/pip install -e '.[dev]' && .venv/bin/pytest"
+    assert second == (
+        "python3 -m venv .venv && .venv/bin/pip install -e '.[dev]' && .venv/bin/pytest -n auto"
     )
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     runtime = " ".join(project["dependencies"])
