@@ -1,0 +1,5 @@
+"""``python -m dita.cli``: the same as the ``dita`` command."""
+
+from dita.cli import main
+
+main()
