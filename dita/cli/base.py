@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 if TYPE_CHECKING:
-
-    pass
+    from collections.abc import Callable
 
 
 def _fail(command: str, message: str) -> NoReturn:
@@ -146,3 +145,40 @@ def _default_journal(seed: int) -> Path:
         n += 1
         candidate = Path(f"{base}-{n}")
     return candidate / "journal.sqlite"
+
+
+def bingx_connection(prefix: str = "") -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """--testnet, --bingx-base-url, --bingx-credentials, --yes-real-money: how a command reaches
+    BingX, declared once for ``dita run --venue bingx`` and ``dita selftest bingx``. ``prefix``
+    starts every help text (``"bingx: "`` where the options only apply to one venue)."""
+
+    def _capital(text: str) -> str:
+        return prefix + text if prefix else text[0].upper() + text[1:]
+
+    options = (
+        click.option("--testnet", is_flag=True,
+                     help=_capital("BingX's VST demo environment (no real money).")),
+        click.option(
+            "--bingx-base-url", default=None, metavar="URL",
+            help=_capital("a loopback BingX emulator (http://127.0.0.1:PORT or "
+                          "http://localhost:PORT only)."),
+        ),
+        click.option(
+            "--bingx-credentials", type=click.Path(path_type=Path, dir_okay=False), default=None,
+            help=_capital("file with the API key and secret (JSON api_key/api_secret, or "
+                          "BINGX_API_KEY=/BINGX_API_SECRET= lines). Default: those environment "
+                          "variables."),
+        ),
+        click.option(
+            "--yes-real-money", is_flag=True,
+            help=_capital("required to use BingX's live endpoints (without --testnet): real "
+                          "orders, real fees."),
+        ),
+    )  # fmt: skip
+
+    def decorate(f: Callable[..., None]) -> Callable[..., None]:
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return decorate

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 import click
 
 from dita.cli.base import DECIMAL, _fail, main
-
-if TYPE_CHECKING:
-
-    pass
 
 
 def _warn_secret_argument(

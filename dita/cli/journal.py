@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 
 from dita.cli.base import _fail, main
 from dita.journal import JournalError, ReplayMismatch
-
-if TYPE_CHECKING:
-
-    pass
 
 
 @main.command()

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from dita.cli.base import _fail, main
 from dita.journal import JournalError
-
-if TYPE_CHECKING:
-
-    pass
 
 
 @main.command()

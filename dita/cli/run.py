@@ -10,7 +10,15 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dita.cli.base import DECIMAL, _default_journal, _fail, _interrupted, main, parse_params
+from dita.cli.base import (
+    DECIMAL,
+    _default_journal,
+    _fail,
+    _interrupted,
+    bingx_connection,
+    main,
+    parse_params,
+)
 from dita.journal import JournalError, Synchronous
 
 if TYPE_CHECKING:
@@ -176,27 +184,7 @@ if TYPE_CHECKING:
     "always do.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.option(
-    "--testnet", is_flag=True, help="bingx: BingX's VST demo environment (no real money)."
-)
-@click.option(
-    "--bingx-base-url",
-    default=None,
-    metavar="URL",
-    help="bingx: a loopback BingX emulator (http://127.0.0.1:PORT or http://localhost:PORT only).",
-)
-@click.option(
-    "--bingx-credentials",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="bingx: file with the API key and secret (JSON api_key/api_secret, or "
-    "BINGX_API_KEY=/BINGX_API_SECRET= lines). Default: those environment variables.",
-)
-@click.option(
-    "--yes-real-money",
-    is_flag=True,
-    help="bingx: required to trade on BingX's live endpoints (without --testnet).",
-)
+@bingx_connection(prefix="bingx: ")
 @click.option(
     "--max-bars", type=click.IntRange(min=1), default=None, help="bingx: stop after N closed bars."
 )

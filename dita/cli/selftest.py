@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from dita.cli.base import bingx_connection
+
 
 @click.group()
 def selftest() -> None:
@@ -15,27 +17,8 @@ def selftest() -> None:
 
 
 @selftest.command("bingx")
-@click.option("--testnet", is_flag=True, help="BingX's VST demo environment (no real money).")
 @click.option("--symbol", default="BTC-USDT", show_default=True, help="Contract to test on.")
-@click.option(
-    "--bingx-base-url",
-    default=None,
-    metavar="URL",
-    help="A loopback BingX emulator (http://127.0.0.1:PORT or http://localhost:PORT only).",
-)
-@click.option(
-    "--bingx-credentials",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="File with the API key and secret (as for dita run). Default: $BINGX_API_KEY and "
-    "$BINGX_API_SECRET.",
-)
-@click.option(
-    "--yes-real-money",
-    is_flag=True,
-    help="Required to run on BingX's live endpoints (without --testnet): the smallest orders, "
-    "one of them filled and closed, cost real fees.",
-)
+@bingx_connection()
 @click.option(
     "--record-wire",
     type=click.Path(path_type=Path, file_okay=False),
