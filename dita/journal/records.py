@@ -359,25 +359,25 @@ def plainly_faithful(body: object) -> bool:
             if optional:
                 continue
             return False
-        t = type(v)
-        if code is _STR:
-            if t is not str:
-                return False
-        elif code is _DEC:
-            if t is not Decimal or not v.is_finite():
-                return False
-        elif code is _INT:
-            if t is not int or not _INT_MIN <= v <= _INT_MAX:
-                return False
-        elif code is _DEC_TUPLE:
-            if t is not tuple or not all(type(x) is Decimal and x.is_finite() for x in v):
-                return False
-        elif code is _EMPTY_DICT:
-            if t is not dict or v:
-                return False
-        elif t is not code:
+        if not _plain_value(code, v):
             return False
     return True
+
+
+def _plain_value(code: object, v: Any) -> bool:
+    """``v`` (not None) is exactly of the field's kind ``code`` (see ``_field_checks``)."""
+    t = type(v)
+    if code is _STR:
+        return t is str
+    if code is _DEC:
+        return t is Decimal and bool(v.is_finite())
+    if code is _INT:
+        return t is int and _INT_MIN <= v <= _INT_MAX
+    if code is _DEC_TUPLE:
+        return t is tuple and all(type(x) is Decimal and x.is_finite() for x in v)
+    if code is _EMPTY_DICT:
+        return t is dict and not v
+    return t is code  # an enum: exactly that enum
 
 
 def _enum_as_text(decoded: object, given: object) -> bool:
