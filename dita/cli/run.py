@@ -22,8 +22,12 @@ from dita.cli.base import (
 from dita.journal import JournalError, Synchronous
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
 
+    from dita.engine import BacktestResult
+    from dita.live import LiveRun
     from dita.marketdata import Bar
+    from dita.runner import PreparedRun
 
 
 @main.command()
@@ -302,14 +306,7 @@ def run(
         policy_params = parse_params(policy_param)
     except ValueError as e:
         _fail("run", str(e))
-    if resume and venue != "sim":
-        _fail("run", "--resume is for --venue sim (a bingx run continues its --journal by itself)")
-    if commit_mode != "write-ahead" and venue != "sim":
-        from click.core import ParameterSource as Source
-
-        if click.get_current_context().get_parameter_source("commit_mode") is Source.COMMANDLINE:
-            _fail("run", f"--commit {commit_mode} is for --venue sim; --venue {venue} commits "
-                  "before every command (write-ahead)")  # fmt: skip
+    _refuse_sim_only(venue, resume=resume, commit_mode=commit_mode)
     if venue == "bingx":
         if policy_params:
             _fail("run", "--param is for the simulated venues for now, not --venue bingx")
@@ -375,15 +372,7 @@ def run(
 
     runner = execute if venue == "sim" else execute_on_bingx_emulator
     try:
-        if quiet:
-            result = runner(prepared)
-        else:
-            with Progress(
-                TextColumn("[bold]simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("bars"),
-                TimeElapsedColumn(), console=console, transient=False,
-            ) as progress:  # fmt: skip
-                task = progress.add_task("bars", total=prepared.bar_count)
-                result = runner(prepared, progress=lambda n: progress.update(task, completed=n))
+        result = _with_progress(runner, prepared, quiet=quiet, console=console)
     except (RunSetupError, JournalError, EngineError, VenueError) as e:
         where = f" (journal so far: {target})" if target is not None and target.exists() else ""
         _fail("run", f"{e}{where}")
@@ -397,6 +386,72 @@ def run(
     if target is not None:
         console.print(f"journal: {target}", soft_wrap=True)
         console.print(f"check it: dita replay {target}", soft_wrap=True)
+
+
+def _refuse_sim_only(venue: str, *, resume: bool, commit_mode: str) -> None:
+    """--resume and a --commit other than write-ahead are for --venue sim only."""
+    if resume and venue != "sim":
+        _fail("run", "--resume is for --venue sim (a bingx run continues its --journal by itself)")
+    if commit_mode != "write-ahead" and venue != "sim":
+        from click.core import ParameterSource as Source
+
+        if click.get_current_context().get_parameter_source("commit_mode") is Source.COMMANDLINE:
+            _fail("run", f"--commit {commit_mode} is for --venue sim; --venue {venue} commits "
+                  "before every command (write-ahead)")  # fmt: skip
+
+
+def _with_progress(
+    runner: Callable[..., BacktestResult], prepared: PreparedRun, *, quiet: bool, console: Console
+) -> BacktestResult:
+    """Run ``prepared`` with a progress bar over its bars (none with --quiet)."""
+    if quiet:
+        return runner(prepared)
+    with Progress(
+        TextColumn("[bold]simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("bars"),
+        TimeElapsedColumn(), console=console, transient=False,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("bars", total=prepared.bar_count)
+        return runner(prepared, progress=lambda n: progress.update(task, completed=n))
+
+
+def _refuse_for_bingx(
+    *, no_journal: bool, sync_mode: str, record_wire: Path | None, replay_wire: Path | None
+) -> None:
+    """Options a --venue bingx run cannot take: the simulator's, no journal, a weaker sync."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    for name in ("data", "seed", "participation", "latency_ms", "config_path", "instrument_files",
+                 "maker_fee", "taker_fee", "funding_rate", "funding_interval_h", "slippage"):  # fmt: skip
+        if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT:
+            flag = {"config_path": "config", "instrument_files": "instruments"}.get(name, name)
+            _fail(
+                "run", f"--{flag.replace('_', '-')} is for the simulated venues, not --venue bingx"
+            )
+    if no_journal:
+        _fail("run", "--venue bingx always journals (a live run must be recoverable)")
+    if sync_mode.upper() != "FULL":
+        _fail("run", "--venue bingx journals with --sync FULL only (durable before any order)")
+    if record_wire is not None and replay_wire is not None:
+        _fail("run", "--record-wire and --replay-wire contradict each other; choose one")
+
+
+def _print_leftovers(prepared: LiveRun, result: BacktestResult, journal: Path) -> None:
+    """Intents whose time never came and orders still working on the venue, on stderr."""
+    from dita.policy import JsonlIntents
+    from dita.reporting.summary import undelivered_lines
+
+    if isinstance(prepared.policy, JsonlIntents):  # the run stopped before their time came
+        for line in undelivered_lines(prepared.policy.undelivered, None):
+            click.echo(line, err=True)
+    live = result.kernel.live_orders()
+    if live:
+        click.echo(
+            f"note: {len(live)} order(s) still working on the venue "
+            f"({', '.join(o.client_order_id for o in live)}); run again with --journal {journal} "
+            "to follow them, or `dita recover`",
+            err=True,
+        )
 
 
 def _run_bingx(
@@ -440,22 +495,12 @@ def _run_bingx(
     from dita.runner import RunSetupError
     from dita.venues.base import VenueError
 
+    _refuse_for_bingx(
+        no_journal=no_journal, sync_mode=sync_mode, record_wire=record_wire, replay_wire=replay_wire
+    )
     ctx = click.get_current_context()
-    for name in ("data", "seed", "participation", "latency_ms", "config_path", "instrument_files",
-                 "maker_fee", "taker_fee", "funding_rate", "funding_interval_h", "slippage"):  # fmt: skip
-        if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT:
-            flag = {"config_path": "config", "instrument_files": "instruments"}.get(name, name)
-            _fail(
-                "run", f"--{flag.replace('_', '-')} is for the simulated venues, not --venue bingx"
-            )
-    if no_journal:
-        _fail("run", "--venue bingx always journals (a live run must be recoverable)")
-    if sync_mode.upper() != "FULL":
-        _fail("run", "--venue bingx journals with --sync FULL only (durable before any order)")
     explicit_capital = ctx.get_parameter_source("capital") is not ParameterSource.DEFAULT
     explicit_slots = ctx.get_parameter_source("slots") is not ParameterSource.DEFAULT
-    if record_wire is not None and replay_wire is not None:
-        _fail("run", "--record-wire and --replay-wire contradict each other; choose one")
     from dita import wiring
 
     recorder = None
@@ -542,19 +587,6 @@ def _run_bingx(
 
     Console().print(summary_table(result.stats, f"dita run ({target.venue_name}, {symbol})",
                                   caption=prepared.policy_name, open_slots=result.open_slots))  # fmt: skip
-    from dita.policy import JsonlIntents
-    from dita.reporting.summary import undelivered_lines
-
-    if isinstance(prepared.policy, JsonlIntents):  # the run stopped before their time came
-        for line in undelivered_lines(prepared.policy.undelivered, None):
-            click.echo(line, err=True)
-    live = result.kernel.live_orders()
-    if live:
-        click.echo(
-            f"note: {len(live)} order(s) still working on the venue "
-            f"({', '.join(o.client_order_id for o in live)}); run again with --journal {journal} "
-            "to follow them, or `dita recover`",
-            err=True,
-        )
+    _print_leftovers(prepared, result, journal)
     click.echo(f"journal: {journal}")
     click.echo(f"check it: dita replay {journal}")
