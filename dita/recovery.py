@@ -43,7 +43,6 @@ from typing import TypeVar
 from dita import reconcile as rc
 from dita.journal import (
     Adjustment,
-    JournalRecord,
     RecordKind,
     RunMeta,
     SnapshotRecord,
@@ -521,10 +520,7 @@ def journaled_adjustment_ids(journal: SqliteJournal | None) -> set[str]:
     if journal is None:
         return set()
     out: set[str] = set()
-    for (seq,) in journal.execute(
-        "SELECT seq FROM records WHERE kind = ? ORDER BY seq", (RecordKind.ADJUSTMENT.value,)
-    ):
-        rec: JournalRecord = journal.get(int(seq))
+    for rec in journal.records_of(RecordKind.ADJUSTMENT):
         if isinstance(rec.body, Adjustment):
             out.add(rec.body.adjustment_id)
     return out

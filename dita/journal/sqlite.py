@@ -1071,6 +1071,13 @@ class SqliteJournal:
         )
         return self._decode_row(rows[0]) if rows else None
 
+    def records_of(self, kind: RecordKind) -> list[JournalRecord]:
+        """Every committed record of ``kind`` in seq order, decoded, from one read."""
+        return [
+            self._decode_row(row)
+            for row in self._fetch("WHERE kind = ? ORDER BY seq", (kind.value,))
+        ]
+
     def first(self, kind: RecordKind) -> JournalRecord | None:
         rows = self._fetch("WHERE kind = ? ORDER BY seq LIMIT 1", (kind.value,))
         return self._decode_row(rows[0]) if rows else None

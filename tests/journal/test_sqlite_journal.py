@@ -224,6 +224,18 @@ def test_latest_and_first_by_kind(jpath: Path) -> None:
     assert intent.body.size == D("1.000")
 
 
+def test_records_of_a_kind_are_exactly_those_in_seq_order(jpath: Path) -> None:
+    with SqliteJournal.open(jpath) as j:
+        run_live(j, scenario(), snapshot_after=(1, 3))
+        every = list(j.read_from(1))
+        for kind in RecordKind:
+            assert j.records_of(kind) == [r for r in every if r.kind is kind]
+        assert [r.seq for r in j.records_of(RecordKind.SNAPSHOT)] == sorted(
+            r.seq for r in every if r.kind is RecordKind.SNAPSHOT
+        )
+        assert sum(len(j.records_of(kind)) > 1 for kind in RecordKind) >= 2
+
+
 def test_a_second_writer_is_refused_until_the_first_closes(jpath: Path) -> None:
     # Two writers would hand out the same seqs.
     first = SqliteJournal.open(jpath)
