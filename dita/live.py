@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from dita.clock import Clock, LiveClock
@@ -41,6 +41,11 @@ from dita.recovery import OnMismatch
 from dita.runner import DEFAULT_POLICY, RunSetupError
 from dita.venues.bingx import Credentials, CredentialsError, Endpoints
 from dita.venues.bingx.tap import WireHooks
+
+if TYPE_CHECKING:
+    from dita.kernel import Instrument, Kernel
+    from dita.recovery import ReconcileSettings
+    from dita.venues.bingx import BingxVenue
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 _T = TypeVar("_T")
@@ -277,8 +282,6 @@ async def _live(
     import httpx
 
     from dita.engine import Engine
-    from dita.kernel import Kernel
-    from dita.recovery import ReconcileSettings, RecoveryError, open_journal_for_recovery
     from dita.venues.bingx import BingxConfig, BingxVenue
     from dita.venues.bingx.bars import BingxBarFeed
 
@@ -301,82 +304,17 @@ async def _live(
                 f"{run.target.endpoints.rest} does not list {run.symbol} as tradable "
                 f"({len(instruments)} symbols, e.g. {', '.join(sorted(instruments)[:5])})"
             )
-        reconcile: ReconcileSettings | None = None
-        resume_from: int | None = None
-        if run.resume:
-            try:
-                rec = open_journal_for_recovery(run.journal_path)
-            except RecoveryError as e:
-                raise RunSetupError(str(e)) from None
-            journal, kernel, meta = rec.journal, rec.kernel, rec.meta
-            if not meta.venue.startswith("bingx") or run.symbol not in meta.instrument_map():
-                journal.close()
-                raise RunSetupError(
-                    f"{run.journal_path}: journal of a {meta.venue or 'sim'} run on "
-                    f"{', '.join(sorted(meta.instrument_map()))}; it cannot continue as a "
-                    f"{run.target.venue_name} run on {run.symbol}"
-                )
-            differs = [
-                f"{flag} {given} (the journal's run has {theirs})"
-                for flag, given, theirs in (
-                    ("--slots", run.slots, meta.slots),
-                    ("--capital", run.capital, meta.initial_capital),
-                )
-                if given is not None and given != theirs
-            ]
-            if differs:
-                journal.close()
-                raise RunSetupError(
-                    f"{run.journal_path}: continuing a journal keeps its parameters; "
-                    f"drop {', '.join(differs)}"
-                )
-            resume_from = rec.last_input_seq
-            reconcile = ReconcileSettings(on_mismatch=run.on_mismatch)
-            what = f"resuming {run.journal_path} (reconciling with the venue first)"
-            if rec.torn is not None:
-                what += f"; torn tail moved aside: {rec.torn}"
-        else:
-            # A fresh kernel starts flat: an account already holding the symbol (say, a run
-            # that ended with an order working) would make its orders mean something else
-            # (a reduce-only exit against someone else's position).
-            held = [p for p in await venue.positions() if p.asset == run.symbol and p.quantity]
-            working = [o for o in await venue.open_orders() if o.asset == run.symbol]
-            if held or working:
-                found = [f"{p.side.value} {p.quantity}" for p in held]
-                found += [f"{len(working)} open order(s)"] if working else []
-                raise RunSetupError(
-                    f"the account already has {' and '.join(found)} on {run.symbol} at "
-                    f"{run.target.endpoints.rest}; a fresh run starts flat: close them, or continue "
-                    "the journal that opened them (--journal PATH)"
-                )
-            capital = run.capital
-            if capital is None:
-                capital = (await venue.balance()).available
-                if capital <= 0:
-                    raise RunSetupError(
-                        f"the account has no available balance on {run.target.endpoints.rest}"
-                    )
-            prefix = fresh_prefix(clock.now_ms())
-            slots = run.slots or 2
-            kernel = Kernel(slots, [inst], capital, client_id_prefix=prefix)
-            meta = RunMeta(
-                slots=slots, instruments=(inst,), initial_capital=capital,
-                client_id_prefix=prefix, policy=run.policy_name, seed=None,
-                venue=run.target.venue_name, params=_params(run),
-            )  # fmt: skip
-            made_dir = not run.journal_path.parent.exists()
-            run.journal_path.parent.mkdir(parents=True, exist_ok=True)
-            journal = SqliteJournal.open(run.journal_path, synchronous=Synchronous.FULL)
-            what = f"journal {run.journal_path} (new)"
+        start = _resume_start(run) if run.resume else await _fresh_start(run, venue, inst, clock)
+        journal = start.journal
         if on_ready is not None:
-            on_ready(what)
+            on_ready(start.what)
 
-        start = clock.now_ms()
+        began = clock.now_ms()
         feed = BingxBarFeed(
             client, run.target.endpoints.rest, run.symbol, clock=clock.now_ms, sleep=clock.sleep,
             interval_ms=run.bar_interval_ms, grace_ms=min(2_000, run.bar_interval_ms // 10),
             max_bars=run.max_bars,
-            until_ms=None if run.duration_s is None else start + int(run.duration_s * 1000),
+            until_ms=None if run.duration_s is None else began + int(run.duration_s * 1000),
         )  # fmt: skip
 
         async def bars() -> AsyncIterator[Bar]:
@@ -389,18 +327,106 @@ async def _live(
 
         with journal:
             engine = Engine(
-                kernel=kernel, venue=venue, policy=run.policy, journal=journal, clock=clock,
-                meta=meta, bars=bars(), resume_from=resume_from,
-                settings=EngineSettings(reconcile=reconcile),
+                kernel=start.kernel, venue=venue, policy=run.policy, journal=journal, clock=clock,
+                meta=start.meta, bars=bars(), resume_from=start.resume_from,
+                settings=EngineSettings(reconcile=start.reconcile),
             )  # fmt: skip
             try:
                 stats = await engine.run()
             except BaseException:
                 if not run.resume:
                     journal.close()
-                    _discard_if_empty(run.journal_path, made_dir)
+                    _discard_if_empty(run.journal_path, start.made_dir)
                 raise
             return BacktestResult(stats, engine.kernel, engine.open_slots())
+
+
+@dataclass
+class _Start:
+    """What a live run starts from: a continued journal, or a fresh one and a flat kernel."""
+
+    journal: SqliteJournal
+    kernel: Kernel
+    meta: RunMeta
+    what: str  # for on_ready
+    resume_from: int | None = None
+    reconcile: ReconcileSettings | None = None
+    made_dir: bool = False  # a fresh journal's folder was made for it (removed if left empty)
+
+
+def _resume_start(run: LiveRun) -> _Start:
+    from dita.recovery import ReconcileSettings, RecoveryError, open_journal_for_recovery
+
+    try:
+        rec = open_journal_for_recovery(run.journal_path)
+    except RecoveryError as e:
+        raise RunSetupError(str(e)) from None
+    journal, kernel, meta = rec.journal, rec.kernel, rec.meta
+    if not meta.venue.startswith("bingx") or run.symbol not in meta.instrument_map():
+        journal.close()
+        raise RunSetupError(
+            f"{run.journal_path}: journal of a {meta.venue or 'sim'} run on "
+            f"{', '.join(sorted(meta.instrument_map()))}; it cannot continue as a "
+            f"{run.target.venue_name} run on {run.symbol}"
+        )
+    differs = [
+        f"{flag} {given} (the journal's run has {theirs})"
+        for flag, given, theirs in (
+            ("--slots", run.slots, meta.slots),
+            ("--capital", run.capital, meta.initial_capital),
+        )
+        if given is not None and given != theirs
+    ]
+    if differs:
+        journal.close()
+        raise RunSetupError(
+            f"{run.journal_path}: continuing a journal keeps its parameters; "
+            f"drop {', '.join(differs)}"
+        )
+    what = f"resuming {run.journal_path} (reconciling with the venue first)"
+    if rec.torn is not None:
+        what += f"; torn tail moved aside: {rec.torn}"
+    return _Start(
+        journal, kernel, meta, what, resume_from=rec.last_input_seq,
+        reconcile=ReconcileSettings(on_mismatch=run.on_mismatch),
+    )  # fmt: skip
+
+
+async def _fresh_start(run: LiveRun, venue: BingxVenue, inst: Instrument, clock: Clock) -> _Start:
+    from dita.kernel import Kernel
+
+    # A fresh kernel starts flat: an account already holding the symbol (say, a run
+    # that ended with an order working) would make its orders mean something else
+    # (a reduce-only exit against someone else's position).
+    held = [p for p in await venue.positions() if p.asset == run.symbol and p.quantity]
+    working = [o for o in await venue.open_orders() if o.asset == run.symbol]
+    if held or working:
+        found = [f"{p.side.value} {p.quantity}" for p in held]
+        found += [f"{len(working)} open order(s)"] if working else []
+        raise RunSetupError(
+            f"the account already has {' and '.join(found)} on {run.symbol} at "
+            f"{run.target.endpoints.rest}; a fresh run starts flat: close them, or continue "
+            "the journal that opened them (--journal PATH)"
+        )
+    capital = run.capital
+    if capital is None:
+        capital = (await venue.balance()).available
+        if capital <= 0:
+            raise RunSetupError(
+                f"the account has no available balance on {run.target.endpoints.rest}"
+            )
+    prefix = fresh_prefix(clock.now_ms())
+    slots = run.slots or 2
+    kernel = Kernel(slots, [inst], capital, client_id_prefix=prefix)
+    meta = RunMeta(
+        slots=slots, instruments=(inst,), initial_capital=capital,
+        client_id_prefix=prefix, policy=run.policy_name, seed=None,
+        venue=run.target.venue_name, params=_params(run),
+    )  # fmt: skip
+    made_dir = not run.journal_path.parent.exists()
+    run.journal_path.parent.mkdir(parents=True, exist_ok=True)
+    journal = SqliteJournal.open(run.journal_path, synchronous=Synchronous.FULL)
+    return _Start(journal, kernel, meta, f"journal {run.journal_path} (new)", made_dir=made_dir)
 
 
 def _discard_if_empty(path: Path, made_dir: bool) -> None:

@@ -286,45 +286,7 @@ class Reconciler:
                 absent_before=absent,
             )
             absent |= {cid for cid, r in reports.items() if r is None}
-            pending = []
-            fed = False
-            for v in result.verdicts:
-                cid = v.order.client_order_id
-                for ev in v.events:
-                    self.sink.feed(ev)
-                    report.events.append(ev)
-                    fed = True
-                match v.action:
-                    case rc.Action.CONFLICT if st.resolve:
-                        if not await self._resolve_order(v, reports.get(cid), report):
-                            pending.append(cid)
-                            fed = True
-                    case rc.Action.CONFLICT:
-                        raise ReconcileConflict(
-                            f"order {cid} (slot {v.order.slot_id}, {v.order.status}): {v.note}. "
-                            "The venue contradicts the journal; nothing was changed. Check the "
-                            "order on the venue; to take the venue's account as the truth, run "
-                            f"`{RESOLVE_HINT}`"
-                        )
-                    case rc.Action.RESUBMIT:
-                        pending.append(cid)
-                        if (cid, v.action) not in acted:
-                            acted.add((cid, v.action))
-                            report.resubmitted.append(cid)
-                            if not await self._send(self.venue.submit, v.order):
-                                acted.discard((cid, v.action))  # failed: again next round
-                    case rc.Action.RESEND_CANCEL:
-                        pending.append(cid)
-                        if (cid, v.action) not in acted:
-                            acted.add((cid, v.action))
-                            report.cancels_resent.append(cid)
-                            if not await self._send(self.venue.cancel, v.order):
-                                acted.discard((cid, v.action))
-                    case rc.Action.REQUERY:
-                        pending.append(cid)
-                        report.requeried.append(cid)
-                    case _:
-                        pass
+            pending, fed = await self._act(result, reports, report, acted)
             if fed:
                 await self.sink.commit()
             if not pending:
@@ -339,6 +301,58 @@ class Reconciler:
         if positions:
             await self._compare_account(report)
         return report
+
+    async def _act(
+        self,
+        result: rc.Reconciliation,
+        reports: dict[str, OrderReport | None],
+        report: ReconcileReport,
+        acted: set[tuple[str, rc.Action]],
+    ) -> tuple[list[str], bool]:
+        """One round's verdicts: feed their events and take their actions (each resubmit or
+        resent cancel once per order, unless sending failed). Returns the orders still
+        unsettled and whether anything was fed (to commit)."""
+        st = self.settings
+        pending: list[str] = []
+        fed = False
+        for v in result.verdicts:
+            cid = v.order.client_order_id
+            for ev in v.events:
+                self.sink.feed(ev)
+                report.events.append(ev)
+                fed = True
+            match v.action:
+                case rc.Action.CONFLICT if st.resolve:
+                    if not await self._resolve_order(v, reports.get(cid), report):
+                        pending.append(cid)
+                        fed = True
+                case rc.Action.CONFLICT:
+                    raise ReconcileConflict(
+                        f"order {cid} (slot {v.order.slot_id}, {v.order.status}): {v.note}. "
+                        "The venue contradicts the journal; nothing was changed. Check the "
+                        "order on the venue; to take the venue's account as the truth, run "
+                        f"`{RESOLVE_HINT}`"
+                    )
+                case rc.Action.RESUBMIT:
+                    pending.append(cid)
+                    if (cid, v.action) not in acted:
+                        acted.add((cid, v.action))
+                        report.resubmitted.append(cid)
+                        if not await self._send(self.venue.submit, v.order):
+                            acted.discard((cid, v.action))  # failed: again next round
+                case rc.Action.RESEND_CANCEL:
+                    pending.append(cid)
+                    if (cid, v.action) not in acted:
+                        acted.add((cid, v.action))
+                        report.cancels_resent.append(cid)
+                        if not await self._send(self.venue.cancel, v.order):
+                            acted.discard((cid, v.action))
+                case rc.Action.REQUERY:
+                    pending.append(cid)
+                    report.requeried.append(cid)
+                case _:
+                    pass
+        return pending, fed
 
     async def _resolve_order(
         self, v: rc.OrderVerdict, venue: OrderReport | None, report: ReconcileReport

@@ -434,77 +434,24 @@ def prepare_sim_run(
         raise RunSetupError(f"--slots must be >= 1, got {slots}")
     if not capital.is_finite() or capital <= 0:
         raise RunSetupError(f"--capital must be a positive number, got {capital}")
-    try:
-        book = instruments or InstrumentBook.build(None, ())
-        specs = (
-            []
-            if data is None
-            else [str(data)]
-            if isinstance(data, Path)
-            else [str(d) for d in data]
-        )
-        sources = resolve_data(specs, symbol, book.symbols())
-        order: list[str] = []
-        for src in sources:
-            if src.symbol not in order:
-                order.append(src.symbol)
-        insts = tuple(book.get(sym).instrument for sym in order)
-    except MarketError as e:
-        raise RunSetupError(str(e)) from None
+    sources, order, insts = _sim_sources(data, symbol, instruments)
     summaries = [_validate_data(src) for src in sources]
     notes = _check_together(summaries)
     count = sum(s.bars for s in summaries)
 
-    policy_name: str
-    pol: Policy
-    try:
-        if intents is not None:
-            if intents == "-":
-                import sys
-
-                pol = JsonlIntents.read(sys.stdin, "<stdin>")
-                policy_name = "jsonl:<stdin>"
-            else:
-                pol = JsonlIntents.read(intents)
-                policy_name = f"jsonl:{intents}"
-        else:
-            policy_name = policy or DEFAULT_POLICY
-            pol = load_policy(policy_name, policy_params)
-    except PolicyError as e:
-        raise RunSetupError(str(e)) from None
+    policy_name, pol = _sim_policy(policy, intents, policy_params)
     last_close = max(s.last_ts + s.interval_ms - 1 for s in summaries)
     if isinstance(pol, JsonlIntents) and (late := pol.undeliverable(last_close)) is not None:
         raise RunSetupError(late)
 
-    if resume and (journal is None or not journal.is_file()):
-        raise RunSetupError(f"--resume continues an existing --journal; {journal} is not a file")
-    if journal is not None:
-        if journal.exists() and not resume:
-            raise RunSetupError(
-                f"{journal}: journal already exists; dita run writes a fresh journal (choose "
-                "another path, or --resume to continue an interrupted run)"
-            )
-        if journal.parent.exists() and not journal.parent.is_dir():
-            raise RunSetupError(f"{journal.parent}: not a directory")
+    _check_journal_path(journal, resume)
     settings = sim or SimSettings()
     try:
         SimExchange(settings.config(insts, capital, seed))
         Kernel(slots, list(insts), capital)
     except ValueError as e:
         raise RunSetupError(f"invalid run parameters: {e}") from None
-    if len(summaries) == 1:
-        params: dict[str, Any] = {"data_sha256": summaries[0].sha256, "bars": count}
-        label = summaries[0].source.label
-    else:
-        params = {
-            "data_files": [
-                {"path": s.source.label, "symbol": s.source.symbol, "sha256": s.sha256,
-                 "bars": s.bars}
-                for s in summaries
-            ],
-            "bars": count,
-        }  # fmt: skip
-        label = ", ".join(f"{s.source.symbol}={s.source.label}" for s in summaries)
+    params, label = _data_params(summaries, count)
     if notes:
         params["data_notes"] = notes
     return PreparedRun(
@@ -525,6 +472,76 @@ def prepare_sim_run(
         notes=notes,
         resume=resume,
     )
+
+
+def _sim_sources(
+    data: Path | Sequence[Path | str] | None, symbol: str | None, instruments: InstrumentBook | None
+) -> tuple[list[DataSource], list[str], tuple[Instrument, ...]]:
+    """The data files of a simulated run, its symbols in first-seen order and their instruments."""
+    try:
+        book = instruments or InstrumentBook.build(None, ())
+        specs = (
+            []
+            if data is None
+            else [str(data)]
+            if isinstance(data, Path)
+            else [str(d) for d in data]
+        )
+        sources = resolve_data(specs, symbol, book.symbols())
+        order: list[str] = []
+        for src in sources:
+            if src.symbol not in order:
+                order.append(src.symbol)
+        insts = tuple(book.get(sym).instrument for sym in order)
+    except MarketError as e:
+        raise RunSetupError(str(e)) from None
+    return sources, order, insts
+
+
+def _sim_policy(
+    policy: str | None, intents: str | None, policy_params: Mapping[str, Any] | None
+) -> tuple[str, Policy]:
+    """The run's policy and the name its run record keeps: a JSONL intents file (``-``: stdin)
+    or a named policy."""
+    try:
+        if intents is not None:
+            if intents == "-":
+                import sys
+
+                return "jsonl:<stdin>", JsonlIntents.read(sys.stdin, "<stdin>")
+            return f"jsonl:{intents}", JsonlIntents.read(intents)
+        policy_name = policy or DEFAULT_POLICY
+        return policy_name, load_policy(policy_name, policy_params)
+    except PolicyError as e:
+        raise RunSetupError(str(e)) from None
+
+
+def _check_journal_path(journal: Path | None, resume: bool) -> None:
+    if resume and (journal is None or not journal.is_file()):
+        raise RunSetupError(f"--resume continues an existing --journal; {journal} is not a file")
+    if journal is not None:
+        if journal.exists() and not resume:
+            raise RunSetupError(
+                f"{journal}: journal already exists; dita run writes a fresh journal (choose "
+                "another path, or --resume to continue an interrupted run)"
+            )
+        if journal.parent.exists() and not journal.parent.is_dir():
+            raise RunSetupError(f"{journal.parent}: not a directory")
+
+
+def _data_params(summaries: Sequence[DataSummary], count: int) -> tuple[dict[str, Any], str]:
+    """The run record's description of its data (checksums, bar counts) and a one-line label."""
+    if len(summaries) == 1:
+        return {"data_sha256": summaries[0].sha256, "bars": count}, summaries[0].source.label
+    params = {
+        "data_files": [
+            {"path": s.source.label, "symbol": s.source.symbol, "sha256": s.sha256,
+             "bars": s.bars}
+            for s in summaries
+        ],
+        "bars": count,
+    }  # fmt: skip
+    return params, ", ".join(f"{s.source.symbol}={s.source.label}" for s in summaries)
 
 
 def prepare_configured_run(

@@ -48,6 +48,7 @@ def replay(journal: Path) -> None:
             f"{len(v.trades)} trade records and the capital identity match"
         )
 
+
 @main.command()
 @click.argument("journal", type=click.Path(path_type=Path))
 @click.option("--watch", is_flag=True, help="Keep the view open and refresh it as the run goes on.")

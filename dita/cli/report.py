@@ -34,6 +34,7 @@ def report(journal: Path, out_dir: Path | None, quiet: bool) -> None:
         _fail("report", str(e))
     click.echo(f"wrote {page}")
 
+
 @main.command()
 @click.argument("journals", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--port", type=int, default=8765, show_default=True, help="TCP port on 127.0.0.1.")

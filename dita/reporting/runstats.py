@@ -14,7 +14,14 @@ from decimal import Decimal
 
 from dita.journal import EngineNote, JournalRecord, OutcomeRecord, RunMeta, SqliteJournal
 from dita.journal.errors import JournalError
-from dita.kernel import EventKind, KernelIntent, KernelOutcome, SubmitOrder, VenueEvent
+from dita.kernel import (
+    EventKind,
+    KernelIntent,
+    KernelOutcome,
+    LedgerDelta,
+    SubmitOrder,
+    VenueEvent,
+)
 from dita.reporting.bysymbol import SymbolBreakdown
 
 ZERO = Decimal(0)
@@ -96,48 +103,59 @@ class RunStats:
         self.last_ts = ts
         self.by_symbol.observe(body, outcome)
         if isinstance(body, KernelIntent):
-            self.intents += 1
-            if not outcome.accepted:
-                self.refused_intents += 1
-                code = outcome.diagnostic_code.value
-                self.refusals[code] = self.refusals.get(code, 0) + 1
+            self._count_intent(outcome)
         else:
-            self.venue_events += 1
-            if outcome.accepted:
-                match body.kind:
-                    case EventKind.PARTIAL_FILL:
-                        self.fills += 1
-                        self.partial_fills += 1
-                    case EventKind.FILL:
-                        self.fills += 1
-                    case EventKind.CANCEL_ACK:
-                        self.cancels += 1
-                    case EventKind.REJECT:
-                        self.rejects += 1
-                    case _:
-                        pass
+            self._count_venue_event(body, outcome)
         for c in outcome.commands:
             if isinstance(c, SubmitOrder):
                 self.orders += 1
             else:
                 self.cancel_requests += 1
-        d = outcome.ledger
-        if d.realized_pnl or d.fees or d.funding:
-            self.realized_pnl += d.realized_pnl
-            self.fees += d.fees
-            self.funding += d.funding
-            self.capital += d.capital
-            self._add_equity(ts, self.capital)
-            if self.capital > self.peak:
-                self.peak = self.capital
-            dd = self.peak - self.capital
-            if dd > self.max_drawdown:
-                self.max_drawdown = dd
+        self._count_ledger(outcome.ledger, ts)
         for t in outcome.trade_records:
             self.trades += 1
             self.trade_net_pnl += t.net_pnl
             if t.net_pnl > 0:
                 self.wins += 1
+
+    def _count_intent(self, outcome: KernelOutcome) -> None:
+        self.intents += 1
+        if not outcome.accepted:
+            self.refused_intents += 1
+            code = outcome.diagnostic_code.value
+            self.refusals[code] = self.refusals.get(code, 0) + 1
+
+    def _count_venue_event(self, body: VenueEvent, outcome: KernelOutcome) -> None:
+        self.venue_events += 1
+        if not outcome.accepted:
+            return
+        match body.kind:
+            case EventKind.PARTIAL_FILL:
+                self.fills += 1
+                self.partial_fills += 1
+            case EventKind.FILL:
+                self.fills += 1
+            case EventKind.CANCEL_ACK:
+                self.cancels += 1
+            case EventKind.REJECT:
+                self.rejects += 1
+            case _:
+                pass
+
+    def _count_ledger(self, d: LedgerDelta, ts: int) -> None:
+        """Money moved by one input: the equity curve and the drawdown move with it."""
+        if not (d.realized_pnl or d.fees or d.funding):
+            return
+        self.realized_pnl += d.realized_pnl
+        self.fees += d.fees
+        self.funding += d.funding
+        self.capital += d.capital
+        self._add_equity(ts, self.capital)
+        if self.capital > self.peak:
+            self.peak = self.capital
+        dd = self.peak - self.capital
+        if dd > self.max_drawdown:
+            self.max_drawdown = dd
 
 
 def stats_from_journal(

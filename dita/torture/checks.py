@@ -104,7 +104,18 @@ def check(path: Path, truth: VenueTruth, *, expect_flat: bool = False) -> list[s
         v.append(f"order {cid} was sent to the venue after its cancel was requested")
     if from_snapshot.snapshot() != kernel.snapshot():
         v.append("replay from the last snapshot differs from replay from the first record")
+    v += _order_violations(submits, filled, truth)
+    mine_pos = _net_positions(kernel)
+    v += _money_violations(kernel, mine_pos, truth)
+    v += _live_violations(kernel, mine_pos, truth, expect_flat=expect_flat)
+    return v
 
+
+def _order_violations(
+    submits: Counter[str], filled: dict[str, Decimal], truth: VenueTruth
+) -> list[str]:
+    """Each order issued once, known to both sides, and every fill applied exactly once."""
+    v: list[str] = []
     for cid, n in sorted(submits.items()):
         if n > 1:
             v.append(f"the kernel issued order {cid} {n} times")
@@ -129,10 +140,20 @@ def check(path: Path, truth: VenueTruth, *, expect_flat: bool = False) -> list[s
     for cid, q in sorted(filled.items()):
         if cid not in venue_cids and q:
             v.append(f"kernel applied fills {q} for {cid}, which the venue does not have")
+    return v
 
+
+def _net_positions(kernel: Kernel) -> dict[str, Decimal]:
+    """The kernel's net position per asset (long positive)."""
     mine_pos: dict[str, Decimal] = {}
     for asset, side, qty in kernel_positions(kernel):
         mine_pos[asset] = mine_pos.get(asset, ZERO) + (qty if side is Side.LONG else -qty)
+    return mine_pos
+
+
+def _money_violations(kernel: Kernel, mine_pos: dict[str, Decimal], truth: VenueTruth) -> list[str]:
+    """Positions and capital: the kernel's against the venue's."""
+    v: list[str] = []
     theirs: dict[str, Decimal] = {}
     for p in truth.positions:
         theirs[p.asset] = theirs.get(p.asset, ZERO) + (
@@ -147,7 +168,14 @@ def check(path: Path, truth: VenueTruth, *, expect_flat: bool = False) -> list[s
             f"capital: kernel {kernel.account.capital}, venue wallet {truth.balance.wallet} "
             f"(difference {truth.balance.wallet - kernel.account.capital})"
         )
+    return v
 
+
+def _live_violations(
+    kernel: Kernel, mine_pos: dict[str, Decimal], truth: VenueTruth, *, expect_flat: bool
+) -> list[str]:
+    """Orders the kernel follows against those open at the venue; and flat when expected."""
+    v: list[str] = []
     live = {o.client_order_id for o in kernel.live_orders()}
     venue_open = {o.client_order_id for o in truth.orders if o.status.is_live}
     if live != venue_open:
