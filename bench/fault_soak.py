@@ -231,7 +231,8 @@ def main() -> int:
     unfollowed = venue_open - {o.client_order_id for o in k.live_orders()}
     pos = {p.asset: (p.side.value, str(p.quantity)) for p in truth.positions}
     print(f"command: python bench/fault_soak.py --orders {args.orders} "
-          f"--fault-rate {args.fault_rate} --seed {args.seed}")  # fmt: skip
+          f"--fault-rate {args.fault_rate} --seed {args.seed} --size {args.size} "
+          f"--tick {args.tick} --restarts {args.restarts}")  # fmt: skip
     print(f"journal: {soak.journal}  ({time.monotonic() - started:.0f} s)")
     print(f"orders placed: {soak.orders}")
     print(f"faults injected: {sum(faults.values())}")

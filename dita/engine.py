@@ -34,9 +34,10 @@ Two drivers:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import itertools
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -603,9 +604,54 @@ class ReconcileAsked:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class SubmitWithheld:
+    """The sender held back a submit because the policy had cancelled the order before it
+    left: the order never reached the venue, and the processor ends it now
+    (``Engine._withheld``)."""
+
+
 InboxItem = (
-    BarClosed | VenueReported | IntentsSubmitted | FeedEnded | ReconcileAsked | StreamResumed
+    BarClosed
+    | VenueReported
+    | IntentsSubmitted
+    | FeedEnded
+    | ReconcileAsked
+    | StreamResumed
+    | SubmitWithheld
 )
+
+
+def never_sent(order: Order, ts: int) -> VenueEvent:
+    """The event that ends an order the engine cancelled before sending it: it never
+    reached the venue, so nothing there can fill (a CANCEL_ACK only the engine gives)."""
+    return VenueEvent(
+        event_id=f"engine:unsent:{order.client_order_id}",
+        ts=ts,
+        kind=EventKind.CANCEL_ACK,
+        client_order_id=order.client_order_id,
+        venue_order_id=order.venue_order_id,
+        reason="cancelled before it was sent: it never reached the venue",
+    )
+
+
+def cancelled_before_sending(
+    commands: Sequence[Command],
+) -> tuple[list[Command], list[Order]]:
+    """Split released commands into those to send and the orders whose submit and cancel
+    both wait here: sending neither is the only way the policy's cancel certainly wins
+    (sent alone, the cancel finds no order, the venue refuses it, and the order, back to
+    REQUESTED, looks live until the policy cancels again)."""
+    submits = {c.order.client_order_id for c in commands if isinstance(c, SubmitOrder)}
+    dropped: dict[str, Order] = {
+        c.order.client_order_id: c.order
+        for c in commands
+        if isinstance(c, CancelOrder) and c.order.client_order_id in submits
+    }
+    if not dropped:
+        return list(commands), []
+    keep = [c for c in commands if c.order.client_order_id not in dropped]
+    return keep, list(dropped.values())
 
 
 # A NotSent command certainly never reached the venue, so sending it again with the same
@@ -698,6 +744,12 @@ class Engine:
         self._progress = asyncio.Condition()
         self._released = 0
         self._sent = 0
+        # client order id -> commands released for it and not yet sent (or given up)
+        self._in_flight: Counter[str] = Counter()
+        # submits the sender held back (their cancel was requested before they left);
+        # the processor ends each order (never_sent) and the sender drops its cancel
+        self._withheld: set[str] = set()
+        self._withheld_orders: list[Order] = []
         # commands whose outcome only a query can tell (they may have reached the venue)
         self.unknown_outcomes: list[Command] = []
         # commands that certainly never reached the venue, after every attempt of
@@ -868,12 +920,9 @@ class Engine:
             t.cancel()
 
     async def _process_until_done(self, stop_wait: asyncio.Future[Any]) -> None:
-        p = self.pipeline
         ended = False  # without a bar feed, the engine runs until stop()
         deadline: float | None = None
         loop = asyncio.get_running_loop()
-        answered: list[tuple[asyncio.Future[list[KernelOutcome]], list[KernelOutcome]]] = []
-        reconcile_reason: str | None = None
         while not self._stop.is_set():
             if ended and not self.kernel.live_orders() and self._commands.empty():
                 return
@@ -889,52 +938,91 @@ class Engine:
             batch = [get.result()]
             while not self._inbox.empty() and len(batch) < 512:
                 batch.append(self._inbox.get_nowait())
+            answered: list[tuple[asyncio.Future[list[KernelOutcome]], list[KernelOutcome]]] = []
+            reconcile_reason: str | None = None
             for item in batch:
                 match item:
-                    case BarClosed(bar=bar):
-                        if isinstance(p.clock, SimClock) and bar.close_ts > p.clock.now_ms():
-                            p.clock.set(bar.close_ts)
-                        p.on_bar(bar)
-                    case VenueReported(event=ev):
-                        p.on_event(ev)
                     case IntentsSubmitted(intents=intents, answer=answer):
-                        answered.append((answer, p.submit_intents(intents)))
+                        answered.append((answer, self.pipeline.submit_intents(intents)))
                     case FeedEnded():
                         ended = True
                         deadline = loop.time() + self.settings.drain_timeout_s
-                    case ReconcileAsked(reason=reason):
-                        reconcile_reason = reason
-                    case StreamResumed():
-                        # events may have been lost in the gap: ask the venue, now
-                        reconcile_reason = "venue stream reconnected"
+                    case _:
+                        reconcile_reason = self._take(item) or reconcile_reason
+            self._end_withheld()
             await self._release()
-            if (
-                p.ended_with_fills
-                and self._reconcile_settings is not None
-                and self._reconcile_settings.audit_fees
-            ):
-                to_audit, p.ended_with_fills = p.ended_with_fills, []
-                await self.audit(to_audit)
-            else:
-                p.ended_with_fills.clear()
-            if reconcile_reason is not None:
-                await self.reconcile(reconcile_reason)
-                reconcile_reason = None
-                self._reconcile_requested = False
+            await self._after_batch(reconcile_reason)
             for answer, outcomes in answered:
                 if not answer.done():
                     answer.set_result(outcomes)
-            answered.clear()
+
+    def _take(self, item: InboxItem) -> str | None:
+        """One inbox item that is neither intents nor the feed's end; a reason to reconcile
+        with the venue when the item gives one."""
+        p = self.pipeline
+        match item:
+            case BarClosed(bar=bar):
+                if isinstance(p.clock, SimClock) and bar.close_ts > p.clock.now_ms():
+                    p.clock.set(bar.close_ts)
+                p.on_bar(bar)
+            case VenueReported(event=ev):
+                p.on_event(ev)
+            case ReconcileAsked(reason=reason):
+                return reason
+            case StreamResumed():
+                return "venue stream reconnected"  # events may have been lost in the gap
+            case SubmitWithheld():
+                pass  # a wake-up: _end_withheld ends the orders
+        return None
+
+    def _end_withheld(self) -> None:
+        """End the orders whose submit the sender held back (``never_sent``)."""
+        orders, self._withheld_orders = self._withheld_orders, []
+        p = self.pipeline
+        for o in orders:
+            now = p.kernel.order(o.client_order_id)
+            if now is not None and now.status.is_live:
+                p.on_event(never_sent(now, p.clock.now_ms()))
+
+    async def _after_batch(self, reconcile_reason: str | None) -> None:
+        """After a batch was released: audit the fees of orders that ended with fills, and
+        reconcile when something asked for it."""
+        p = self.pipeline
+        if (
+            p.ended_with_fills
+            and self._reconcile_settings is not None
+            and self._reconcile_settings.audit_fees
+        ):
+            to_audit, p.ended_with_fills = p.ended_with_fills, []
+            await self.audit(to_audit)
+        else:
+            p.ended_with_fills.clear()
+        if reconcile_reason is not None:
+            await self.reconcile(reconcile_reason)
+            self._reconcile_requested = False
 
     async def _release(self) -> None:
+        """Commit what was appended, then hand the commands it allows to the sender; an
+        order whose submit and cancel are both among them is sent neither way and ended
+        at once (``cancelled_before_sending``), and what the policy answers to that is
+        committed and released in turn."""
         p = self.pipeline
-        if p.journal is not None and p.journal.pending:
-            committed = await p.journal.acommit()
-        else:
-            committed = p.journal.last_seq if p.journal is not None else 0
-        for cmd in p.take_commands_after(committed):
-            self._released += 1
-            await self._commands.put(cmd)
+        while True:
+            if p.journal is not None and p.journal.pending:
+                committed = await p.journal.acommit()
+            else:
+                committed = p.journal.last_seq if p.journal is not None else 0
+            commands, unsent = cancelled_before_sending(p.take_commands_after(committed))
+            for cmd in commands:
+                self._released += 1
+                self._in_flight[cmd.order.client_order_id] += 1
+                await self._commands.put(cmd)
+            if not unsent:
+                break
+            for o in unsent:
+                now = p.kernel.order(o.client_order_id)
+                if now is not None and now.status.is_live:
+                    p.on_event(never_sent(now, p.clock.now_ms()))
         await self._notify()
 
     async def reconcile(self, reason: str) -> ReconcileReport:
@@ -972,6 +1060,7 @@ class Engine:
             journaled_adjustments=lambda: journaled_adjustment_ids(p.journal),
             now_ms=p.clock.now_ms,
             cancel_requested=lambda: p.cancel_requested,
+            in_flight=lambda: self._in_flight.keys(),
             sleep=self._sleep,
         )
 
@@ -1034,21 +1123,43 @@ class Engine:
             try:
                 await self._send(cmd)
             finally:
+                cid = cmd.order.client_order_id
+                self._in_flight[cid] -= 1
+                if self._in_flight[cid] <= 0:
+                    del self._in_flight[cid]
                 self._sent += 1
                 self._commands.task_done()
                 await self._notify()
 
+    def _withhold(self, cmd: Command) -> bool:
+        """True if ``cmd`` must not go out: a submit whose cancel the policy requested
+        before it left (the cancel wins: it is never sent, and the processor ends the
+        order), or the cancel of such a submit (there is nothing on the venue to cancel;
+        sent, the venue would refuse it and the order would look live again)."""
+        cid = cmd.order.client_order_id
+        if isinstance(cmd, CancelOrder):
+            if cid in self._withheld:
+                self._withheld.discard(cid)
+                return True
+            return False
+        if cid not in self.pipeline.cancel_requested:
+            return False
+        self._withheld.add(cid)
+        self._withheld_orders.append(cmd.order)
+        with contextlib.suppress(asyncio.QueueFull):
+            # a full inbox wakes the processor anyway, and it ends the order then
+            self._inbox.put_nowait(SubmitWithheld())
+        return True
+
     async def _send(self, cmd: Command) -> None:
         waits = self.settings.send_retry.delays()
         for attempt in range(len(waits) + 1):
-            if isinstance(cmd, SubmitOrder) and (
-                cmd.order.client_order_id in self.pipeline.cancel_requested
-            ):
-                # the policy cancelled it before it left: the cancel wins, it is never sent
-                # (the cancel that follows finds nothing; reconciliation ends the order)
+            if self._withhold(cmd):
                 return
             if attempt:
                 await self._sleep(waits[attempt - 1])
+                if self._withhold(cmd):
+                    return
             try:
                 match cmd:
                     case SubmitOrder(order=o):

@@ -232,6 +232,7 @@ class ReconcileSink:
         journaled_adjustments: Callable[[], set[str]],
         now_ms: Callable[[], int],
         cancel_requested: Callable[[], Set[str]] = frozenset,
+        in_flight: Callable[[], Set[str]] = frozenset,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.kernel = kernel
@@ -241,6 +242,9 @@ class ReconcileSink:
         self.journaled_adjustments = journaled_adjustments
         self.now_ms = now_ms
         self.cancel_requested = cancel_requested  # ids whose cancel the policy requested
+        # ids with a command handed to the sender and not yet sent: their own send is
+        # still to come, so a query now says nothing (and a resubmit would send twice)
+        self.in_flight = in_flight
         self.sleep = sleep  # the engine's timer (a driven clock in tests)
 
 
@@ -269,7 +273,8 @@ class Reconciler:
         absent: set[str] = set()  # the venue said "no such order" in an earlier round
         for round_no in range(1, st.max_rounds + 1):
             report.rounds = round_no
-            live = self.sink.kernel().live_orders()
+            sending = self.sink.in_flight()
+            live = [o for o in self.sink.kernel().live_orders() if o.client_order_id not in sending]
             if not live:
                 pending = []
                 break
