@@ -255,6 +255,29 @@ class SelfTest:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.seen.moved.wait(), min(left, 0.2))
 
+    def _min_qty(self, price: Decimal) -> Decimal:
+        """The smallest quantity the venue takes at ``price``, with 5% room over its minimum
+        notional."""
+        inst = self.inst
+        return max(
+            inst.min_quantity, _up(inst.min_notional * Decimal("1.05") / price, inst.step_size)
+        )
+
+    async def _fill(self, order: Order, what: str) -> list[VenueEvent]:
+        """Send a market order and wait until its FILL events add up to its quantity."""
+        cid = order.client_order_id
+        self._placed[cid] = order
+        await self.venue.submit(order)
+
+        def filled() -> list[VenueEvent] | None:
+            fills = [
+                e for e in self.events if e.client_order_id == cid and e.kind is EventKind.FILL
+            ]
+            return fills if fills and fills[-1].cum_qty == order.quantity else None
+
+        fills: list[VenueEvent] = await self._wait(filled, what)
+        return fills
+
     def _event(self, cid: str, kind: EventKind) -> Callable[[], VenueEvent | None]:
         return lambda: next(
             (e for e in self.events if e.client_order_id == cid and e.kind is kind), None
@@ -436,9 +459,7 @@ class SelfTest:
         price = await self._price()
         inst = self.inst
         limit = _down(price * FAR, inst.tick_size)
-        qty = max(
-            inst.min_quantity, _up(inst.min_notional * Decimal("1.05") / limit, inst.step_size)
-        )
+        qty = self._min_qty(limit)
         order = _order(self._cid(), self.symbol, OrderSide.BUY, qty, limit)
         self.resting = order
         self._placed[order.client_order_id] = order
@@ -516,23 +537,11 @@ class SelfTest:
 
     async def c_market(self, c: Check) -> None:
         price = await self._price()
-        inst = self.inst
-        qty = max(
-            inst.min_quantity, _up(inst.min_notional * Decimal("1.05") / price, inst.step_size)
-        )
+        qty = self._min_qty(price)
         order = _order(self._cid(), self.symbol, OrderSide.BUY, qty, None)
         self.market = order
-        self._placed[order.client_order_id] = order
-        await self.venue.submit(order)
+        fills = await self._fill(order, "complete fill")
         cid = order.client_order_id
-
-        def filled() -> list[VenueEvent] | None:
-            fills = [
-                e for e in self.events if e.client_order_id == cid and e.kind is EventKind.FILL
-            ]
-            return fills if fills and fills[-1].cum_qty == qty else None
-
-        fills = await self._wait(filled, "complete fill")
         self._opened += qty
         frame = await self._wait(self._frame(cid, "FILLED", "TRADE"), "fill frame")
         self.fills = fills
@@ -577,17 +586,7 @@ class SelfTest:
     async def c_close(self, c: Check) -> None:
         qty = self._opened
         order = _order(self._cid(), self.symbol, OrderSide.SELL, qty, None, reduce_only=True)
-        self._placed[order.client_order_id] = order
-        await self.venue.submit(order)
-        cid = order.client_order_id
-
-        def filled() -> list[VenueEvent] | None:
-            fills = [
-                e for e in self.events if e.client_order_id == cid and e.kind is EventKind.FILL
-            ]
-            return fills if fills and fills[-1].cum_qty == qty else None
-
-        fills = await self._wait(filled, "close fill")
+        fills = await self._fill(order, "close fill")
         self._opened -= qty
         c.answered = shape(self.seen.last("POST", ORDER))
         c.understood = f"{len(fills)} FILL(s), {qty} @ {fills[-1].last_price}"
@@ -597,9 +596,7 @@ class SelfTest:
         inst = self.inst
         price = _down(await self._price() * FAR, inst.tick_size)
         bad = price + inst.tick_size / 2  # half a tick: off the grid
-        qty = max(
-            inst.min_quantity, _up(inst.min_notional * Decimal("1.05") / price, inst.step_size)
-        )
+        qty = self._min_qty(price)
         cid = self._cid()
         order = _order(cid, self.symbol, OrderSide.BUY, qty, price)
         self._placed[cid] = order
@@ -632,9 +629,7 @@ class SelfTest:
     async def c_duplicate(self, c: Check) -> None:
         inst = self.inst
         price = _down(await self._price() * FAR, inst.tick_size)
-        qty = max(
-            inst.min_quantity, _up(inst.min_notional * Decimal("1.05") / price, inst.step_size)
-        )
+        qty = self._min_qty(price)
         order = _order(self._cid(), self.symbol, OrderSide.BUY, qty, price)
         self._placed[order.client_order_id] = order
         await self.venue.submit(order)

@@ -18,12 +18,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dita.kernel.model import EventKind, OrderSide, OrderStatus, OrderType, PositionMode, Side
+from dita.marketdata import Bar
 from dita.venues.base import PositionReport
 from dita.venues.sim import OrderRequest, RejectCode, SimExchange, hedge_side, reject_code
 from tests.venues.sim.helpers import BUY, SELL, SYM, T0, D, bar, make
 
 LONG, SHORT = Side.LONG, Side.SHORT
 FILLS = (EventKind.PARTIAL_FILL, EventKind.FILL)
+TICK = D("0.1")  # the flows' price step
 
 
 def hedged(**overrides: object) -> SimExchange:
@@ -191,33 +193,45 @@ class OneSided:
     steps: list[tuple[Any, ...]]
 
 
+def first_bar() -> Bar:
+    """The bar every flow starts from: 100 flat, thin volume."""
+    return bar(0, "100", "100", "100", "100", "10")
+
+
+def flow_bar(i: int, t: int, last: D, o: int, h: int, lo: int, v: int) -> tuple[int, Bar]:
+    """The bar of a flow's ``("bar", o, h, lo, v)`` step and its index: the next minute after
+    bar ``i`` and time ``t``, opening ``o`` ticks from ``last`` (never below 20 ticks), ``h``
+    ticks high, ``lo`` ticks low (never below one tick), closing at its open."""
+    i = max(i + 1, (t - T0) // 60_000 + 1)
+    op = max(last + o * TICK, 20 * TICK)
+    b = bar(
+        i,
+        str(op),
+        str(op + h * TICK),
+        str(max(op - lo * TICK, TICK)),
+        str(op),
+        str(D(v) / 10),
+    )
+    return i, b
+
+
 def drive(x: SimExchange, steps: list[tuple[Any, ...]], orders: Any, latency: int) -> list[Any]:
     """Feed ``steps`` to ``x``; ``orders(n, kind, market, qty, price)`` makes the request."""
-    tick = D("0.1")
     last, t, i = D(100), T0, 0
     out: list[Any] = []
-    out += x.on_bar(bar(0, "100", "100", "100", "100", "10"))
+    out += x.on_bar(first_bar())
     cids: list[str] = []
     for n, step in enumerate(steps):
         match step:
             case (("open" | "close") as what, is_market, k, off):
-                price = max(last + off * tick, tick)
+                price = max(last + off * TICK, TICK)
                 req = orders(f"o{n}", what, is_market, D(k) * D("0.01"), price)
                 cids.append(req.client_order_id)
                 out += x.submit(req, t)
             case ("bar", o, h, lo, v):
-                i = max(i + 1, (t - T0) // 60_000 + 1)
-                op = max(last + o * tick, 20 * tick)
-                b = bar(
-                    i,
-                    str(op),
-                    str(op + h * tick),
-                    str(max(op - lo * tick, tick)),
-                    str(op),
-                    str(D(v) / 10),
-                )
+                i, b = flow_bar(i, t, last, o, h, lo, v)
                 out += x.on_bar(b)
-                last, t = op, b.ts
+                last, t = b.open, b.ts
             case ("wait", ms):
                 t += ms
                 out += x.advance(t)
@@ -302,7 +316,6 @@ def test_hedge_sides_never_flip_and_the_capital_identity_is_exact(sc: TwoSided) 
     fees = funding = D(0)
     cash = D(0)  # sell proceeds - buy cost
     requests: dict[str, OrderRequest] = {}
-    tick = D("0.1")
     last, t, i = D(100), T0, 0
 
     def account(events: list[Any]) -> None:
@@ -319,28 +332,19 @@ def test_hedge_sides_never_flip_and_the_capital_identity_is_exact(sc: TwoSided) 
         assert x.position_qty(SYM, position_side=SHORT) <= 0
         assert x.balance().wallet == initial + x.realized_pnl() - fees + funding
 
-    account(x.on_bar(bar(0, "100", "100", "100", "100", "10")))
+    account(x.on_bar(first_bar()))
     for n, step in enumerate(sc.steps):
         match step:
             case ("order", side, ps, ro, is_market, k, off):
-                price = None if is_market else max(last + off * tick, tick)
+                price = None if is_market else max(last + off * TICK, TICK)
                 otype = OrderType.MARKET if is_market else OrderType.LIMIT
                 req = OrderRequest(f"o{n}", SYM, side, otype, D(k) * D("0.01"), price, ro, ps)
                 requests[req.client_order_id] = req
                 account(x.submit(req, t))
             case ("bar", o, h, lo, v):
-                i = max(i + 1, (t - T0) // 60_000 + 1)
-                op = max(last + o * tick, 20 * tick)
-                b = bar(
-                    i,
-                    str(op),
-                    str(op + h * tick),
-                    str(max(op - lo * tick, tick)),
-                    str(op),
-                    str(D(v) / 10),
-                )
+                i, b = flow_bar(i, t, last, o, h, lo, v)
                 account(x.on_bar(b))
-                last, t = op, b.ts
+                last, t = b.open, b.ts
             case ("wait", ms):
                 t += ms
                 account(x.advance(t))
