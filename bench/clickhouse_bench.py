@@ -4,7 +4,7 @@
     python bench/clickhouse_bench.py --records 100000     # a quick run
     python bench/clickhouse_bench.py --dsn http://user@host:8123   # a real server
 
-The journal is a synthetic but real run (``dita.journal.clickhouse.synthetic``:
+The journal is a synthetic but real run (``dita.testing.synthetic_journals``:
 a kernel against the scripted mock venue), built once and cached under
 ``--workdir``. The push is a full backfill with the production code path
 (``ClickHouseSink.catch_up``): read from SQLite, CRC check, decode, derive
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from dita.journal import SqliteJournal
 from dita.journal.clickhouse import ClickHouseSink, connect, fleet_report, open_journal, redact
-from dita.journal.clickhouse.synthetic import write_journal
+from dita.testing.synthetic_journals import write_journal
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """Crash torture, long form: SIGKILL the engine (a subprocess, BingX adapter) at random
 instants while it trades against the BingX emulator (another process), restart it on the
-same journal, and check every invariant of ``dita.torture.checks`` after each scenario.
+same journal, and check every invariant of ``dita.testing.torture.checks`` after each scenario.
 
     python bench/crash_torture.py --kills 150 --sim 40 --seed 11
 
@@ -12,7 +12,7 @@ Prints each violation as it is found and ends with ``survived K/N kills, V viola
 exits 1 if V > 0. Add ``--sim N`` for N in-process sim-venue scenarios as well (exact
 crash points between journal and venue). Add ``--storage N`` for N storage-damage cases per
 seed over ``--seeds`` seeds (bit flips in a journal's main file and a crashed run's WAL, kills
-during journal creation; ``dita.torture.storage``); ``--kills 0`` runs storage damage alone.
+during journal creation; ``dita.testing.torture.storage``); ``--kills 0`` runs storage damage alone.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from pathlib import Path
 from random import Random
 
 from dita.marketdata.synthetic import synthetic_bars
-from dita.torture.bingx import run_torture
-from dita.torture.sim import run_sim_torture
+from dita.testing.torture.bingx import run_torture
+from dita.testing.torture.sim import run_sim_torture
 
 
 def main() -> int:
@@ -81,7 +81,7 @@ def main() -> int:
 
 
 def _storage(args: argparse.Namespace, workdir: Path) -> int:
-    from dita.torture.storage import run_storage_torture
+    from dita.testing.torture.storage import run_storage_torture
 
     total = refused = intact = kills = bad = 0
     for s in range(args.seed, args.seed + args.seeds):

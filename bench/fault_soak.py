@@ -3,7 +3,7 @@ emulator in another process, with ordinary faults injected at random, until N or
 
     python bench/fault_soak.py --orders 2000 --fault-rate 0.03 --seed 1
 
-The emulator (``dita.torture.emulator_proc --fault-rate R``) injects each fault kind at
+The emulator (``dita.testing.torture.emulator_proc --fault-rate R``) injects each fault kind at
 probability R per request (or stream frame) of its kind: HTTP 500 on writes before
 execution, HTTP 504 after execution, 100410, HTTP 502 on reads, user-data frames
 dropped and duplicated, stream disconnects, fills pushed before the REST answer. A
@@ -43,9 +43,9 @@ from dita.kernel import Kernel, TradeStage
 from dita.live import Restart, RestartPolicy, Traded, supervise
 from dita.marketdata import Bar
 from dita.recovery import OnMismatch, ReconcileSettings, RecoveryError, open_journal_for_recovery
-from dita.torture.bingx import _Mover, _truth
-from dita.torture.checks import check
-from dita.torture.policy import TorturePolicy
+from dita.testing.torture.bingx import _Mover, _truth
+from dita.testing.torture.checks import check
+from dita.testing.torture.policy import TorturePolicy
 from dita.venues.bingx import BingxConfig, BingxVenue, Credentials, Endpoints
 
 SYMBOL = "BTC-USDT"
@@ -103,7 +103,7 @@ async def life(soak: Soak, key: str, secret: str) -> int:
         )
         meta = RunMeta(
             slots=2, instruments=(inst,), initial_capital=soak.capital,
-            policy="dita.torture.policy:TorturePolicy", venue="bingx-emulator",
+            policy="dita.testing.torture.policy:TorturePolicy", venue="bingx-emulator",
         )  # fmt: skip
         traded = False
 
@@ -172,7 +172,7 @@ def main() -> int:
     log = (workdir / "emulator.log").open("ab")
     capital = Decimal(10_000)
     emu = subprocess.Popen(
-        [sys.executable, "-m", "dita.torture.emulator_proc", "--balance", str(capital),
+        [sys.executable, "-m", "dita.testing.torture.emulator_proc", "--balance", str(capital),
          "--fault-rate", str(args.fault_rate), "--fault-seed", str(args.seed)],
         env=env, stdout=subprocess.PIPE, stderr=log,
     )  # fmt: skip

@@ -33,7 +33,7 @@ def emulator() -> Iterator[tuple[dict[str, int], dict[str, str]]]:
         "BINGX_API_SECRET": secrets.token_hex(16),
     }
     p = subprocess.Popen(
-        [sys.executable, "-m", "dita.torture.emulator_proc"],
+        [sys.executable, "-m", "dita.testing.torture.emulator_proc"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

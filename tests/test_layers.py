@@ -3,9 +3,10 @@
 The layers are data, lowest first. A module belongs to the layer of the longest
 prefix that names it; it may import its own layer and any layer below, never
 one above. Every import counts, module level or inside a function (the graph
-is the one ``test_import_graph`` walks for cycles). The harnesses (the torture
-runs, the scripted mock venue, the synthetic ClickHouse fleet) may import
-anything; nothing outside them may import them. This is the layering as the
+is the one ``test_import_graph`` walks for cycles). The harnesses, all in
+``dita.testing`` (the torture runs, the scripted mock venue, the synthetic
+journals for the ClickHouse sink), may import anything; nothing outside that
+package may import it. This is the layering as the
 code has it today, declared honestly: ``recovery`` sits with the engine because
 the engine calls it, and the ClickHouse sink's report and command sit with
 reporting because they build on ``RunStats``.
@@ -37,7 +38,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cli", ("dita.cli",)),
 )  # fmt: skip
 
-HARNESSES = ("dita.torture", "dita.venues.mock", "dita.journal.clickhouse.synthetic")
+HARNESSES = ("dita.testing",)
 
 
 def _longest(module: str, prefixes: tuple[str, ...]) -> str | None:

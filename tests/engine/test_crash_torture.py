@@ -1,6 +1,6 @@
 """Crash torture: kill the engine at many instants, recover, and check every invariant.
 
-Two harnesses (``dita.torture``):
+Two harnesses (``dita.testing.torture``):
 
 * in-process on the sim venue, at exact crash points between journal and
   venue (``commit->venue``, ``venue->journal``, ``journal->commit``): cheap,
@@ -24,8 +24,8 @@ from random import Random
 import pytest
 
 from dita.marketdata.synthetic import synthetic_bars
-from dita.torture.bingx import run_torture
-from dita.torture.sim import run_sim_torture
+from dita.testing.torture.bingx import run_torture
+from dita.testing.torture.sim import run_sim_torture
 
 pytestmark = pytest.mark.torture
 

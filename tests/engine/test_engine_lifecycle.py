@@ -33,8 +33,8 @@ from dita.marketdata import Bar
 from dita.policy import PolicyView
 from dita.recovery import RetryPolicy
 from dita.runner import default_instrument
+from dita.testing.mock_venue import MockVenue
 from dita.venues.base import NotSent, OutcomeUnknown, VenueFatal
-from dita.venues.mock import MockVenue
 from tests.engine.driven import DrivenSleep
 
 INST = default_instrument()

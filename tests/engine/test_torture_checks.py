@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from dita.kernel import Action, Order
-from dita.torture.checks import VenueTruth, check
+from dita.testing.torture.checks import VenueTruth, check
 from dita.venues.base import BalanceReport
 from tests.engine.test_recovery import CAP, World
 

@@ -42,9 +42,9 @@ from dita.journal.clickhouse import (
 )
 from dita.journal.clickhouse._conn import ClientLike, scrub
 from dita.journal.clickhouse.rows import money
-from dita.journal.clickhouse.synthetic import write_journal
 from dita.kernel import TradeStage
 from dita.reporting.runstats import RunStats, stats_from_journal
+from dita.testing.synthetic_journals import write_journal
 
 N_RECORDS = 2_500
 SECRET = "hunter2-Secret"

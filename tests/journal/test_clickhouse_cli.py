@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from dita.journal import SqliteJournal
-from dita.journal.clickhouse.synthetic import write_journal
 from dita.journal.clickhouse_cli import clickhouse
 from dita.reporting.runstats import stats_from_journal
 from dita.reporting.summary import money
+from dita.testing.synthetic_journals import write_journal
 
 SECRET = "pa55-word-XYZ"
 

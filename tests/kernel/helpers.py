@@ -20,7 +20,7 @@ from dita.kernel import (
     SubmitOrder,
     VenueEvent,
 )
-from dita.venues.mock import MockVenue
+from dita.testing.mock_venue import MockVenue
 
 D = Decimal
 BTC = Instrument("BTC-USDT", D("0.1"), D("0.001"), D("0.001"), D("5"))

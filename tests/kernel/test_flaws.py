@@ -26,7 +26,7 @@ from dita.kernel import (
     TradeStage,
 )
 from dita.legacy import LegacyConversionError, LegacyIntent, to_kernel_intent
-from dita.venues.mock import Ack, Fill, MockVenue
+from dita.testing.mock_venue import Ack, Fill, MockVenue
 from tests.kernel.helpers import (
     BTC,
     INSTRUMENTS,

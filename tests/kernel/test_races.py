@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from dita.kernel import EventKind, KernelDiagnosticCode, OrderType, TradeStage, VenueEvent
-from dita.venues.mock import Ack, CancelAck, CancelReject, Duplicate, Fill, Hold, MockVenue
+from dita.testing.mock_venue import Ack, CancelAck, CancelReject, Duplicate, Fill, Hold, MockVenue
 from tests.kernel.helpers import (
     INSTRUMENTS,
     D,

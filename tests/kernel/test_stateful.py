@@ -29,7 +29,7 @@ from dita.kernel import (
     SubmitOrder,
     VenueEvent,
 )
-from dita.venues.mock import (
+from dita.testing.mock_venue import (
     Ack,
     CancelAck,
     CancelReject,

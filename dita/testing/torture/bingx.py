@@ -29,8 +29,8 @@ from random import Random
 import httpx
 
 from dita.kernel import OrderSide, OrderStatus, OrderType, Side
-from dita.torture.checks import VenueTruth, check
-from dita.torture.engine_proc import CRASH_EXIT
+from dita.testing.torture.checks import VenueTruth, check
+from dita.testing.torture.engine_proc import CRASH_EXIT
 from dita.venues.base import BalanceReport, OrderReport, PositionReport
 
 BASE_PRICE = Decimal("60000.0")
@@ -162,7 +162,7 @@ def run_scenario(
     env.pop("DITA_CRASH_AT", None)
     result = TortureResult(scenarios=1)
     emu = _Proc(
-        ["-m", "dita.torture.emulator_proc", "--balance", str(capital),
+        ["-m", "dita.testing.torture.emulator_proc", "--balance", str(capital),
          "--fault-rate", str(http_faults), "--fault-seed", str(rng.randrange(1 << 30))],
         env, log,
     )  # fmt: skip
@@ -177,7 +177,7 @@ def run_scenario(
         mover = _Mover(ports["control"], size, rng.randrange(1 << 30))
         mover.start()
         engine_args = [
-            "-m", "dita.torture.engine_proc", "--journal", str(journal),
+            "-m", "dita.testing.torture.engine_proc", "--journal", str(journal),
             "--port", str(ports["port"]), "--trades", str(trades), "--size", str(size),
             "--capital", str(capital),
         ]  # fmt: skip

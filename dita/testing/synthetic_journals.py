@@ -34,7 +34,7 @@ from dita.kernel import (
     TradeStage,
     VenueEvent,
 )
-from dita.venues.mock import Ack, Fill, Hold, MockVenue, Reject, Step
+from dita.testing.mock_venue import Ack, Fill, Hold, MockVenue, Reject, Step
 
 D = Decimal
 INSTRUMENTS = (
@@ -60,7 +60,7 @@ def write_journal(
     rng = random.Random(seed)
     run = RunMeta(
         slots=slots, instruments=INSTRUMENTS, initial_capital=initial_capital,
-        policy="dita.journal.clickhouse.synthetic", seed=seed, venue="mock",
+        policy="dita.testing.synthetic_journals", seed=seed, venue="mock",
         params={"records": records},
         position_mode=PositionMode.HEDGE,  # the mock venue keeps no net position
     )  # fmt: skip

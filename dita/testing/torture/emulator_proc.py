@@ -1,6 +1,6 @@
 """The BingX emulator in its own process, plus a small control port for the torture harness.
 
-``python -m dita.torture.emulator_proc --balance 10000`` (API key and secret
+``python -m dita.testing.torture.emulator_proc --balance 10000`` (API key and secret
 from ``BINGX_API_KEY``/``BINGX_API_SECRET``) prints one JSON line
 ``{"port": P, "control": C}`` and serves until killed. Control (127.0.0.1:C):
 

@@ -1,6 +1,6 @@
 """The engine as the crash-torture harness runs it: a subprocess it can SIGKILL.
 
-``python -m dita.torture.engine_proc --journal J --port P --trades N`` runs the
+``python -m dita.testing.torture.engine_proc --journal J --port P --trades N`` runs the
 scripted ``TorturePolicy`` through the real BingX adapter against the emulator
 on 127.0.0.1:P until N trades have closed and nothing is live, then exits 0.
 If J exists, the run resumes it: the kernel is rebuilt from the journal and
@@ -33,7 +33,7 @@ from dita.journal import EngineNote, RecordKind, RunMeta, SqliteJournal
 from dita.kernel import Kernel, Order, TradeStage, VenueEvent
 from dita.marketdata import Bar
 from dita.recovery import OnMismatch, ReconcileSettings, RecoveryError, open_journal_for_recovery
-from dita.torture.policy import TorturePolicy
+from dita.testing.torture.policy import TorturePolicy
 from dita.venues.base import BalanceReport, OrderReport, PositionReport, StreamResumed
 from dita.venues.bingx import BingxConfig, BingxVenue, Credentials, Endpoints
 
@@ -158,7 +158,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             slots=args.slots,
             instruments=(inst,),
             initial_capital=Decimal(args.capital),
-            policy="dita.torture.policy:TorturePolicy",
+            policy="dita.testing.torture.policy:TorturePolicy",
             venue="bingx-emulator",
         )
 

@@ -36,8 +36,8 @@ from dita.recovery import (
     journaled_adjustment_ids,
     open_journal_for_recovery,
 )
-from dita.torture.checks import VenueTruth, check
-from dita.torture.policy import TorturePolicy
+from dita.testing.torture.checks import VenueTruth, check
+from dita.testing.torture.policy import TorturePolicy
 from dita.venues.base import BalanceReport, OrderReport, PositionReport
 from dita.venues.sim.exchange import DEFAULT_ACCOUNT, FeeSchedule, SimConfig, SimExchange
 
