@@ -8,7 +8,7 @@ probability R per request (or stream frame) of its kind: HTTP 500 on writes befo
 execution, HTTP 504 after execution, 100410, HTTP 502 on reads, user-data frames
 dropped and duplicated, stream disconnects, fills pushed before the REST answer. A
 market mover prints trades so LIMIT orders fill in pieces. The engine runs under
-``dita.live.supervise`` (the supervision ``dita run --venue bingx`` uses): a failed
+``dita.app.live.supervise`` (the supervision ``dita run --venue bingx`` uses): a failed
 engine restarts on the same journal through recovery. Once N orders were placed the
 policy winds down, the faults stop, and the run ends flat. Then it prints: orders,
 faults by kind, restarts (ok/failed), permanent halts, kernel capital vs the emulator
@@ -36,11 +36,11 @@ from random import Random
 
 import httpx
 
+from dita.app.live import Restart, RestartPolicy, Traded, supervise
 from dita.clock import LiveClock
 from dita.engine import Engine, EngineSettings
 from dita.journal import EngineNote, RecordKind, RunMeta, SqliteJournal
 from dita.kernel import Kernel, TradeStage
-from dita.live import Restart, RestartPolicy, Traded, supervise
 from dita.marketdata import Bar
 from dita.recovery import OnMismatch, ReconcileSettings, RecoveryError, open_journal_for_recovery
 from dita.testing.torture.bingx import _Mover, _truth

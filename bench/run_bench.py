@@ -36,10 +36,10 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from dita.app.runner import DEFAULT_SYMBOL, execute, prepare_sim_run
 from dita.engine import Durability
 from dita.journal import SqliteJournal, Synchronous
 from dita.marketdata.synthetic import synthetic_bars, write_binance_klines
-from dita.runner import DEFAULT_SYMBOL, execute, prepare_sim_run
 
 
 def _pass(

@@ -26,9 +26,9 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from dita.app.runner import execute, prepare_sim_run
 from dita.journal import Adjustment, EngineNote, RecordKind, SqliteJournal, Synchronous, replay
 from dita.marketdata.synthetic import synthetic_bars, write_binance_klines
-from dita.runner import execute, prepare_sim_run
 from dita.serve.view import JournalView
 
 

@@ -290,7 +290,7 @@ def test_emulate_bingx_serves_on_loopback_and_never_prints_the_secret() -> None:
 
 
 def test_run_on_the_bingx_emulator_through_the_real_adapter(cwd: Path) -> None:
-    from dita.runner import sample_data_path
+    from dita.app.runner import sample_data_path
 
     lines = sample_data_path().read_text().splitlines()[:401]
     (cwd / "small.csv").write_text("\n".join(lines) + "\n")
@@ -318,7 +318,7 @@ def test_run_on_the_bingx_emulator_through_the_real_adapter(cwd: Path) -> None:
 
 
 def test_bingx_emulator_refuses_a_symbol_it_does_not_list(cwd: Path) -> None:
-    from dita.runner import sample_data_path
+    from dita.app.runner import sample_data_path
 
     # LTC-USDT has a bundled instrument, but the emulator lists only BTC, ETH and TRX.
     code, _, err = _invoke(

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from dita.app.resume import _Hold
 from dita.cli import main
 from dita.clock import SimClock
 from dita.engine import Pipeline
 from dita.journal import RunMeta, SqliteJournal
 from dita.kernel import Action, Instrument, Kernel, KernelIntent, OrderType, Side
-from dita.resume import _Hold
 from tests import loopback
 
 INST = Instrument("BTC-USDT", Decimal("0.1"), Decimal("0.0001"), Decimal("0.0001"), Decimal(2))

@@ -32,8 +32,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("reporting", ("dita.reporting", "dita.serve", "dita.journal.clickhouse", "dita.journal.clickhouse_cli")),
     ("engine", ("dita.engine", "dita.recovery")),
     ("application", (
-        "dita.runner", "dita.live", "dita.resume", "dita.rerun", "dita.runconfig", "dita.wiring",
-        "dita.fetch", "dita.selftest", "dita.verify",
+        "dita.app", "dita.fetch", "dita.selftest", "dita.verify",
     )),
     ("cli", ("dita.cli",)),
 )  # fmt: skip

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dita import logs
 from dita.venues.bingx_emulator import BingxEmulator
-from tests.engine.test_live_run import KEY, SECRET, _dita, _env, _live_args, emulator  # noqa: F401
+from tests.app.test_live_run import KEY, SECRET, _dita, _env, _live_args, emulator  # noqa: F401
 
 _TEXT = re.compile(
     r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00 (DEBUG|INFO|WARNING|ERROR) +\S+: "

@@ -38,3 +38,23 @@ def test_no_link_points_outside_the_repository() -> None:
         assert not target.startswith(("../", "/", "http")), target
         assert (ROOT / target.split("#")[0]).exists(), target
     assert "../shared" not in README
+
+
+def _architecture_tree() -> set[str]:
+    """The names the README's architecture tree lists under ``dita/``."""
+    section = README.split("## Architecture", 1)[1]
+    block = re.search(r"^```text\n(.*?)^```", section, flags=re.M | re.S)
+    assert block is not None, "the architecture section has no ```text tree"
+    names: set[str] = set()
+    for line in block.group(1).splitlines()[1:]:  # the first line is dita/ itself
+        first = re.split(r"\s{3,}", line.strip())[0]
+        if first.endswith(("/", ".py")):  # a line of names, not a wrapped description
+            names |= {n for n in first.split() if n.endswith(("/", ".py"))}
+    return names
+
+
+def test_the_architecture_tree_is_the_folder_tree() -> None:
+    pkg = ROOT / "dita"
+    actual = {f"{p.name}/" for p in pkg.iterdir() if (p / "__init__.py").is_file()}
+    actual |= {p.name for p in pkg.glob("*.py") if p.name != "__init__.py"}
+    assert _architecture_tree() == actual

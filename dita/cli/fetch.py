@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
 def _public_bingx(command: str, testnet: bool, base_url: str | None) -> tuple[str, str]:
     """(REST base URL, label) of BingX, its VST host, or a loopback emulator."""
-    from dita.live import resolve_target
-    from dita.runner import RunSetupError
+    from dita.app.live import resolve_target
+    from dita.app.runner import RunSetupError
 
     try:
         target = resolve_target(testnet=testnet, base_url=base_url)

@@ -134,8 +134,8 @@ def recover(
 
     import httpx
 
+    from dita.app.resume import reconcile_journal
     from dita.recovery import OnMismatch, ReconcileSettings, RecoveryError
-    from dita.resume import reconcile_journal
     from dita.venues.base import VenueError
     from dita.venues.bingx import BingxConfig, BingxVenue, Credentials, Endpoints
 

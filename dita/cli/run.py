@@ -24,10 +24,10 @@ from dita.journal import JournalError, Synchronous
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from dita.app.live import LiveRun
+    from dita.app.runner import PreparedRun
     from dita.engine import BacktestResult
-    from dita.live import LiveRun
     from dita.marketdata import Bar
-    from dita.runner import PreparedRun
 
 
 @main.command()
@@ -325,14 +325,14 @@ def run(
         _fail("run", f"{given[0]} is for --venue bingx only")
     from click.core import ParameterSource
 
-    from dita.engine import Durability, EngineError
-    from dita.reporting.summary import summary_table, symbol_table
-    from dita.runner import (
+    from dita.app.runner import (
         RunSetupError,
         execute,
         execute_on_bingx_emulator,
         prepare_configured_run,
     )
+    from dita.engine import Durability, EngineError
+    from dita.reporting.summary import summary_table, symbol_table
     from dita.venues.base import VenueError
 
     console = Console()
@@ -350,7 +350,7 @@ def run(
     }
     try:
         # The journal's default name needs the seed, which the config may set.
-        from dita.runconfig import load_run_config, resolve
+        from dita.app.runconfig import load_run_config, resolve
 
         cfg = load_run_config(config_path) if config_path is not None else None
         seed = int(resolve("seed", explicit, cfg))
@@ -481,8 +481,7 @@ def _run_bingx(
     """``dita run --venue bingx``: every check before anything is written or sent."""
     from click.core import ParameterSource
 
-    from dita.engine import EngineError
-    from dita.live import (
+    from dita.app.live import (
         Network,
         default_live_journal,
         execute_live,
@@ -490,9 +489,10 @@ def _run_bingx(
         prepare_live_run,
         resolve_target,
     )
+    from dita.app.runner import RunSetupError
+    from dita.engine import EngineError
     from dita.recovery import OnMismatch, RecoveryError
     from dita.reporting.summary import summary_table
-    from dita.runner import RunSetupError
     from dita.venues.base import VenueError
 
     _refuse_for_bingx(
@@ -501,7 +501,7 @@ def _run_bingx(
     ctx = click.get_current_context()
     explicit_capital = ctx.get_parameter_source("capital") is not ParameterSource.DEFAULT
     explicit_slots = ctx.get_parameter_source("slots") is not ParameterSource.DEFAULT
-    from dita import wiring
+    from dita.app import wiring
 
     recorder = None
     try:
@@ -557,7 +557,7 @@ def _run_bingx(
             at = datetime.fromtimestamp(bar.ts / 1000, tz=UTC).isoformat(timespec="milliseconds")
             console.print(f"bar {n}: {bar.symbol} {at} close {bar.close} volume {bar.volume}")
 
-    from dita.live import Restart, RestartPolicy
+    from dita.app.live import Restart, RestartPolicy
 
     def on_restart(r: Restart) -> None:
         click.echo(

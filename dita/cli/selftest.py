@@ -55,8 +55,8 @@ def selftest_bingx(
     from rich.table import Table
 
     from dita import logs
-    from dita.live import Network, load_credentials, resolve_target
-    from dita.runner import RunSetupError
+    from dita.app.live import Network, load_credentials, resolve_target
+    from dita.app.runner import RunSetupError
     from dita.selftest import SelfTest
     from dita.venues.base import VenueError
 
@@ -78,7 +78,7 @@ def selftest_bingx(
         logs.add_secret(creds.api_key)
         logs.add_secret(creds.secret)
         if record_wire is not None:
-            from dita.wiring import start_recording
+            from dita.app.wiring import start_recording
 
             options = {"network": target.network.value, "symbol": symbol, "pacing": not no_pacing}
             recorder = start_recording(

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from dita.app.runner import execute, prepare_sim_run
 from dita.engine import BacktestResult
 from dita.journal import SqliteJournal
-from dita.runner import execute, prepare_sim_run
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
+from dita.app.runner import sample_data_path
 from dita.clock import SimClock
 from dita.engine import Engine, EngineSettings, PolicyFault
 from dita.journal import RunMeta, SqliteJournal, replay
@@ -30,7 +31,6 @@ from dita.kernel import Action, Kernel, KernelIntent, KernelOutcome, OrderType, 
 from dita.marketdata import Bar
 from dita.marketdata.csvio import read_bars
 from dita.policy import PolicyView
-from dita.runner import sample_data_path
 from dita.venues.bingx import BingxConfig, BingxVenue, Credentials, Endpoints
 from dita.venues.bingx_emulator import BingxEmulator
 from tests import loopback

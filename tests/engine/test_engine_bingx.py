@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from dita.app.runner import sample_data_path
 from dita.clock import SimClock
 from dita.engine import Engine, EngineSettings
 from dita.journal import RunMeta, SqliteJournal, replay
@@ -21,7 +22,6 @@ from dita.kernel import Action, Kernel, KernelIntent, KernelOutcome, OrderType, 
 from dita.marketdata import Bar
 from dita.marketdata.csvio import read_bars
 from dita.policy import PolicyView
-from dita.runner import sample_data_path
 from dita.venues.bingx import BingxConfig, BingxVenue, Credentials, Endpoints
 from dita.venues.bingx_emulator import BingxEmulator
 from tests import loopback

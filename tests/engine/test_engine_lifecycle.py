@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from dita.app.runner import default_instrument
 from dita.clock import SimClock
 from dita.engine import (
     Engine,
@@ -32,7 +33,6 @@ from dita.kernel import (
 from dita.marketdata import Bar
 from dita.policy import PolicyView
 from dita.recovery import RetryPolicy
-from dita.runner import default_instrument
 from dita.testing.mock_venue import MockVenue
 from dita.venues.base import NotSent, OutcomeUnknown, VenueFatal
 from tests.engine.driven import DrivenSleep

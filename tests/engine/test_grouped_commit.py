@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from dita.app.runner import execute, prepare_sim_run
 from dita.engine import DEFAULT_GROUP_RECORDS, Backtest, Durability, Pipeline
 from dita.journal import SqliteJournal
 from dita.journal.sqlite import read_seal
-from dita.runner import execute, prepare_sim_run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,10 +79,10 @@ def test_grouped_journal_is_the_write_ahead_journal_in_fewer_commits(tmp_path: P
 
 
 def test_group_size_must_be_positive() -> None:
+    from dita.app.runner import default_instrument
     from dita.clock import SimClock
     from dita.kernel import Kernel
     from dita.policies.demo import DemoPolicy
-    from dita.runner import default_instrument
 
     k = Kernel(1, [default_instrument()], 1000)
     with pytest.raises(ValueError, match="group_records must be >= 1, got 0"):
@@ -147,7 +147,7 @@ from dita.engine import Backtest, Durability
 from dita.journal import SqliteJournal
 from dita.kernel import Kernel
 from dita.policies.demo import DemoPolicy
-from dita.runner import prepare_sim_run
+from dita.app.runner import prepare_sim_run
 from dita.venues.sim.exchange import SimExchange
 
 class KillAt(DemoPolicy):

@@ -9,6 +9,7 @@ from decimal import Decimal as D
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dita.app.runner import execute, prepare_sim_run
 from dita.clock import SimClock
 from dita.engine import Backtest
 from dita.kernel import (
@@ -20,7 +21,6 @@ from dita.kernel import (
     VenueEvent,
 )
 from dita.reporting.runstats import EQUITY_POINTS, RunStats
-from dita.runner import execute, prepare_sim_run
 from dita.venues.sim.exchange import SimExchange
 
 

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dita import codec
+from dita.app.runner import default_instrument
 from dita.kernel import Action, Kernel, KernelIntent, OrderType, Side
 from dita.marketdata import Bar
 from dita.policies.demo import DemoPolicy
@@ -22,7 +23,6 @@ from dita.policy import (
     load_policy,
     parse_intent_lines,
 )
-from dita.runner import default_instrument
 
 ENTER = (
     '{"intent_id":"i1","ts":1704067259999,"slot_id":0,"action":"ENTER","trade_id":"t1",'

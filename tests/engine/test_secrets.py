@@ -16,13 +16,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from dita.app.runner import sample_data_path
 from dita.clock import SimClock
 from dita.engine import Engine, EngineSettings
 from dita.journal import RunMeta, SqliteJournal
 from dita.kernel import Kernel
 from dita.marketdata import Bar
 from dita.marketdata.csvio import read_bars
-from dita.runner import sample_data_path
 from dita.venues.base import VenueError
 from dita.venues.bingx import BingxConfig, BingxVenue, Credentials, Endpoints
 from dita.venues.bingx_emulator import BingxEmulator

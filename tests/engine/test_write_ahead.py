@@ -16,6 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from dita.app.runner import (
+    SimSettings,
+    default_instrument,
+    execute,
+    prepare_sim_run,
+    sample_data_path,
+)
 from dita.clock import SimClock
 from dita.engine import Backtest, Engine, EngineSettings
 from dita.journal import OutcomeRecord, RecordKind, SqliteJournal, replay
@@ -24,7 +31,6 @@ from dita.kernel import Action, KernelIntent, Order, Side
 from dita.marketdata import Bar
 from dita.marketdata.csvio import read_bars
 from dita.policies.demo import DemoPolicy
-from dita.runner import SimSettings, default_instrument, execute, prepare_sim_run, sample_data_path
 from dita.venues.sim.exchange import SimExchange
 from dita.venues.sim.venue import SimVenue
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from dita.app.runner import RunSetupError, prepare_sim_run
 from dita.marketdata import MarketDataError, read_bars
-from dita.runner import RunSetupError, prepare_sim_run
 
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 ROWS = [(T0 + i * 60_000, f"{42000 + i}.5", f"{42010 + i}.5", f"{41990 + i}.5", f"{42005 + i}.5",

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from dita.app.runner import default_instrument
 from dita.cli import main, parse_params
 from dita.kernel import Kernel, TradeStage
 from dita.legacy import LegacyConversionError, LegacyIntent, legacy_to_kernel
 from dita.marketdata import Bar
 from dita.policy import JsonlIntents, PolicyError, PolicyView, load_policy
 from dita.reporting.summary import undelivered_lines
-from dita.runner import default_instrument
 
 POLICY = """
 class P:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+from dita.app.runner import execute, prepare_sim_run
 from dita.journal import SqliteJournal
 from dita.marketdata.synthetic import synthetic_bars
 from dita.reporting.report import collect
-from dita.runner import execute, prepare_sim_run
 from dita.verify import verify_journal
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from dita.app.runner import execute, prepare_sim_run
 from dita.journal import SqliteJournal
 from dita.marketdata.model import Bar
 from dita.marketdata.synthetic import synthetic_bars
 from dita.reporting.report import collect, write_report
-from dita.runner import execute, prepare_sim_run
 
 
 class Stop(Exception):

@@ -18,10 +18,10 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+from dita.app.runner import execute, prepare_sim_run
 from dita.journal import SqliteJournal, Synchronous, replay
 from dita.marketdata.model import Bar
 from dita.marketdata.synthetic import synthetic_bars
-from dita.runner import execute, prepare_sim_run
 from tests.browser import browser
 
 

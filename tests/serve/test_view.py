@@ -7,9 +7,9 @@ import threading
 from decimal import Decimal
 from pathlib import Path
 
+from dita.app.runner import execute, prepare_sim_run
 from dita.journal import SqliteJournal, Synchronous, replay
 from dita.marketdata.synthetic import synthetic_bars
-from dita.runner import execute, prepare_sim_run
 from dita.serve.view import JournalView
 from tests.serve.test_dashboard_browser import Feeder
 

@@ -19,7 +19,7 @@ import pytest
 from dita.venues.bingx.replay import ReplayDiverged, ReplaySession, load_capture
 from dita.venues.bingx_emulator import BingxEmulator
 from dita.verify import verify_journal
-from tests.engine.test_live_run import KEY, SECRET, _dita, _env, _live_args, emulator
+from tests.app.test_live_run import KEY, SECRET, _dita, _env, _live_args, emulator
 
 __all__ = ["emulator"]  # the live-run tests' fixture: the emulator with a trade tape
 

@@ -155,7 +155,7 @@ def test_two_symbols_in_one_run_trade_both_replay_exactly_and_show_both(tmp_path
 
 
 def test_per_symbol_numbers_add_up_to_the_run(tmp_path: Path) -> None:
-    from dita.runner import execute, prepare_sim_run
+    from dita.app.runner import execute, prepare_sim_run
 
     btc, eth = _two(tmp_path)
     res = execute(prepare_sim_run(data=[btc, eth], journal=None))

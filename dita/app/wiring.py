@@ -3,7 +3,7 @@
 Recording wraps the run's HTTP transport, stream and clock in a
 ``dita.venues.bingx.capture.WireRecorder``; replaying swaps them for a
 ``dita.venues.bingx.replay.ReplaySession`` serving a capture. A replay runs
-with the options the capture was made with (``dita.live.wire_options``), or it
+with the options the capture was made with (``dita.app.live.wire_options``), or it
 is refused, naming every option that differs.
 """
 
@@ -13,9 +13,9 @@ import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
+from dita.app.live import LiveRun, Network, Target, resolve_target, wire_options
+from dita.app.runner import RunSetupError
 from dita.clock import LiveClock
-from dita.live import LiveRun, Network, Target, resolve_target, wire_options
-from dita.runner import RunSetupError
 from dita.venues.bingx import Credentials, Endpoints
 from dita.venues.bingx.capture import CaptureError, WireRecorder
 from dita.venues.bingx.replay import (

@@ -1,6 +1,6 @@
 """``dita run --venue bingx``: a policy trading on BingX (live, VST demo, or a loopback emulator).
 
-Like ``dita.runner`` for the simulated venues, setup is split in two:
+Like ``dita.app.runner`` for the simulated venues, setup is split in two:
 ``prepare_live_run`` checks every input (endpoint, credentials, policy,
 journal path, stop condition) and writes nothing; ``execute_live`` talks to
 the venue and writes the journal. Differences from a simulated run:
@@ -32,13 +32,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
+from dita.app.runner import DEFAULT_POLICY, RunSetupError
 from dita.clock import Clock, LiveClock
 from dita.engine import BacktestResult, EngineSettings
 from dita.journal import RunMeta, SqliteJournal, Synchronous
 from dita.marketdata import Bar
 from dita.policy import JsonlIntents, Policy, PolicyError, load_policy
 from dita.recovery import OnMismatch
-from dita.runner import DEFAULT_POLICY, RunSetupError
 from dita.venues.bingx import Credentials, CredentialsError, Endpoints
 from dita.venues.bingx.tap import WireHooks
 
@@ -555,6 +555,7 @@ async def supervise(
         else:
             import logging
 
+            # the logger keeps the name it had before dita/app/ (log filters use it)
             logging.getLogger("dita.live").warning(
                 "restart %d/%d in %.1fs after: %s", in_a_row, policy.attempts, d, cause_of(err)
             )

@@ -349,7 +349,7 @@ class PreparedRun:
     # process, so it commits in groups; the BingX emulator and live venues are always write-ahead.
     durability: Durability = Durability.GROUPED
     notes: list[str] = field(default_factory=list)  # data gaps etc., to show the user
-    resume: bool = False  # continue the interrupted run in journal_path (dita.rerun)
+    resume: bool = False  # continue the interrupted run in journal_path (dita.app.rerun)
 
     @property
     def instrument(self) -> Instrument:
@@ -416,7 +416,7 @@ def prepare_sim_run(
 ) -> PreparedRun:
     """Validate every input of a simulated run; raise ``RunSetupError`` and write nothing if bad.
 
-    ``resume``: ``journal`` is an interrupted run's; continue it (see ``dita.rerun``).
+    ``resume``: ``journal`` is an interrupted run's; continue it (see ``dita.app.rerun``).
     ``durability``: when the sim venue's journal is committed (``dita.engine.Durability``:
     ``GROUPED``, every ``DEFAULT_GROUP_RECORDS`` records and at the end, or ``WRITE_AHEAD``,
     before every command).
@@ -560,10 +560,10 @@ def prepare_configured_run(
     ``policy_params`` (``--param``) override the config's ``[policy_params]`` key by key.
 
     ``explicit``: the settings given as flags or environment variables (keys
-    of ``dita.runconfig.DEFAULTS``); the config file fills what they leave
-    out, the bundled defaults the rest (see ``dita.runconfig``).
+    of ``dita.app.runconfig.DEFAULTS``); the config file fills what they leave
+    out, the bundled defaults the rest (see ``dita.app.runconfig``).
     """
-    from dita.runconfig import load_run_config, resolve, resolve_model
+    from dita.app.runconfig import load_run_config, resolve, resolve_model
 
     try:
         config = load_run_config(config_path) if config_path is not None else None
@@ -650,7 +650,7 @@ def _journal(run: PreparedRun) -> Iterator[SqliteJournal | None]:
     run.journal_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         if run.resume:
-            from dita.rerun import ContinuingJournal
+            from dita.app.rerun import ContinuingJournal
 
             j: SqliteJournal = ContinuingJournal.continue_run(
                 run.journal_path, synchronous=run.synchronous

@@ -336,7 +336,7 @@ def test_real_money_warning_comes_before_any_request(cwd: Path) -> None:
 
 
 def test_endpoints_of_each_network() -> None:
-    from dita.live import Network, Target, resolve_target
+    from dita.app.live import Network, Target, resolve_target
     from dita.venues.bingx import Endpoints
 
     assert resolve_target(testnet=False, base_url=None) == Target(Network.LIVE, Endpoints.live())

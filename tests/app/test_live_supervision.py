@@ -1,6 +1,6 @@
 """Supervision of live runs (issue 9): ``dita run --venue bingx`` restarts itself through
 recovery after a recoverable failure, bounded, with backoff, each restart logged with
-its cause; and ``dita.live.supervise``'s rules on their own, on a driven timer."""
+its cause; and ``dita.app.live.supervise``'s rules on their own, on a driven timer."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from dita.live import RestartPolicy, Traded, recoverable, supervise
+from dita.app.live import RestartPolicy, Traded, recoverable, supervise
 from dita.recovery import ReconcileConflict, TransientReadError
 from dita.venues.base import OutcomeUnknown, VenueFatal
 from dita.venues.bingx_emulator import BingxEmulator
 from dita.verify import verify_journal
-from tests.engine.test_live_run import KEY, SECRET, _dita, _env, _live_args, emulator
+from tests.app.test_live_run import KEY, SECRET, _dita, _env, _live_args, emulator
 
 __all__ = ["emulator"]  # the fixture, shared with test_live_run
 
