@@ -123,6 +123,13 @@ CODES: tuple[CodeReading, ...] = (
     CodeReading(101515, E.REJECT, "trading suspended", "SKILL"),
     CodeReading(101414, E.REJECT, "leverage too high", "DOC25, SKILL"),
     CodeReading(101209, E.REJECT, "maximum position value", "DOC25, SKILL"),
+    # protective orders (DOC25 "Place order" errors; docs/bingx.md "Protective orders")
+    CodeReading(110411, E.REJECT, "stop-loss price should be lower than the current", "DOC25"),
+    CodeReading(110412, E.REJECT, "stop-loss price should be greater than the current", "DOC25"),
+    CodeReading(110413, E.REJECT, "take-profit price should be greater than current", "DOC25"),
+    CodeReading(110406, E.REJECT, "position SL order already exists", "DOC25"),
+    CodeReading(110407, E.REJECT, "position TP order already exists", "DOC25"),
+    CodeReading(110400, E.REJECT, "parameters don't meet the requirement", "DOC25"),
     # the client order id already exists
     CodeReading(101481, E.DUPLICATE, "clientOrderID cannot be repeated", "DOC25, CCXT"),
     CodeReading(109201, E.DUPLICATE, "same id submitted twice within 1 s", "DOC25, CCXT"),

@@ -175,13 +175,40 @@ def order_side(side: str | None) -> OrderSide:
     raise WireError(f"unknown BingX order side {side!r}")
 
 
-def order_type(type_: str | None) -> OrderType:
+def order_type(type_: str | None, what: str = "type") -> OrderType:
+    """BingX's order ``type`` (REST) / ``o`` (stream) onto the kernel's order types.
+
+    The protective types are BingX's own names (DOC25 "Place order"); the other
+    conditional types BingX has (STOP, TAKE_PROFIT, TRIGGER_*, TRAILING_*) are
+    refused, naming the field: dita never places them."""
     match (type_ or "").strip().upper():
         case "MARKET":
             return OrderType.MARKET
         case "LIMIT":
             return OrderType.LIMIT
-    raise WireError(f"BingX order type {type_!r} is not one dita trades")
+        case "STOP_MARKET":
+            return OrderType.STOP_MARKET
+        case "TAKE_PROFIT_MARKET":
+            return OrderType.TAKE_PROFIT_MARKET
+    raise WireError(f"{what}: BingX order type {type_!r} is not one dita trades")
+
+
+def is_dita_type(type_: str | None) -> bool:
+    """Is this a BingX order type dita trades (and so reports)?"""
+    return (type_ or "").strip().upper() in DITA_TYPES
+
+
+DITA_TYPES = frozenset(t.value for t in OrderType)
+
+
+def stop_price(num: wire.Num, otype: OrderType, what: str = "stopPrice") -> Decimal | None:
+    """The trigger price of a protective order; None for other types, and when BingX
+    leaves it out (``""``/``"0"``: the place echo of a MARKET order says ``"0"``, ccxt's
+    samples ``""``). Negative or unreadable is refused, naming the field."""
+    if not otype.is_trigger:
+        return None
+    value = dec_or(num, _ZERO, what, signed=False)
+    return value or None
 
 
 def order_report(o: wire.RestOrder) -> OrderReport:
@@ -195,12 +222,18 @@ def order_report(o: wire.RestOrder) -> OrderReport:
     """
     cum = dec_or(o.executed_qty, _ZERO, "executedQty", signed=False)
     avg = dec_or(o.avg_price, _ZERO, "avgPrice", signed=False)
-    quantity = dec(o.orig_qty, "origQty", signed=False)
     otype = order_type(o.type)
+    # a closePosition order has no quantity of its own until it triggers ("" or "0")
+    quantity = (
+        dec_or(o.orig_qty, _ZERO, "origQty", signed=False)
+        if otype.is_trigger
+        else dec(o.orig_qty, "origQty", signed=False)
+    )
     price = dec_or(o.price, _ZERO, "price", signed=False)
     status = known_status(o.status)
     if status is None:
         status = OrderStatus.FILLED if quantity and cum >= quantity else OrderStatus.WORKING
+    closes_all = flag(o.close_position)  # a close-position order reduces by nature
     return OrderReport(
         client_order_id=text(o.client_order_id).lower(),
         venue_order_id=order_id(o.order_id),
@@ -209,13 +242,14 @@ def order_report(o: wire.RestOrder) -> OrderReport:
         order_type=otype,
         quantity=quantity,
         limit_price=price if otype is OrderType.LIMIT and price else None,
-        reduce_only=flag(o.reduce_only) or _closes_hedged(o.side, o.position_side),
+        reduce_only=closes_all or flag(o.reduce_only) or _closes_hedged(o.side, o.position_side),
         status=status,
         cum_qty=cum,
         avg_price=avg if cum else None,
         fees=-dec_or(o.commission, _ZERO, "commission"),
         ts=o.update_time or o.time,
         cum_quote=exact_cum_quote(cum, avg, dec_or(o.cum_quote, _ZERO, "cumQuote", signed=False)),
+        stop_price=stop_price(o.stop_price, otype),
     )
 
 

@@ -20,6 +20,14 @@ that carry news:
 Event ids are derived from the venue order id and the cumulative quantity, so
 the same fact reported twice gets the same id even across restarts.
 
+Protective orders (STOP_MARKET, TAKE_PROFIT_MARKET) carry no client order id on
+BingX ("clientOrderId only supports LIMIT/MARKET", DOC25 "Place order"): their
+reports name only the venue order id, which the place reply binds to our id.
+A frame about an order nobody has named yet, arriving while such a place is
+still waiting for its reply, is held until the reply names it (or the call
+ends: then it is a stranger's, as before). After a restart ``adopt`` binds the
+ids again from a query, so later reports reach the right order.
+
 State is kept for live orders only and dropped when an order is finished and
 no call about it is in flight, so memory is bounded by the number of live
 orders. A small set of recently finished ids only suppresses noise: the kernel
@@ -56,6 +64,7 @@ class _Track:
     terminal: bool = False
     in_flight: int = 0  # calls about this order still running
     cancel_rejects: int = 0
+    protective: bool = False  # STOP_MARKET / TAKE_PROFIT_MARKET: followed by venue order id
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +72,7 @@ class LiveOrder:
     client_order_id: str
     venue_order_id: str
     symbol: str
+    protective: bool = False
 
 
 class OrderTracker:
@@ -73,14 +83,28 @@ class OrderTracker:
         self._cid_by_oid: dict[str, str] = {}
         self._finished: OrderedDict[str, None] = OrderedDict()
         self.doubts: set[str] = set()  # orders whose reports disagree: query them
+        self._anonymous_places = 0  # protective places waiting for their reply
+        self._held: dict[str, list[wire.OrderTradeUpdate]] = {}  # oid -> unnamed frames
 
     # -- bookkeeping -----------------------------------------------------
 
-    def begin_call(self, cid: str, symbol: str, quantity: Decimal | None = None) -> None:
-        """A submit/cancel/query about ``cid`` is starting: keep its state until it ends."""
+    def begin_call(
+        self,
+        cid: str,
+        symbol: str,
+        quantity: Decimal | None = None,
+        *,
+        protective: bool = False,
+    ) -> None:
+        """A submit/cancel/query about ``cid`` is starting: keep its state until it ends.
+
+        ``protective`` marks the order as one BingX reports without our id (see the
+        module docstring); pass it for the place call of such an order."""
         t = self._track(cid.lower(), symbol)
         if quantity is not None:
             t.quantity = quantity
+        if protective:
+            t.protective = True
         if not t.seen:
             t.cum_known = True  # a new order of ours starts unfilled
         t.in_flight += 1
@@ -91,10 +115,50 @@ class OrderTracker:
             t.in_flight = max(0, t.in_flight - 1)
             self._maybe_forget(t)
 
+    def begin_anonymous_place(self) -> None:
+        """A protective place is on its way: hold frames about orders nobody named yet."""
+        self._anonymous_places += 1
+
+    def end_anonymous_place(self) -> list[VenueEvent]:
+        """That place is done. When no other is waiting, frames still held belong to no
+        order of ours we know of: they are read as a stranger's, as they would have been."""
+        self._anonymous_places = max(0, self._anonymous_places - 1)
+        if self._anonymous_places:
+            return []
+        held, self._held = self._held, {}
+        events: list[VenueEvent] = []
+        for frames in held.values():
+            for ev in frames:
+                events += self.on_stream(ev)
+        return events
+
+    def adopt(self, cid: str, o: wire.RestOrder) -> None:
+        """Follow a protective order found by a query after a restart, from what the
+        report shows (nothing is emitted: the caller reconciles from the report), so
+        later reports, which name only the venue order id, reach ``cid``."""
+        oid = parse.order_id(o.order_id)
+        cid = cid.lower()
+        if cid in self._tracks or oid in self._cid_by_oid or oid in self._finished:
+            return
+        status = parse.known_status(o.status)
+        if status is not OrderStatus.WORKING and status is not None:
+            return
+        cum = parse.dec_or(o.executed_qty, _ZERO, "executedQty", signed=False)
+        avg = parse.dec_or(o.avg_price, _ZERO, "avgPrice", signed=False)
+        quantity = parse.dec_or(o.orig_qty, _ZERO, "origQty", signed=False)
+        fees = -parse.dec_or(o.commission, _ZERO, "commission")
+        t = self._track(cid, o.symbol)
+        t.protective = True
+        t.quantity = quantity or None
+        with money():
+            t.cum_qty, t.cum_cost, t.fees = cum, cum * avg, fees
+        t.cum_known = t.acked = True
+        self._bind(t, oid)
+
     def live(self) -> list[LiveOrder]:
         """Orders we still expect news about, in submission order."""
         return [
-            LiveOrder(t.client_order_id, t.venue_order_id, t.symbol)
+            LiveOrder(t.client_order_id, t.venue_order_id, t.symbol, t.protective)
             for t in self._tracks.values()
             if not t.terminal
         ]
@@ -106,6 +170,11 @@ class OrderTracker:
     def venue_order_id(self, cid: str) -> str:
         t = self._tracks.get(cid.lower())
         return t.venue_order_id if t is not None else ""
+
+    def client_order_id(self, venue_order_id: str) -> str:
+        """Our id for a venue order id we have bound (protective orders are reported by
+        venue id only), "" if none."""
+        return self._cid_by_oid.get(venue_order_id, "")
 
     def is_finished(self, cid: str, venue_order_id: str = "") -> bool:
         t = self._tracks.get(cid.lower())
@@ -122,7 +191,10 @@ class OrderTracker:
         self._bind(t, oid)
         if t.terminal and oid in self._finished:
             return []
-        return self._ack(t, ts)
+        events = self._ack(t, ts)
+        for ev in self._held.pop(oid, []):  # frames that came before this reply named it
+            events += self.on_stream(ev)
+        return events
 
     def on_rest(self, o: wire.RestOrder, ts: int | None = None) -> list[VenueEvent]:
         """A REST order object (query, open orders, cancel answer)."""
@@ -179,7 +251,18 @@ class OrderTracker:
         """One ``ORDER_TRADE_UPDATE`` frame."""
         u = ev.order
         oid = parse.order_id(u.order_id, "i")
-        cid = (parse.text(u.client_order_id) or self._cid_by_oid.get(oid, "")).lower() or f"#{oid}"
+        named = parse.text(u.client_order_id) or self._cid_by_oid.get(oid, "")
+        if (
+            not named
+            and self._anonymous_places
+            and oid not in self._finished
+            and len(self._held) < _RECENT
+            and len(self._held.get(oid, ())) < _RECENT
+        ):
+            # perhaps the protective order whose place reply is still on its way
+            self._held.setdefault(oid, []).append(ev)
+            return []
+        cid = named.lower() or f"#{oid}"
         if cid not in self._tracks and oid in self._finished:
             return []
         stranger = cid not in self._tracks  # e.g. placed by this engine before a restart

@@ -39,6 +39,18 @@ start, every ``clock_sync_s``, and again after 100421/109400. Rate-limit
 headers (``X-RateLimit-Requests-Remain``/``-Expire``) hold the next request
 to an exhausted endpoint until its window ends.
 
+Protective orders (STOP_MARKET, TAKE_PROFIT_MARKET; orders.py) go out without
+a client order id, which BingX keeps for LIMIT and MARKET only, and are
+followed by venue order id: cancel and query send ``orderId``; one whose id
+the adapter never learned (a place of unknown outcome) is looked for among
+the open orders by what it is (symbol, type, side, trigger, quantity); a
+query answered "no such order" asks the order history (``allOrders``) too,
+where finished conditional orders are said to go (ccxt #19563). BingX is
+reported to send no ``ORDER_TRADE_UPDATE`` when such an order triggers
+(BingX-swap-api-doc #36), so the adapter never waits for one: every
+``protective_poll_s`` it queries each protective order it follows, and the
+engine's watcher reconciles working orders that stay silent.
+
 The stream task keeps a listen key alive (PUT every ``listen_key_refresh_s``),
 reconnects with exponential backoff, answers ``Ping`` with ``Pong``, renews
 the key on ``listenKeyExpired``, and after every (re)connect queries open
@@ -52,7 +64,8 @@ import contextlib
 import gzip
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any, Literal
 
 import httpx
@@ -60,13 +73,10 @@ import msgspec
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from dita.kernel.instruments import on_grid
 from dita.kernel.model import (
     EventKind,
     Instrument,
     Order,
-    OrderSide,
-    OrderType,
     PositionMode,
     VenueEvent,
 )
@@ -83,6 +93,7 @@ from dita.venues.base import (
 from dita.venues.bingx import parse, wire
 from dita.venues.bingx.clock import Clock, ServerClock, wall_clock_ms
 from dita.venues.bingx.errors import BingxError, ErrorClass, resyncs_clock
+from dita.venues.bingx.orders import WorkingType, order_params, order_problem
 from dita.venues.bingx.signing import (
     API_KEY_HEADER,
     Credentials,
@@ -96,6 +107,7 @@ log = logging.getLogger("dita.venues.bingx")
 
 V2 = "/openApi/swap/v2"
 ORDER = f"{V2}/trade/order"
+ALL_ORDERS = f"{V2}/trade/allOrders"
 OPEN_ORDERS = f"{V2}/trade/openOrders"
 POSITIONS = f"{V2}/user/positions"
 BALANCE_V3 = "/openApi/swap/v3/user/balance"
@@ -108,6 +120,7 @@ LISTEN_KEY = "/openApi/user/auth/userDataStream"
 DEFAULT_RATE_LIMITS: Mapping[str, float] = {
     ORDER: 5.0,  # place is 10/s but cancel and query share the path at 5/s
     OPEN_ORDERS: 5.0,
+    ALL_ORDERS: 5.0,
     POSITIONS: 5.0,
     BALANCE_V3: 5.0,
     LEVERAGE: 5.0,
@@ -180,6 +193,12 @@ class BingxConfig:
     clock_sync_s: float = 300.0  # measure the offset to the venue's time this often
     confirm_queries: int = 2  # after a refused place: ask this many times whether it exists
     confirm_delay_s: float = 0.3  # between those queries (the venue may still be processing)
+    # Protective orders (docs/bingx.md "Protective orders"): the price their trigger
+    # compares with (BingX's default MARK_PRICE, or CONTRACT_PRICE, the last trade), and
+    # how often each one followed is queried (BingX may push nothing when it triggers;
+    # None: never, the engine's reconciliation alone finds the fill)
+    working_type: WorkingType = "MARK_PRICE"
+    protective_poll_s: float | None = 5.0
 
 
 class _Business(Exception):
@@ -242,6 +261,7 @@ class BingxVenue:
         self._fatal: VenueFatal | None = None
         self._renewing = False
         self._gap_task: asyncio.Task[None] | None = None
+        self._poller: asyncio.Task[None] | None = None
         self.reconnects = 0  # completed stream (re)connections, for tests and metrics
         # a resumption nobody has read yet says all a reader needs: keep one, drop the rest
         self._resumed: asyncio.Queue[StreamResumed | None] = asyncio.Queue(1)
@@ -276,6 +296,9 @@ class BingxVenue:
         if self._gap_task is not None:
             self._tasks.append(self._gap_task)
             self._gap_task = None
+        if self._poller is not None:
+            self._tasks.append(self._poller)
+            self._poller = None
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -327,7 +350,12 @@ class BingxVenue:
             return
         params = self._order_params(order)
         followed = self._tracker.knows(cid)
-        self._tracker.begin_call(cid, order.asset, order.quantity)
+        protective = order.order_type.is_trigger
+        # a close-position order's quantity is the position's when it triggers
+        quantity = None if protective and order.close_position else order.quantity
+        self._tracker.begin_call(cid, order.asset, quantity, protective=protective)
+        if protective:
+            self._tracker.begin_anonymous_place()
         try:
             raw = await self._call("POST", ORDER, params, business=True)
         except NotSent:
@@ -343,6 +371,12 @@ class BingxVenue:
             await self._emit(events)
         finally:
             self._tracker.end_call(cid)
+            if protective:
+                with _reading("held stream frames"):
+                    late = self._tracker.end_anonymous_place()
+                await self._emit(late)
+                if self._tracker.knows(cid):
+                    self._ensure_poller()
 
     async def cancel(self, order: Order) -> None:
         cid = order.client_order_id
@@ -350,7 +384,18 @@ class BingxVenue:
         if followed:
             self._tracker.begin_call(cid, order.asset)
         try:
-            raw = await self._call("DELETE", ORDER, self._id_params(order), business=True)
+            ids = await self._id_params(order)
+            if ids is None:  # a protective order BingX does not show: nothing to cancel
+                await self._emit(
+                    self._tracker.on_cancel_reject(
+                        cid,
+                        f"{order.order_type} {cid}: no venue order id known and none of the"
+                        " open orders is it",
+                        self._clock(),
+                    )
+                )
+                return
+            raw = await self._call("DELETE", ORDER, ids, business=True)
         except _Business as b:
             await self._on_cancel_error(order, b.err, followed)
         else:
@@ -370,28 +415,39 @@ class BingxVenue:
         If the order is one this adapter is following, anything the report shows
         that ``events()`` has not (an ack, fills, the end) is emitted too.
         """
-        rest = await self._query(order.asset, order.client_order_id)
+        cid = order.client_order_id
+        if order.order_type.is_trigger:
+            rest = await self._query_protective(order)
+        else:
+            rest = await self._query(order.asset, cid)
         if rest is None:
             # (a submit still running may yet place it: then it stays followed)
-            self._tracker.forget_unseen(order.client_order_id, only_if_idle=True)
+            self._tracker.forget_unseen(cid, only_if_idle=True)
             return None
-        with _reading(f"order {order.client_order_id}"):
+        with _reading(f"order {cid}"):
             report = parse.order_report(rest)
-            events = (
-                self._tracker.on_rest(rest) if self._tracker.knows(order.client_order_id) else []
-            )
+            if order.order_type.is_trigger and not self._tracker.knows(cid):
+                # after a restart: follow it again (its reports name only the venue id)
+                self._tracker.adopt(cid, rest)
+                self._ensure_poller()
+                events = []
+            else:
+                events = self._tracker.on_rest(rest) if self._tracker.knows(cid) else []
         await self._emit(events)
-        return report
+        return replace(report, client_order_id=cid) if order.order_type.is_trigger else report
 
     async def open_orders(self) -> list[OrderReport]:
         raw = await self._call("GET", OPEN_ORDERS, {})
         with _reading("open orders"):
             orders = wire.decode(raw, wire.OrdersData).orders or []
-            return [
-                parse.order_report(o)
-                for o in orders
-                if (o.type or "").upper() in ("MARKET", "LIMIT")
-            ]
+            reports = [parse.order_report(o) for o in orders if parse.is_dita_type(o.type)]
+        # a protective order's row carries no client order id: name it when we follow it
+        return [
+            replace(r, client_order_id=self._tracker.client_order_id(r.venue_order_id))
+            if not r.client_order_id and self._tracker.client_order_id(r.venue_order_id)
+            else r
+            for r in reports
+        ]
 
     async def positions(self) -> list[PositionReport]:
         raw = await self._call("GET", POSITIONS, {})
@@ -458,49 +514,92 @@ class BingxVenue:
     # -- command helpers -------------------------------------------------------
 
     def _grid_problem(self, order: Order) -> str:
-        inst = self._instruments.get(order.asset)
-        if inst is None:
-            return f"dita: {order.asset} is not a tradable BingX contract (not sent)"
-        if not on_grid(order.quantity, inst.step_size):
-            return (
-                f"dita: quantity {order.quantity} is not a multiple of {inst.step_size} (not sent)"
-            )
-        if order.limit_price is not None and not on_grid(order.limit_price, inst.tick_size):
-            return (
-                f"dita: price {order.limit_price} is not a multiple of {inst.tick_size} (not sent)"
-            )
-        return ""
+        return order_problem(order, self._instruments.get(order.asset))
 
     def _order_params(self, order: Order) -> dict[str, ParamValue]:
-        params: dict[str, ParamValue] = {
-            "symbol": order.asset,
-            "side": order.side.value,
-            "type": order.order_type.value,
-            "quantity": order.quantity,
-            "clientOrderId": order.client_order_id,
-        }
-        if order.order_type is OrderType.LIMIT:
-            if order.limit_price is None:
-                raise ValueError(f"LIMIT order {order.client_order_id} without a price")
-            params["price"] = order.limit_price
-            params["timeInForce"] = self.config.time_in_force
-        match self.config.position_mode:
-            case PositionMode.ONE_WAY:
-                params["positionSide"] = "BOTH"
-                if order.reduce_only:
-                    params["reduceOnly"] = True
-            case PositionMode.HEDGE:
-                # Hedge mode takes no reduceOnly: a close is SELL+LONG / BUY+SHORT (§3.3).
-                buying = order.side is OrderSide.BUY
-                params["positionSide"] = (
-                    ("SHORT" if buying else "LONG")
-                    if order.reduce_only
-                    else ("LONG" if buying else "SHORT")
-                )
-        return params
+        return order_params(
+            order,
+            mode=self.config.position_mode,
+            time_in_force=self.config.time_in_force,
+            working_type=self.config.working_type,
+        )
 
-    def _id_params(self, order: Order) -> dict[str, ParamValue]:
-        return {"symbol": order.asset, "clientOrderId": order.client_order_id}
+    async def _id_params(self, order: Order) -> dict[str, ParamValue] | None:
+        """How to name ``order`` to BingX: its client order id, or for a protective order
+        its venue order id (looked for among the open orders if we never learned it;
+        None when none of them is it)."""
+        if not order.order_type.is_trigger:
+            return {"symbol": order.asset, "clientOrderId": order.client_order_id}
+        oid = self._venue_id(order)
+        if not oid:
+            found = await self._find_protective(order)
+            if found is None:
+                return None
+            oid = str(found.order_id)
+        return {"symbol": order.asset, "orderId": oid}
+
+    def _venue_id(self, order: Order) -> str:
+        return order.venue_order_id or self._tracker.venue_order_id(order.client_order_id)
+
+    async def _query_protective(self, order: Order) -> wire.RestOrder | None:
+        """BingX's view of a protective order, by venue order id (or by what it is)."""
+        oid = self._venue_id(order)
+        if not oid:
+            return await self._find_protective(order)
+        return await self._query_by_id(order.asset, oid)
+
+    async def _query_by_id(self, symbol: str, oid: str) -> wire.RestOrder | None:
+        """One order by ``orderId``; an order the query does not know is looked for in the
+        order history, where finished conditional orders are reported to be (ccxt #19563)."""
+        try:
+            raw = await self._call("GET", ORDER, {"symbol": symbol, "orderId": oid})
+        except _Business as b:
+            if b.err.error_class not in (ErrorClass.ORDER_GONE, ErrorClass.ALREADY_FILLED):
+                raise VenueError(f"query {symbol} order {oid}: {b.err}") from None
+        else:
+            with _reading(f"query {symbol} order {oid}"):
+                return wire.decode(raw, wire.OrderData).order
+        try:
+            raw = await self._call(
+                "GET", ALL_ORDERS, {"symbol": symbol, "orderId": oid, "limit": 10}
+            )
+        except _Business as b:
+            raise VenueError(f"order history {symbol} from {oid}: {b.err}") from None
+        with _reading(f"order history {symbol} from {oid}"):
+            rows = wire.decode(raw, wire.OrdersData).orders or []
+        return next((r for r in rows if str(r.order_id) == oid), None)
+
+    async def _find_protective(self, order: Order) -> wire.RestOrder | None:
+        """The open order that is ``order`` when we never learned its venue id (its place
+        had an unknown outcome): same symbol, type, side, trigger and (unless it closes the
+        position) quantity, no client order id, and not an order we follow as another.
+        Two such orders are refused as ``OutcomeUnknown``: we cannot tell which is ours."""
+        raw = await self._call("GET", OPEN_ORDERS, {"symbol": order.asset})
+        with _reading("open orders"):
+            rows = wire.decode(raw, wire.OrdersData).orders or []
+            matches = [r for r in rows if self._is_it(order, r)]
+        if len(matches) > 1:
+            ids = ", ".join(str(r.order_id) for r in matches)
+            raise OutcomeUnknown(
+                f"{order.order_type} {order.client_order_id}: open orders {ids} all match it;"
+                " which is ours cannot be told"
+            )
+        return matches[0] if matches else None
+
+    def _is_it(self, order: Order, r: wire.RestOrder) -> bool:
+        if r.symbol != order.asset or parse.text(r.client_order_id):
+            return False
+        if (r.type or "").upper() != order.order_type.value or r.side.upper() != order.side.value:
+            return False
+        owner = self._tracker.client_order_id(str(r.order_id))
+        if owner and owner != order.client_order_id.lower():
+            return False
+        otype = parse.order_type(r.type)
+        if parse.stop_price(r.stop_price, otype) != order.stop_price:
+            return False
+        if order.close_position:
+            return parse.flag(r.close_position)
+        return parse.dec_or(r.orig_qty, Decimal(0), "origQty") == order.quantity
 
     async def _query(self, symbol: str, cid: str) -> wire.RestOrder | None:
         try:
@@ -523,7 +622,11 @@ class BingxVenue:
             if attempt:
                 await self._sleep(self.config.confirm_delay_s)
             try:
-                rest = await self._query(order.asset, cid)
+                rest = (
+                    await self._find_protective(order)
+                    if order.order_type.is_trigger
+                    else await self._query(order.asset, cid)
+                )
             except VenueFatal:
                 raise
             except VenueError as exc:
@@ -578,7 +681,11 @@ class BingxVenue:
             ErrorClass.UNAVAILABLE,
         ):
             try:
-                rest = await self._query(order.asset, cid)
+                rest = (
+                    await self._query_protective(order)
+                    if order.order_type.is_trigger
+                    else await self._query(order.asset, cid)
+                )
             except VenueFatal:
                 raise
             except VenueError as exc:
@@ -763,6 +870,45 @@ class BingxVenue:
             await self._sleep(self.config.clock_sync_s)
             await self.sync_clock()
 
+    def _ensure_poller(self) -> None:
+        """Start the protective-order poll if it is not running (it ends by itself when
+        no protective order is followed any more)."""
+        if self.config.protective_poll_s is None or self._closing:
+            return
+        if self._poller is not None and not self._poller.done():
+            return
+        self._poller = asyncio.create_task(self._protective_loop(), name="bingx-protective")
+
+    async def _protective_loop(self) -> None:
+        interval = self.config.protective_poll_s
+        assert interval is not None
+        while any(lo.protective for lo in self._tracker.live()):
+            await self._sleep(interval)
+            try:
+                await self.poll_protective()
+            except VenueFatal as exc:
+                log.error("BingX protective order poll stopped: %s", exc)
+                return
+            except VenueError as exc:
+                log.warning("BingX protective order poll failed: %s", exc)
+
+    async def poll_protective(self) -> int:
+        """Query every protective order this adapter follows, by venue order id, and emit
+        what the answers show that ``events()`` has not (a trigger and its fill BingX did
+        not push, say). Returns how many were asked about. Runs every
+        ``protective_poll_s``; tests call it directly."""
+        asked = 0
+        for lo in self._tracker.live():
+            if not lo.protective or not lo.venue_order_id:
+                continue
+            rest = await self._query_by_id(lo.symbol, lo.venue_order_id)
+            asked += 1
+            if rest is not None:
+                with _reading(f"order {lo.venue_order_id}"):
+                    events = self._tracker.on_rest(rest)
+                await self._emit(events)
+        return asked
+
     async def _renew_listen_key(self) -> None:
         self._listen_key = None
         self._renewing = True
@@ -918,10 +1064,16 @@ class BingxVenue:
         with _reading("open orders"):
             orders = wire.decode(raw, wire.OrdersData).orders or []
         open_now = {parse.text(o.client_order_id).lower(): o for o in orders}
+        open_by_id = {str(o.order_id): o for o in orders}
         for lo in live:
-            rest = open_now.get(lo.client_order_id)
-            if rest is None:
-                rest = await self._query(lo.symbol, lo.client_order_id)
+            if lo.protective:
+                rest = open_by_id.get(lo.venue_order_id) if lo.venue_order_id else None
+                if rest is None and lo.venue_order_id:
+                    rest = await self._query_by_id(lo.symbol, lo.venue_order_id)
+            else:
+                rest = open_now.get(lo.client_order_id)
+                if rest is None:
+                    rest = await self._query(lo.symbol, lo.client_order_id)
             if rest is not None:
                 with _reading(f"order {lo.client_order_id}"):
                     events = self._tracker.on_rest(rest)

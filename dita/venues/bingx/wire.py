@@ -160,6 +160,11 @@ class RestOrder(msgspec.Struct, frozen=True, rename="camel"):
     client_order_id: str | None = ""
     reduce_only: bool | str | None = False
     time_in_force: str | None = ""
+    # protective orders (STOP_MARKET / TAKE_PROFIT_MARKET): the trigger price ("" or "0"
+    # on other types), what it is compared with, and whether it closes the whole position
+    stop_price: Num = ABSENT
+    working_type: str | None = ""
+    close_position: bool | str | None = False
 
 
 class OrderData(msgspec.Struct, frozen=True):
@@ -255,6 +260,8 @@ class OrderUpdate(msgspec.Struct, frozen=True):
     position_side: str | None = msgspec.field(default="", name="ps")
     realised_pnl: Num = msgspec.field(default=ABSENT, name="rp")
     reduce_only: bool | str | None = msgspec.field(default=False, name="ro")
+    stop_price: Num = msgspec.field(default=ABSENT, name="sp")  # trigger price (JKORF)
+    working_type: str | None = msgspec.field(default="", name="wt")
 
 
 class OrderTradeUpdate(msgspec.Struct, frozen=True):

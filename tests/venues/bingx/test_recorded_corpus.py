@@ -126,6 +126,17 @@ async def d_orders(venue: BingxVenue, raw: bytes) -> list[Any]:
     return reports + [tracker.on_rest(o) for o in rows]
 
 
+async def d_foreign_orders(venue: BingxVenue, raw: bytes) -> list[Any]:
+    """Open orders of conditional types dita does not trade: left out, refused by name."""
+    rows = wire.decode(wire.envelope(raw).data, wire.OrdersData).orders or []
+    assert rows and not any(parse.is_dita_type(o.type) for o in rows)
+    assert await venue.open_orders() == []
+    for o in rows:
+        with pytest.raises(wire.WireError, match="type: BingX order type"):
+            parse.order_report(o)
+    return rows
+
+
 async def d_cancel_all(venue: BingxVenue, raw: bytes) -> list[Any]:
     data = wire.decode(wire.envelope(raw).data, wire.CancelAllData)
     ends = [OrderTracker().untracked_end(o) for o in data.success or []]
@@ -205,6 +216,7 @@ DECODERS: dict[str, Callable[[BingxVenue, bytes], Any]] = {
     "place": d_place,
     "order": d_order,
     "orders": d_orders,
+    "foreign_orders": d_foreign_orders,
     "cancel_all": d_cancel_all,
     "placed_list": d_placed_list,
     "positions": d_positions,
