@@ -38,7 +38,7 @@ import contextlib
 import dataclasses
 import itertools
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence, Set
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -126,6 +126,8 @@ class Durability(StrEnum):
 
 
 DEFAULT_GROUP_RECORDS = 20_000
+# requested cancels remembered before the ended orders' ones are forgotten (Pipeline)
+FORGET_CANCELS_AT = 4096
 
 
 def cancel_requested_in(journal: SqliteJournal) -> set[str]:
@@ -239,6 +241,9 @@ class Pipeline:
         # (re)sent, whatever the venue said about the cancel (DESIGN: a requested cancel
         # always wins over a resubmission)
         self.cancel_requested: set[str] = set()
+        # ids with a command handed on and not yet sent (the live engine's sender sets this)
+        self.sending: Callable[[], Set[str]] = frozenset
+        self._forget_cancels_at = FORGET_CANCELS_AT
         # orders that ended with fills since the engine last audited their fees
         self.ended_with_fills: list[Order] = []
 
@@ -273,6 +278,7 @@ class Pipeline:
             self.stats = stats_from_journal(self.journal)[1]
             self.stats.equity_cap = EQUITY_POINTS
             self.cancel_requested = cancel_requested_in(self.journal)
+            self._forget_cancels()
             self.note(
                 "resume", "kernel rebuilt from the journal; reconciling", input_seq=last_input_seq
             )
@@ -380,6 +386,8 @@ class Pipeline:
             for c in outcome.commands:
                 if isinstance(c, CancelOrder):
                     self.cancel_requested.add(c.order.client_order_id)
+            if len(self.cancel_requested) >= self._forget_cancels_at:
+                self._forget_cancels()
         self._since_snapshot += 1
         if self._since_snapshot >= self.snapshot_every:
             self.snapshot()
@@ -392,6 +400,22 @@ class Pipeline:
             ) from e
         if more:
             self._queue.extend(more)
+
+    def _forget_cancels(self) -> None:
+        """Keep a requested cancel only while it can still matter: its order is live in the
+        kernel, or a command for it waits here or in the sender. An ended order is never
+        sent again, so its id would only make memory grow with the run (one id per cancel,
+        37,000 over a million bars of the lifecycle benchmark). The next pass comes when
+        the set has doubled, so the work stays constant per cancel."""
+        k = self.kernel
+        waiting = {c.order.client_order_id for c in self._outbox} | set(self.sending())
+        keep = set()
+        for cid in self.cancel_requested:
+            o = k.order(cid)
+            if cid in waiting or (o is not None and o.status.is_live):
+                keep.add(cid)
+        self.cancel_requested = keep
+        self._forget_cancels_at = max(FORGET_CANCELS_AT, 2 * len(keep))
 
     # ------------------------------------------------------------------ write-ahead
 
@@ -750,6 +774,7 @@ class Engine:
         # the processor ends each order (never_sent) and the sender drops its cancel
         self._withheld: set[str] = set()
         self._withheld_orders: list[Order] = []
+        self.pipeline.sending = self._in_flight.keys
         # commands whose outcome only a query can tell (they may have reached the venue)
         self.unknown_outcomes: list[Command] = []
         # commands that certainly never reached the venue, after every attempt of

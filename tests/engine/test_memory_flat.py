@@ -11,17 +11,22 @@ from hypothesis import strategies as st
 
 from dita.app.runner import execute, prepare_sim_run
 from dita.clock import SimClock
-from dita.engine import Backtest
+from dita.engine import FORGET_CANCELS_AT, Backtest, Pipeline
 from dita.kernel import (
+    Action,
     EventKind,
     Kernel,
     KernelDiagnosticCode,
+    KernelIntent,
     KernelOutcome,
     LedgerDelta,
+    OrderType,
+    Side,
     VenueEvent,
 )
 from dita.reporting.runstats import EQUITY_POINTS, RunStats
 from dita.venues.sim.exchange import SimExchange
+from tests.engine.test_recovery import CAP, INST, SYM, T0, Watcher
 
 
 def _feed(stats: RunStats, moves: list[int]) -> None:
@@ -72,3 +77,31 @@ def test_a_backtest_keeps_a_bounded_curve_and_no_ended_orders() -> None:
     assert result.stats.equity_cap == EQUITY_POINTS
     assert bt.pipeline.ended_with_fills == []  # (only the live engine audits their fees)
     assert execute(prepare_sim_run()).stats == result.stats  # forgetting changes nothing
+
+
+def test_requested_cancels_of_ended_orders_are_forgotten_those_that_can_matter_kept() -> None:
+    # The ids whose cancel was requested are consulted only for orders still live or still
+    # waiting to be sent; kept for every order, they grew by one per cancel (37,000 over a
+    # million bars of bench/lifecycle_bench.py).
+    clock = SimClock()
+    clock.set(T0)
+    p = Pipeline(Kernel(2, [INST], CAP), Watcher(), None, clock)
+    held = p.submit_intents([_enter("held", 1)])[0].commands[0].order.client_order_id
+    p.submit_intents([KernelIntent("held-x", T0, 1, Action.CANCEL, trade_id="held")])
+    p.flush()  # slot 1: cancel requested, no answer yet (live)
+    for n in range(FORGET_CANCELS_AT + 100):
+        cid = p.submit_intents([_enter(f"t{n}", 0)])[0].commands[0].order.client_order_id
+        p.submit_intents([KernelIntent(f"x{n}", T0, 0, Action.CANCEL, trade_id=f"t{n}")])
+        p.flush()
+        assert p.on_event(VenueEvent(f"a{n}", T0, EventKind.CANCEL_ACK, cid)).accepted
+    assert len(p.cancel_requested) < FORGET_CANCELS_AT  # bounded, not one per cancel
+    assert held in p.cancel_requested  # live with its cancel requested: kept
+    order = p.kernel.order(held)
+    assert order is not None and order.status.is_live
+
+
+def _enter(trade_id: str, slot: int) -> KernelIntent:
+    return KernelIntent(
+        f"e-{trade_id}", T0, slot, Action.ENTER, trade_id=trade_id, asset=SYM, side=Side.LONG,
+        size=D("0.1"), order_type=OrderType.LIMIT, limit_price=D(49_990),
+    )  # fmt: skip
