@@ -29,6 +29,10 @@ field                      default      the variant, and its source
                                         body (JKorf recorded); False: ``{code,msg}`` (SKILL)
 ``rate_limit_headers``     ``True``     ``X-RateLimit-Requests-Remain``/``-Expire`` per
                                         endpoint (DOC25 rate_limit)
+``protective_trigger_``    ``True``     False: a triggered STOP_MARKET/TAKE_PROFIT_MARKET
+``frames``                              pushes no ``ORDER_TRADE_UPDATE`` (its fills, or its
+                                        expiry), only ``ACCOUNT_UPDATE`` (BingX-swap-api-doc
+                                        issue #36); REST and history still show it
 =========================  ===========  ====================================================
 
 ``rewrite`` is no reading of BingX but a test's hook for answering wrongly on purpose:
@@ -64,6 +68,7 @@ class AnswerProfile:
     rate_limit_headers: bool = True
     rate_limit_per_window: int = 300  # per endpoint (DOC25: 300 requests / 10 s per interface)
     rate_limit_window_ms: int = 10_000
+    protective_trigger_frames: bool = True  # False: issue #36's reading (module docstring)
     rewrite: Callable[[str, Any], Any] | None = None  # a test's wrong answers (module doc)
 
     @classmethod
@@ -168,6 +173,17 @@ class Answerer:
         }
 
     # -- stream ----------------------------------------------------------------
+
+    def silent(self, event: dict[str, Any]) -> bool:
+        """Is this stream frame one the profile says BingX never pushes?"""
+        if self.profile.protective_trigger_frames or event.get("e") != "ORDER_TRADE_UPDATE":
+            return False
+        order = event.get("o")
+        return (
+            isinstance(order, dict)
+            and order.get("o") in ("STOP_MARKET", "TAKE_PROFIT_MARKET")
+            and order.get("x") in ("TRADE", "EXPIRED")
+        )
 
     def frame(self, event: dict[str, Any], *, one_way: bool) -> dict[str, Any]:
         shaped = self._frame(event, one_way=one_way)

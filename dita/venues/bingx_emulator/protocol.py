@@ -121,13 +121,22 @@ class PlaceParams:
 
     spec: ContractSpec
     side: str  # BUY | SELL
-    otype: str  # MARKET | LIMIT
+    otype: str  # MARKET | LIMIT | STOP_MARKET | TAKE_PROFIT_MARKET
     pos_side: str  # as sent, upper-cased; the engine applies its position-mode rules
     reduce_only: bool
-    qty: Decimal
-    price: Decimal | None  # None for MARKET
+    qty: Decimal  # 0 for a closePosition order
+    price: Decimal | None  # None for MARKET and the protective types
     tif: str
-    cid: str  # lower-cased, "" if none
+    cid: str  # lower-cased, "" if none (always "" for the protective types)
+    stop_price: Decimal | None = None  # STOP_MARKET / TAKE_PROFIT_MARKET: the trigger
+    working_type: str = "MARK_PRICE"
+    close_position: bool = False
+
+
+PROTECTIVE_TYPES = ("STOP_MARKET", "TAKE_PROFIT_MARKET")
+# DOC25 "Place order" (MARK_PRICE, CONTRACT_PRICE); SKILL adds INDEX_PRICE. The emulator
+# has one price per symbol (its mark is its last), so every working type compares with it.
+WORKING_TYPES = ("MARK_PRICE", "CONTRACT_PRICE", "INDEX_PRICE")
 
 
 def on_grid(value: Decimal, unit: Decimal, what: str, *, reject_excess_precision: bool) -> Decimal:
@@ -151,18 +160,13 @@ def parse_place(
     if side not in ("BUY", "SELL"):
         raise ApiError(80014, f"Invalid parameters, side: {side} is not BUY or SELL")
     otype = _required(p, "type").upper()
-    if otype not in ("MARKET", "LIMIT"):
+    if otype not in ("MARKET", "LIMIT", *PROTECTIVE_TYPES):
         raise ApiError(80014, f"Invalid parameters, type {otype} is not supported by the emulator")
     pos_side = p.get("positionSide", "LONG").upper()  # DOC25: defaults to LONG
     reduce_only = _bool(p.get("reduceOnly", "false"), "reduceOnly")
-    if "quantity" not in p:
-        raise ApiError(80014, "parameter quantity is must")
     grid = reject_excess_precision
-    qty = on_grid(
-        _decimal(p["quantity"], "quantity"), spec.step, "quantity", reject_excess_precision=grid
-    )
-    if qty <= 0:
-        raise ApiError(80014, "Invalid parameters, quantity must be greater than 0")
+    qty, close_position = _quantity(p, spec, otype, reduce_only, grid)
+    stop_price, working_type = _trigger(p, spec, otype, grid)
     price: Decimal | None = None
     if otype == "LIMIT":
         if "price" not in p:
@@ -178,7 +182,59 @@ def parse_place(
     cid = p.get("clientOrderId", p.get("clientOrderID", "")).lower()
     if len(cid) > 40:
         raise ApiError(80014, "Invalid parameters, clientOrderId: length must be 1-40")
-    return PlaceParams(spec, side, otype, pos_side, reduce_only, qty, price, tif, cid)
+    if otype in PROTECTIVE_TYPES:
+        cid = ""  # DOC25: "clientOrderId only supports LIMIT/MARKET order type" (not kept)
+    return PlaceParams(
+        spec, side, otype, pos_side, reduce_only, qty, price, tif, cid,
+        stop_price, working_type, close_position,
+    )  # fmt: skip
+
+
+def _quantity(
+    p: dict[str, str], spec: ContractSpec, otype: str, reduce_only: bool, grid: bool
+) -> tuple[Decimal, bool]:
+    """The order's quantity (0 for a closePosition order) and its closePosition flag."""
+    # DOC25: closePosition is "only support STOP_MARKET and TAKE_PROFIT_MARKET; not used
+    # with quantity; ... not used with reduceOnly" (the codes below are the emulator's: the
+    # docs name none for these refusals)
+    if _bool(p.get("closePosition", "false"), "closePosition"):
+        if otype not in PROTECTIVE_TYPES:
+            raise ApiError(
+                80014, "Invalid parameters, closePosition only supports STOP_MARKET and"
+                " TAKE_PROFIT_MARKET",
+            )  # fmt: skip
+        if "quantity" in p:
+            raise ApiError(80014, "Invalid parameters, closePosition is not used with quantity")
+        if reduce_only:
+            raise ApiError(80014, "Invalid parameters, closePosition is not used with reduceOnly")
+        return Decimal(0), True
+    if "quantity" not in p:
+        raise ApiError(80014, "parameter quantity is must")
+    qty = on_grid(
+        _decimal(p["quantity"], "quantity"), spec.step, "quantity", reject_excess_precision=grid
+    )
+    if qty <= 0:
+        raise ApiError(80014, "Invalid parameters, quantity must be greater than 0")
+    return qty, False
+
+
+def _trigger(
+    p: dict[str, str], spec: ContractSpec, otype: str, grid: bool
+) -> tuple[Decimal | None, str]:
+    """A protective order's trigger (on the tick, as prices are) and working type."""
+    working_type = p.get("workingType", "MARK_PRICE").upper() or "MARK_PRICE"
+    if otype not in PROTECTIVE_TYPES:
+        return None, working_type
+    if "stopPrice" not in p:
+        raise ApiError(80014, "Invalid parameters,stopPrice: This field is required.")
+    stop = on_grid(
+        _decimal(p["stopPrice"], "stopPrice"), spec.tick, "stopPrice", reject_excess_precision=grid
+    )
+    if stop <= 0:
+        raise ApiError(80014, "Invalid parameters, stopPrice must be greater than 0")
+    if working_type not in WORKING_TYPES:
+        raise ApiError(80014, f"Invalid parameters, workingType {working_type}")
+    return stop, working_type
 
 
 def int_param(p: dict[str, str], name: str, default: int) -> int:

@@ -961,6 +961,8 @@ class BingxEmulator:
                 )
                 self.klines.add(fill.symbol, self.clock(), fill.price, fill.qty)
                 self._push_klines(fill.symbol)
+            if self.answers.silent(event):
+                continue
             if self.drop_next_events > 0:
                 self.drop_next_events -= 1
                 continue

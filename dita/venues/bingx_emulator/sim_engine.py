@@ -15,6 +15,12 @@ adds is BingX's behaviour around it:
   BingX (``immediate_fills``); with ``immediate_fills=False`` they wait for
   the next print, as in the sim (the venue contract's model);
 * IOC/FOK remainders expire, PostOnly that would cross is refused (101215);
+* STOP_MARKET and TAKE_PROFIT_MARKET (``stopPrice``, ``workingType``,
+  ``closePosition``) rest untriggered and trigger, by the sim's own trigger rule,
+  when a print (``trade``/``set_price``: the emulator's one price, its mark and
+  last alike) reaches them, then fill as MARKET orders; a trigger the price has
+  already reached is refused with DOC25's 110411/110412/110413 (110414 for a BUY
+  take-profit, which the docs do not list); they carry no client order id;
 * every sim event becomes an ``ORDER_TRADE_UPDATE`` (plus ``ACCOUNT_UPDATE``
   after fills and funding) in ``outbox``;
 * the position mode switches (``set_mode``) only with no position and no open
@@ -67,6 +73,7 @@ _REJECT_CODES: dict[RejectCode, int] = {
     RejectCode.BELOW_MIN_NOTIONAL: 101400,
     RejectCode.REDUCE_ONLY: 101290,
     RejectCode.INSUFFICIENT_MARGIN: 101204,
+    RejectCode.INVALID_TRIGGER: 80014,
 }
 
 
@@ -117,6 +124,8 @@ class SimEngine:
         self._cost: dict[str, Decimal] = {}  # venue order id -> sum of qty * price of fills
         self._expire_on_cancel: set[str] = set()  # IOC/FOK remainders: report as EXPIRED
         self._pos_side: dict[str, str] = {}  # sim cid -> positionSide as sent
+        self._working_type: dict[str, str] = {}  # sim cid -> workingType of a protective order
+        self._close_flags: dict[str, bool] = {}  # sim cid -> closePosition of a protective order
         self._anon = 0
         for c in contracts:  # a zero-volume print gives every market a last price
             self._frames(self.sim.on_trade(Trade(c.symbol, self._tick(), c.price, _ZERO)))
@@ -192,7 +201,10 @@ class SimEngine:
         reduce_only, qty = req.reduce_only, req.qty
         position_side = self._position_side(req.pos_side, reduce_only)
         last = self.price(spec.symbol)
-        marketable = price is None or (price >= last if side == "BUY" else price <= last)
+        protective = req.stop_price is not None
+        marketable = not protective and (
+            price is None or (price >= last if side == "BUY" else price <= last)
+        )
         if tif == "PostOnly" and marketable:
             raise ApiError(
                 101215, "The order would immediately match and take, PostOnly order rejected"
@@ -208,9 +220,14 @@ class SimEngine:
             limit_price=price,
             reduce_only=reduce_only,
             position_side=position_side,
+            stop_price=req.stop_price,
+            close_position=req.close_position,
         )
         self._wire_cid[sim_cid] = cid
         self._pos_side[sim_cid] = req.pos_side
+        if protective:
+            self._working_type[sim_cid] = req.working_type
+            self._close_flags[sim_cid] = req.close_position
         try:
             events = self.sim.submit(request, self._tick())
         except DuplicateOrderError:
@@ -220,7 +237,7 @@ class SimEngine:
         )
         self._frames([e for e in events if e is not rejected])
         if rejected is not None:
-            raise _translate_reject(rejected)
+            raise _translate_reject(rejected, request)
         report = self.sim.order(sim_cid)
         assert report is not None
         if cid:
@@ -230,7 +247,7 @@ class SimEngine:
             # BingX takes liquidity at once; a print of exactly this size at the last
             # price fills this order and nothing else (nothing else rests across it).
             self._frames(self.sim.on_trade(Trade(spec.symbol, self._tick(), last, qty)))
-        if tif in ("IOC", "FOK"):
+        if tif in ("IOC", "FOK") and not protective:
             now = self.sim.order(sim_cid)
             if now is not None and now.status is OrderStatus.WORKING:
                 self._expire_on_cancel.add(now.venue_order_id)
@@ -381,10 +398,25 @@ class SimEngine:
         return self._pos_side.get(r.client_order_id, "BOTH")
 
     def _reduce_only(self, r: OrderReport) -> bool:
-        """reduceOnly as BingX shows it: a hedge close (SELL LONG, BUY SHORT) is one."""
+        """reduceOnly as BingX shows it: a hedge close (SELL LONG, BUY SHORT) is one; a
+        closePosition order is not (it was sent without reduceOnly)."""
+        if self._closes_all(r):
+            return False
         ps = self._ps(r)
         closes = (ps, r.side) in (("LONG", OrderSide.SELL), ("SHORT", OrderSide.BUY))
         return r.reduce_only or closes
+
+    def _closes_all(self, r: OrderReport) -> bool:
+        return self._close_flags.get(r.client_order_id, False)
+
+    def _close_position(self, r: OrderReport) -> str:
+        """closePosition as DOC25's open orders show it: a string."""
+        if not r.order_type.is_trigger:
+            return ""
+        return "true" if self._closes_all(r) else "false"
+
+    def _wt(self, r: OrderReport) -> str:
+        return self._working_type.get(r.client_order_id, "MARK_PRICE")
 
     def _tick(self) -> int:
         self._now = max(self._now, self.clock())
@@ -442,11 +474,13 @@ class SimEngine:
         return {
             "symbol": r.asset, "orderId": int(r.venue_order_id), "side": r.side.value,
             "positionSide": self._ps(r), "type": r.order_type.value,
-            "price": s(r.limit_price or _ZERO), "quantity": s(r.quantity), "stopPrice": "0",
-            "workingType": "MARK_PRICE", "clientOrderID": self._wire_cid.get(r.client_order_id, ""),
+            "price": s(r.limit_price or _ZERO), "quantity": s(r.quantity),
+            "stopPrice": s(r.stop_price or _ZERO), "workingType": self._wt(r),
+            "clientOrderID": self._wire_cid.get(r.client_order_id, ""),
             "timeInForce": tif, "priceRate": "0", "stopLoss": "", "takeProfit": "",
             "reduceOnly": self._reduce_only(r),
-            "activationPrice": "0", "closePosition": "", "stopGuaranteed": "",
+            "activationPrice": "0", "closePosition": self._close_position(r),
+            "stopGuaranteed": "",
         }  # fmt: skip
 
     def _rest_order(self, r: OrderReport) -> dict[str, Any]:
@@ -456,12 +490,13 @@ class SimEngine:
             "positionSide": self._ps(r), "type": r.order_type.value, "origQty": s(r.quantity),
             "price": s(r.limit_price or _ZERO), "executedQty": s(r.cum_qty),
             "avgPrice": s(self._avg(r.venue_order_id, r.cum_qty)),
-            "cumQuote": s(self._cost.get(r.venue_order_id, _ZERO)), "stopPrice": "",
+            "cumQuote": s(self._cost.get(r.venue_order_id, _ZERO)),
+            "stopPrice": s(r.stop_price) if r.stop_price is not None else "",
             "profit": "0", "commission": s(-r.fees), "status": self._status(r), "time": created,
             "updateTime": r.ts, "clientOrderId": self._wire_cid.get(r.client_order_id, ""),
-            "leverage": f"{int(self.sim.leverage(r.asset))}X", "workingType": "MARK_PRICE",
+            "leverage": f"{int(self.sim.leverage(r.asset))}X", "workingType": self._wt(r),
             "onlyOnePosition": self.mode is Mode.ONE_WAY, "reduceOnly": self._reduce_only(r),
-            "postOnly": False,
+            "postOnly": False, "closePosition": self._close_position(r),
             "stopGuaranteed": "false", "triggerOrderId": 0,
         }  # fmt: skip
 
@@ -510,13 +545,14 @@ class SimEngine:
                 avg_price=num(self._avg(r.venue_order_id, cum)), last_qty=num(last_qty),
                 last_price=num(last_price), commission=num(-ev.fee), commission_asset="USDT",
                 trade_time=ev.ts, position_side=self._ps(r), realised_pnl=num(_ZERO),
-                reduce_only=self._reduce_only(r),
+                reduce_only=self._reduce_only(r), stop_price=num(r.stop_price or _ZERO),
+                working_type=self._wt(r),
             )  # fmt: skip
             frame = wire_row(
                 wire.OrderTradeUpdate(order=update, event_time=ev.ts, push_time=ev.ts),
                 e="ORDER_TRADE_UPDATE",
             )
-            frame["o"].update(wt="MARK_PRICE", sp="0", Z=s(self._cost.get(r.venue_order_id, _ZERO)))
+            frame["o"]["Z"] = s(self._cost.get(r.venue_order_id, _ZERO))
             self.outbox.append(frame)
         for symbol in touched:
             self._account_update("ORDER", symbol, _ZERO)
@@ -548,9 +584,30 @@ class SimEngine:
         self.outbox.append(frame)
 
 
-def _translate_reject(ev: VenueEvent) -> ApiError:
+# A protective order whose trigger the price has already reached (DOC25 "Place order"
+# errors; the BUY take-profit's code and text are the emulator's, by analogy: not listed).
+_REACHED: dict[tuple[OrderType, OrderSide], tuple[int, str]] = {
+    (OrderType.STOP_MARKET, OrderSide.SELL): (
+        110411, "Stop Loss price should be lower than the current price"
+    ),
+    (OrderType.STOP_MARKET, OrderSide.BUY): (
+        110412, "Stop Loss price should be greater than the current price"
+    ),
+    (OrderType.TAKE_PROFIT_MARKET, OrderSide.SELL): (
+        110413, "Take Profit price should be greater than the current price"
+    ),
+    (OrderType.TAKE_PROFIT_MARKET, OrderSide.BUY): (
+        110414, "Take Profit price should be lower than the current price"
+    ),
+}  # fmt: skip
+
+
+def _translate_reject(ev: VenueEvent, req: OrderRequest) -> ApiError:
     code = reject_code(ev)
     detail = ev.reason.split(":", 1)[-1].strip()
+    if code is RejectCode.INVALID_TRIGGER and "at once" in detail:
+        number, msg = _REACHED[(req.order_type, req.side)]
+        return ApiError(number, f"{msg} ({detail})")
     if code is RejectCode.REDUCE_ONLY and "no position" in detail:
         return ApiError(101205, f"No position to close ({detail})")
     if code is RejectCode.BELOW_MIN_NOTIONAL:
