@@ -34,7 +34,17 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from dita.kernel.model import Action, KernelIntent, OrderType, Side, TradeSlot, TradeStage
+from dita.kernel.model import (
+    Action,
+    IntentError,
+    KernelIntent,
+    OrderType,
+    Side,
+    TradeSlot,
+    TradeStage,
+    flat_fields,
+    from_flat,
+)
 
 Number = Decimal | float | int
 _RESERVED = ("confidence", "bars_held")
@@ -154,11 +164,11 @@ def to_kernel_intent(legacy: LegacyIntent, slot_id: int) -> KernelIntent:
     if leverage is None:
         raise LegacyConversionError("leverage: None is not a leverage")
     ratios = tuple(_dec(f"exit_leg_ratios[{i}]", r) for i, r in enumerate(legacy.exit_leg_ratios))
-    return KernelIntent(
+    # the old policy filled every field; from_flat leaves out those the action does not read
+    values: dict[str, Any] = dict(
         intent_id=legacy.decision_id,
         ts=_ts_ms(legacy.timestamp),
         slot_id=slot_id,
-        action=action,
         trade_id=legacy.trade_id,
         asset=legacy.asset,
         side=side,
@@ -171,10 +181,15 @@ def to_kernel_intent(legacy: LegacyIntent, slot_id: int) -> KernelIntent:
         reason=legacy.reason,
         metadata=metadata,
     )
+    try:
+        return from_flat(action, values)
+    except IntentError as e:
+        raise LegacyConversionError(str(e)) from e
 
 
 def to_legacy(intent: KernelIntent) -> LegacyIntent:
     """The inverse of ``to_kernel_intent`` (numbers stay ``Decimal``)."""
+    f = flat_fields(intent)
     metadata = dict(intent.metadata)
     confidence = metadata.pop("confidence", None)
     bars_held = metadata.pop("bars_held", None)
@@ -183,19 +198,19 @@ def to_legacy(intent: KernelIntent) -> LegacyIntent:
         timestamp=intent.ts,
         trade_id=intent.trade_id,
         decision_id=intent.intent_id,
-        asset=intent.asset,
+        asset=f["asset"],
         action=intent.action.value,
-        side=intent.side.value if intent.side else "FLAT",
+        side=f["side"].value if f["side"] else "FLAT",
         reason=intent.reason,
-        target_size=Decimal(0) if zero else intent.size,
-        leverage=intent.leverage,
-        reference_price=intent.reference_price,
+        target_size=Decimal(0) if zero else f["size"],
+        leverage=f["leverage"],
+        reference_price=f["reference_price"],
         confidence=Decimal(confidence) if confidence is not None else None,
         bars_held=bars_held,
-        exit_leg_ratios=intent.exit_leg_ratios,
+        exit_leg_ratios=f["exit_leg_ratios"],
         metadata=metadata,
-        order_type=intent.order_type.value,
-        limit_price=intent.limit_price,
+        order_type=f["order_type"].value,
+        limit_price=f["limit_price"],
     )
 
 

@@ -34,7 +34,7 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol, TextIO, runtime_checkable
@@ -43,6 +43,7 @@ import msgspec
 
 from dita import codec
 from dita.kernel import AccountView, Instrument, Kernel, KernelIntent, KernelOutcome, TradeSlot
+from dita.kernel.model import INTENT_FIELDS, FlatIntent
 from dita.marketdata import Bar
 
 
@@ -246,7 +247,9 @@ class JsonlIntents:
 
 # A line nested deeper than this is refused before it is parsed (no RecursionError).
 MAX_INTENT_DEPTH = 32
-_INTENT_KEYS = frozenset(f.name for f in fields(KernelIntent))
+_INTENT_KEYS = frozenset(INTENT_FIELDS)
+# the keys whose value is a Decimal (or a list of them): a JSON string, never a number
+_DECIMAL_KEYS = ("size", "limit_price", "leverage", "exit_leg_ratios", "reference_price")
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
 _BRACKETS = re.compile(r"[\[\]{}]")
 
@@ -269,7 +272,7 @@ def parse_intent_lines(lines: Iterable[str], label: str) -> list[KernelIntent]:
 
 
 def _parse_numbered(lines: Iterable[str], label: str) -> list[tuple[int, KernelIntent]]:
-    decoder = codec.decoder(KernelIntent)
+    decoder = codec.decoder(FlatIntent)
     out: list[tuple[int, KernelIntent]] = []
     last_ts: int | None = None
     for lineno, line in enumerate(lines, start=1):
@@ -279,7 +282,10 @@ def _parse_numbered(lines: Iterable[str], label: str) -> list[tuple[int, KernelI
         try:
             if _depth(text) > MAX_INTENT_DEPTH:
                 raise PolicyError(f"{label}:{lineno}: nested deeper than {MAX_INTENT_DEPTH} levels")
-            obj = json.loads(text, parse_float=_refuse_float)
+            try:
+                obj = json.loads(text, parse_float=_refuse_float)
+            except _FloatInJson as e:
+                raise _FloatInJson(e.args[0], _float_key(text)) from None
             if not isinstance(obj, dict):
                 raise PolicyError(
                     f"{label}:{lineno}: an intent is a JSON object, got {type(obj).__name__}"
@@ -291,12 +297,25 @@ def _parse_numbered(lines: Iterable[str], label: str) -> list[tuple[int, KernelI
                     + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
                     + f"; an intent has only {', '.join(sorted(_INTENT_KEYS))}"
                 )
-            intent = decoder.decode(text)
+            for key in _DECIMAL_KEYS:
+                v = obj.get(key)
+                if (
+                    v is not None
+                    and not isinstance(v, str)
+                    and not (isinstance(v, list) and all(isinstance(x, str) for x in v))
+                ):
+                    raise PolicyError(
+                        f"{label}:{lineno}: {key} must be a Decimal as a JSON string "
+                        f'(e.g. "1.5"), got {json.dumps(v)}'
+                    )
+            intent = decoder.decode(text).intent()
         except PolicyError:
             raise
         except _FloatInJson as e:
+            where = f", in {e.args[1]}" if e.args[1] else ""
             raise PolicyError(
-                f'{label}:{lineno}: number {e.args[0]} must be a string (Decimals travel as "{e.args[0]}")'
+                f"{label}:{lineno}: number {e.args[0]} must be a string "
+                f'(Decimals travel as "{e.args[0]}"){where}'
             ) from None
         except (ValueError, msgspec.DecodeError) as e:
             raise PolicyError(f"{label}:{lineno}: bad intent: {_one_line(str(e))}") from None
@@ -314,7 +333,30 @@ class _FloatInJson(ValueError):
 
 
 def _refuse_float(text: str) -> float:
-    raise _FloatInJson(text)
+    raise _FloatInJson(text, "")
+
+
+class _FloatText(str):
+    pass
+
+
+def _float_key(text: str) -> str:
+    """The top-level key holding the line's first JSON float (or within it), or ""."""
+
+    def has_float(v: object) -> bool:
+        if isinstance(v, _FloatText):
+            return True
+        if isinstance(v, list):
+            return any(has_float(x) for x in v)
+        return isinstance(v, dict) and any(has_float(x) for x in v.values())
+
+    try:
+        obj = json.loads(text, parse_float=_FloatText)
+    except ValueError:
+        return ""
+    if isinstance(obj, dict):
+        return next((str(k) for k, v in obj.items() if has_float(v)), "")
+    return ""
 
 
 def _one_line(s: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dita.kernel import Action, OrderType, Side
+from dita.kernel import Action, Cancel, Enter, Exit, OrderType, Side
 from dita.legacy import LegacyConversionError, LegacyIntent, to_kernel_intent, to_legacy
 
 
@@ -34,18 +35,23 @@ def test_every_field_arrives() -> None:
         limit_price=64100.1,
     )
     k = to_kernel_intent(legacy, slot_id=3)
+    assert isinstance(k, Exit)
     assert k.intent_id == "dec-1" and k.slot_id == 3 and k.ts == 1767323045678
-    assert (k.action, k.side, k.order_type) == (Action.EXIT, Side.LONG, OrderType.LIMIT)
-    assert (k.size, k.limit_price, k.reference_price, k.leverage) == (
+    assert (k.action, k.order_type) == (Action.EXIT, OrderType.LIMIT)
+    assert (k.size, k.limit_price, k.reference_price) == (
         Decimal("0.25"),
         Decimal("64100.1"),
         Decimal("64000.5"),
-        Decimal(3),
     )
-    assert k.exit_leg_ratios == (Decimal("0.3"), Decimal("0.7"))
     assert k.metadata == {"model": "m7", "confidence": "0.75", "bars_held": 12}
     assert k.reason == "take profit"
     assert to_kernel_intent(to_legacy(k), slot_id=3) == k
+    # an ENTER takes the fields an EXIT leaves out (side, leverage, leg ratios)
+    e = to_kernel_intent(dataclasses.replace(legacy, action="ENTER"), slot_id=3)
+    assert isinstance(e, Enter)
+    assert (e.side, e.leverage) == (Side.LONG, Decimal(3))
+    assert e.exit_leg_ratios == (Decimal("0.3"), Decimal("0.7"))
+    assert to_kernel_intent(to_legacy(e), slot_id=3) == e
 
 
 @pytest.mark.parametrize(
@@ -118,9 +124,10 @@ def test_round_trip_is_lossless(
     )
     k = to_kernel_intent(legacy, slot_id=1)
     # each float comes back as exactly the same float
-    assert float(k.size) == size  # type: ignore[arg-type]
-    if limit is not None:
-        assert float(k.limit_price) == limit  # type: ignore[arg-type]
+    if not isinstance(k, Cancel):
+        assert float(k.size) == size  # type: ignore[arg-type]
+        if limit is not None:
+            assert float(k.limit_price) == limit  # type: ignore[arg-type]
     if conf is not None:
         assert float(k.metadata["confidence"]) == conf
     assert to_kernel_intent(to_legacy(k), slot_id=1) == k

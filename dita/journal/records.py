@@ -10,6 +10,7 @@ kind           body                  meaning
 run            ``RunMeta``           kernel parameters and run context; enough to
                                      rebuild the kernel with no outside help
 intent         ``KernelIntent``      kernel input, exactly as given to the kernel
+                                     (stored flat: ``FlatIntent``)
 venue_event    ``VenueEvent``        kernel input, exactly as given to the kernel
 outcome        ``OutcomeRecord``     the kernel's answer to input ``input_seq``
 snapshot       ``SnapshotRecord``    ``Kernel.snapshot()`` after input ``input_seq``
@@ -36,7 +37,11 @@ import msgspec
 from dita import codec
 from dita.journal.errors import RecordRejected
 from dita.kernel.model import (
+    Cancel,
     CancelOrder,
+    Enter,
+    Exit,
+    FlatIntent,
     Instrument,
     KernelDiagnosticCode,
     KernelIntent,
@@ -49,6 +54,7 @@ from dita.kernel.model import (
     TradeStage,
     Transition,
     VenueEvent,
+    flat_fields,
 )
 
 
@@ -218,11 +224,41 @@ def encode_outcome(o: KernelOutcome) -> bytes:
     return codec.encode(outcome_to_wire(o))
 
 
+# --------------------------------------------------------------------------- intent wire form
+#
+# An intent is an ``Enter``, ``Exit`` or ``Cancel`` (dita.kernel.model), each with only the
+# fields its action reads. The journal stores it in the flat form every journal has held
+# since schema 1: every field of the old single intent type, in its order, the action among
+# them and the default in each field the action does not carry. So records are
+# byte-identical to what dita wrote before the types were split (no schema bump; a run
+# started before resumes byte for byte) and old records read as they always did, including
+# a refused ENTER with a null side or size, or an EXIT holding the side an old policy filled
+# in (dropped on reading: it never had an effect).
+
+
+def _intent_to_wire(intent: KernelIntent) -> FlatIntent:
+    return FlatIntent(**flat_fields(intent))
+
+
+def _intent_from_wire(w: FlatIntent, payload: bytes | str) -> KernelIntent:
+    if codec.encode(w) != (payload.encode() if isinstance(payload, str) else payload):
+        # not what dita writes: find the field (a JSON number where a Decimal belongs
+        # decodes, but is no Decimal the journal ever held)
+        raw = msgspec.json.decode(payload)
+        for f in fields(FlatIntent):
+            if f.name in raw and codec.encode(raw[f.name]) != codec.encode(getattr(w, f.name)):
+                raise msgspec.ValidationError(
+                    f"intent field {f.name} holds {raw[f.name]!r}, not as dita writes it "
+                    f"({codec.encode(getattr(w, f.name)).decode()}) - at `$.{f.name}`"
+                )
+    return w.intent()
+
+
 # --------------------------------------------------------------------------- payload codec
 
 _BODY_TYPES: dict[RecordKind, type[Any]] = {
     RecordKind.RUN: RunMeta,
-    RecordKind.INTENT: KernelIntent,
+    RecordKind.INTENT: FlatIntent,
     RecordKind.VENUE_EVENT: VenueEvent,
     RecordKind.OUTCOME: _OutcomeRecordWire,
     RecordKind.SNAPSHOT: SnapshotRecord,
@@ -233,7 +269,9 @@ _BODY_TYPES: dict[RecordKind, type[Any]] = {
 
 _KIND_BY_TYPE: dict[type[Any], RecordKind] = {
     RunMeta: RecordKind.RUN,
-    KernelIntent: RecordKind.INTENT,
+    Enter: RecordKind.INTENT,
+    Exit: RecordKind.INTENT,
+    Cancel: RecordKind.INTENT,
     VenueEvent: RecordKind.VENUE_EVENT,
     OutcomeRecord: RecordKind.OUTCOME,
     SnapshotRecord: RecordKind.SNAPSHOT,
@@ -268,11 +306,13 @@ def encode_body(body: RecordBody, *, check: bool = True) -> tuple[RecordKind, by
     if isinstance(body, OutcomeRecord) and body.outcome.commands:
         # Without commands the outcome's JSON already is the wire form.
         wire = _OutcomeRecordWire(body.input_seq, outcome_to_wire(body.outcome))
+    elif isinstance(body, KernelIntent):
+        wire = _intent_to_wire(body)
     try:
         payload = codec.encode(wire)
     except (TypeError, ValueError, OverflowError) as e:
         raise RecordRejected(f"{kind} record cannot be encoded: {e}") from e
-    if check and kind in _CHECKED and not plainly_faithful(body):
+    if check and kind in _CHECKED and not plainly_faithful(wire):
         try:
             decoded = codec.decode(payload, _BODY_TYPES[kind])
             again = codec.encode(decoded)
@@ -343,7 +383,7 @@ def _field_checks(cls: type[Any]) -> tuple[tuple[str, object, bool], ...] | None
 
 
 _FAST: dict[type[Any], tuple[tuple[str, object, bool], ...]] = {
-    cls: checks for cls in (KernelIntent, VenueEvent) if (checks := _field_checks(cls)) is not None
+    cls: checks for cls in (FlatIntent, VenueEvent) if (checks := _field_checks(cls)) is not None
 }
 
 
@@ -403,5 +443,7 @@ def decode_body(kind: RecordKind, payload: bytes | str) -> RecordBody:
     obj = codec.decode(payload, _BODY_TYPES[kind])
     if isinstance(obj, _OutcomeRecordWire):
         return OutcomeRecord(obj.input_seq, outcome_from_wire(obj.outcome))
+    if isinstance(obj, FlatIntent):
+        return _intent_from_wire(obj, payload)
     body: RecordBody = obj
     return body

@@ -44,9 +44,11 @@ from dita.kernel.instruments import instrument_problems, on_grid, quantize_price
 from dita.kernel.ledger import COST_EXPONENT, COST_QUANTUM, ONE, ZERO, Ledger
 from dita.kernel.model import (
     AccountView,
-    Action,
+    Cancel,
     CancelOrder,
+    Enter,
     EventKind,
+    Exit,
     ExitFill,
     Instrument,
     KernelDiagnosticCode,
@@ -303,15 +305,18 @@ class Kernel:
             slot_id = intent.slot_id if _valid_slot_id(intent.slot_id, len(self._s.slots)) else None
             try:
                 self._check_intent_header(intent)
-                match intent.action:
-                    case Action.ENTER:
+                match intent:
+                    case Enter():
                         return self._enter(intent)
-                    case Action.EXIT:
+                    case Exit():
                         return self._exit(intent)
-                    case Action.CANCEL:
+                    case Cancel():
                         return self._cancel(intent)
                     case _:
-                        raise _Refusal(D.INVALID_ACTION, f"unknown action {intent.action!r}")
+                        raise _Refusal(
+                            D.INVALID_ACTION,
+                            f"not an Enter, Exit or Cancel: {type(intent).__name__}",
+                        )
             except _Refusal as r:
                 state = self._s.slots[slot_id].stage if slot_id is not None else None
                 return KernelOutcome(False, r.code, slot_id, state, message=r.message)
@@ -325,16 +330,12 @@ class Kernel:
                 f"ts must be integer epoch milliseconds in [0, 2**63), got {intent.ts!r}",
             )
         for name in ("trade_id", "asset", "reason"):
-            if type(getattr(intent, name)) is not str:
+            if type(getattr(intent, name, "")) is not str:
                 raise _Refusal(
                     D.INVALID_INTENT, f"{name} must be a string, got {getattr(intent, name)!r}"
                 )
         if type(intent.metadata) is not dict:
             raise _Refusal(D.INVALID_INTENT, f"metadata must be a dict, got {intent.metadata!r}")
-        if type(intent.action) is not Action:
-            # a plain "ENTER" string equals Action.ENTER (StrEnum) but is not one:
-            # only the real enum gets past the boundary
-            raise _Refusal(D.INVALID_ACTION, f"action must be an Action, got {intent.action!r}")
         if self._intent_seen(intent.intent_id):
             raise _Refusal(D.DUPLICATE_INTENT, f"intent {intent.intent_id!r} was already accepted")
         if not _valid_slot_id(intent.slot_id, len(self._s.slots)):
@@ -355,7 +356,7 @@ class Kernel:
         if trade is not None:
             trade.intent_ids.append(intent_id)
 
-    def _check_one_way_side(self, it: KernelIntent, inst: Instrument) -> None:
+    def _check_one_way_side(self, it: Enter, inst: Instrument) -> None:
         """One-way mode nets both sides of a symbol: an ENTER opposite a held trade is refused."""
         for other in self._s.slots:
             t = other.trade
@@ -367,7 +368,7 @@ class Kernel:
                     "would net the two (use HEDGE mode for both sides at once)",
                 )
 
-    def _enter(self, it: KernelIntent) -> KernelOutcome:
+    def _enter(self, it: Enter) -> KernelOutcome:
         slot = self._s.slots[it.slot_id]
         if slot.stage not in (TradeStage.IDLE, TradeStage.CLOSED):
             raise _Refusal(
@@ -457,7 +458,7 @@ class Kernel:
         )
 
     def _order_price(
-        self, it: KernelIntent, inst: Instrument, side: OrderSide
+        self, it: Enter | Exit, inst: Instrument, side: OrderSide
     ) -> tuple[OrderType, Decimal | None]:
         if type(it.order_type) is not OrderType:
             raise _Refusal(
@@ -490,7 +491,7 @@ class Kernel:
             case _:
                 raise _Refusal(D.INVALID_ORDER_TYPE, f"unknown order_type {it.order_type!r}")
 
-    def _exit(self, it: KernelIntent) -> KernelOutcome:
+    def _exit(self, it: Exit) -> KernelOutcome:
         slot = self._s.slots[it.slot_id]
         trade = slot.trade
         match slot.stage:
@@ -582,7 +583,7 @@ class Kernel:
             True, D.OK, slot.slot_id, slot.stage, tuple(transitions), (SubmitOrder(order.view()),)
         )
 
-    def _cancel(self, it: KernelIntent) -> KernelOutcome:
+    def _cancel(self, it: Cancel) -> KernelOutcome:
         slot = self._s.slots[it.slot_id]
         trade = slot.trade
         order = None
@@ -1073,7 +1074,7 @@ def _valid_slot_id(slot_id: object, n: int) -> bool:
     return isinstance(slot_id, int) and not isinstance(slot_id, bool) and 0 <= slot_id < n
 
 
-def _entry_size_and_leverage(it: KernelIntent, inst: Instrument) -> tuple[Decimal, Decimal]:
+def _entry_size_and_leverage(it: Enter, inst: Instrument) -> tuple[Decimal, Decimal]:
     """An ENTER's size and leverage: finite, positive, within the instrument's limits."""
     size = _finite(it.size)
     if size is None or size <= 0:
@@ -1096,7 +1097,7 @@ def _entry_size_and_leverage(it: KernelIntent, inst: Instrument) -> tuple[Decima
     return size, leverage
 
 
-def _market_reference_price(it: KernelIntent, inst: Instrument) -> Decimal:
+def _market_reference_price(it: Enter, inst: Instrument) -> Decimal:
     """The price a MARKET entry's margin and minimum-notional checks use."""
     ref = _finite(it.reference_price)
     if it.reference_price is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from dita.kernel import EventKind, KernelIntent, KernelOutcome, SubmitOrder, VenueEvent
+from dita.kernel import Enter, EventKind, Exit, KernelIntent, KernelOutcome, SubmitOrder, VenueEvent
 
 _ZERO = Decimal(0)
 
@@ -71,7 +71,7 @@ class SymbolBreakdown:
             ):
                 self._of(symbol).fills += 1
         else:
-            symbol = body.asset
+            symbol = body.asset if isinstance(body, Enter | Exit) else ""
         d = outcome.ledger
         if symbol and (d.realized_pnl or d.fees or d.funding):
             s = self._of(symbol)

@@ -7,6 +7,7 @@ from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -44,6 +45,7 @@ from dita.kernel import (
     Transition,
     VenueEvent,
 )
+from dita.kernel.model import FlatIntent
 
 from .conftest import RUN, new_kernel
 
@@ -154,8 +156,8 @@ def test_payload_is_plain_json_with_decimals_as_strings(jpath: Path) -> None:
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
-        (KernelIntent("i", 1, 0, Action.ENTER, size=0.1), "size"),  # type: ignore[arg-type]
-        (KernelIntent("i", 1, 0, "OPEN"), "action"),  # type: ignore[arg-type]
+        # built around the checking constructor (msgspec's replace): the journal refuses too
+        (msgspec.structs.replace(KernelIntent("i", 1, 0, Action.ENTER), size=0.1), "size"),
         (KernelIntent("i", 1, 0, Action.ENTER, metadata={"x": object()}), "cannot be encoded"),
         (KernelIntent("i", 1, 0, Action.ENTER, metadata={"x": D("1.5")}), "JSON-native"),
         (KernelIntent("i", 1, 0, Action.ENTER, metadata={"x": (1, 2)}), "JSON-native"),
@@ -257,6 +259,8 @@ def test_the_fast_check_accepts_only_what_the_full_round_trip_keeps(
 
     from dita.journal import records
 
+    if isinstance(body, KernelIntent):
+        body = records._intent_to_wire(body)  # what the journal checks: the flat wire form
     if spoil is not None:
         names = [f.name for f in dataclasses.fields(body)]
         body = _spoiled(body, names[spoil[0] % len(names)], spoil[1])
@@ -273,13 +277,13 @@ def test_the_fast_check_accepts_only_what_the_full_round_trip_keeps(
 @pytest.mark.parametrize(
     "body",
     [
-        KernelIntent("i", 1, 0, Action.ENTER, size=0.1),  # type: ignore[arg-type]
-        KernelIntent("i", True, 0, Action.ENTER),  # type: ignore[arg-type]
-        KernelIntent("i", 1, 0, "ENTER"),  # type: ignore[arg-type]
-        KernelIntent("i", 1, 0, Action.ENTER, size=D("NaN")),
-        KernelIntent("i", 2**64, 0, Action.ENTER),
-        KernelIntent("i", 1, 0, Action.ENTER, metadata={"x": 1}),
-        KernelIntent("i", 1, 0, Action.ENTER, exit_leg_ratios=[D(1)]),  # type: ignore[arg-type]
+        FlatIntent("i", 1, 0, Action.ENTER, size=0.1),  # type: ignore[arg-type]
+        FlatIntent("i", True, 0, Action.ENTER),
+        FlatIntent("i", 1, 0, "ENTER"),  # type: ignore[arg-type]
+        FlatIntent("i", 1, 0, Action.ENTER, size=D("NaN")),
+        FlatIntent("i", 2**64, 0, Action.ENTER),
+        FlatIntent("i", 1, 0, Action.ENTER, metadata={"x": 1}),
+        FlatIntent("i", 1, 0, Action.ENTER, exit_leg_ratios=[D(1)]),  # type: ignore[arg-type]
         VenueEvent("e", 1, EventKind.FILL, cum_qty=float("nan")),  # type: ignore[arg-type]
     ],
 )
@@ -287,4 +291,4 @@ def test_the_fast_check_leaves_anything_unusual_to_the_full_round_trip(body: Any
     from dita.journal import records
 
     assert not records.plainly_faithful(body)
-    assert records.plainly_faithful(KernelIntent("i", 1, 0, Action.ENTER, size=D("0.100")))
+    assert records.plainly_faithful(FlatIntent("i", 1, 0, Action.ENTER, size=D("0.100")))

@@ -6,6 +6,8 @@ import itertools
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from dita.kernel import (
     Action,
     CancelOrder,
@@ -20,6 +22,7 @@ from dita.kernel import (
     SubmitOrder,
     VenueEvent,
 )
+from dita.kernel.model import flat_fields
 from dita.testing.mock_venue import MockVenue
 
 D = Decimal
@@ -33,6 +36,18 @@ _ids = itertools.count(1)
 
 def nid(prefix: str = "i") -> str:
     return f"{prefix}{next(_ids)}"
+
+
+def rebuilt(intent: KernelIntent, **changes: Any) -> KernelIntent:
+    """``intent`` with ``changes``, built again through the checking ``KernelIntent``
+    (``IntentError`` for a value of the wrong type)."""
+    return KernelIntent(**(flat_fields(intent) | changes))
+
+
+def unchecked(intent: KernelIntent, **changes: Any) -> KernelIntent:
+    """``intent`` with ``changes`` and no type check (msgspec's replace): what only code that
+    goes around the checking constructor could hand the kernel."""
+    return msgspec.structs.replace(intent, **changes)
 
 
 def make_kernel(slots: int = 2, capital: str = "100000") -> Kernel:

@@ -20,6 +20,7 @@ from dita.kernel import (
     Action,
     EventKind,
     Instrument,
+    IntentError,
     Kernel,
     KernelDiagnosticCode,
     KernelIntent,
@@ -28,7 +29,7 @@ from dita.kernel import (
     TradeStage,
     VenueEvent,
 )
-from tests.kernel.helpers import D, ack, enter, fill, make_kernel, order_of
+from tests.kernel.helpers import D, ack, enter, fill, make_kernel, order_of, rebuilt, unchecked
 
 C = KernelDiagnosticCode
 
@@ -69,10 +70,15 @@ def _refused(k: Kernel, out: Any, code: KernelDiagnosticCode, before: str) -> No
     ],
 )
 def test_a_plain_string_is_not_an_enum(field: str, value: str, code: KernelDiagnosticCode) -> None:
+    # refused where the intent is built, naming the field (issue 14) ...
+    with pytest.raises(IntentError, match=field) as e:
+        rebuilt(enter(0), **{field: value})
+    assert e.value.field == field
     k = make_kernel()
     before = _snap(k)
-    out = k.process_intent(dataclasses.replace(enter(0), **{field: value}))
-    _refused(k, out, code, before)
+    if field != "action":  # the tag: no Struct holds another
+        # ... and by the kernel too, if code goes around the constructor
+        _refused(k, k.process_intent(unchecked(enter(0), **{field: value})), code, before)
     # the real enum is accepted, and a LONG is a BUY
     ok = k.process_intent(enter(0))
     assert ok.accepted and order_of(ok).side is OrderSide.BUY
@@ -198,7 +204,12 @@ def test_fee_event_above_the_money_traded_is_refused() -> None:
 def test_ts_outside_64_bit_epoch_ms_is_refused(ts: Any) -> None:
     k = make_kernel()
     before = _snap(k)
-    _refused(k, k.process_intent(dataclasses.replace(enter(0), ts=ts)), C.INVALID_TS, before)
+    if type(ts) is not int:
+        with pytest.raises(IntentError, match="ts"):
+            rebuilt(enter(0), ts=ts)
+    else:
+        _refused(k, k.process_intent(rebuilt(enter(0), ts=ts)), C.INVALID_TS, before)
+    _refused(k, k.process_intent(unchecked(enter(0), ts=ts)), C.INVALID_TS, before)
 
 
 # -- properties: anything in any field -----------------------------------------------------
@@ -259,7 +270,12 @@ def test_any_intent_is_accepted_or_refused_never_raises(
     if stage == "POSITION_OPEN":
         k = _open(make_kernel(capital="1000000"))
     it = enter(0, size=D("0.01")) if base == "enter" else KernelIntent("x", 3_000, 0, Action.EXIT)
-    _check_step(k, k.process_intent, dataclasses.replace(it, **changes))
+    try:
+        built = rebuilt(it, **changes)
+    except IntentError as e:
+        assert e.field in changes and str(e)
+        built = unchecked(it, **{n: v for n, v in changes.items() if n in it.__struct_fields__})
+    _check_step(k, k.process_intent, built)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -288,7 +304,11 @@ def test_any_venue_event_is_accepted_or_refused_never_raises(
     [{"size": 1}, {"price": 50000}, {"leverage": 2}, {"legs": (1,)}, {"size": "1"}, {"size": 1.0}],
 )
 def test_numbers_are_decimals_or_refused(change: dict[str, Any]) -> None:
+    field = {"price": "limit_price", "legs": "exit_leg_ratios"}.get(next(iter(change)), "")
+    with pytest.raises(IntentError) as e:
+        enter(0, **change)
+    assert e.value.field == (field or next(iter(change)))
     k = make_kernel()
     before = _snap(k)
-    out = k.process_intent(enter(0, **change))
+    out = k.process_intent(unchecked(enter(0), **{e.value.field: next(iter(change.values()))}))
     assert not out.accepted and out.message and _snap(k) == before

@@ -11,6 +11,7 @@ import pytest
 from dita.kernel import (
     Action,
     EventKind,
+    IntentError,
     Kernel,
     KernelDiagnosticCode,
     KernelIntent,
@@ -46,7 +47,6 @@ def _kernel_with(stage: str) -> Kernel:
 INVALID_INTENTS: list[tuple[str, str, Callable[[], KernelIntent], KernelDiagnosticCode]] = [
     ("unknown slot", "IDLE", lambda: enter(7), C.UNKNOWN_SLOT),
     ("negative slot", "IDLE", lambda: enter(-1), C.UNKNOWN_SLOT),
-    ("bool slot", "IDLE", lambda: enter(True), C.UNKNOWN_SLOT),  # type: ignore[arg-type]
     ("busy slot", "POSITION_OPEN", lambda: enter(0, trade="t9"), C.SLOT_BUSY),
     ("busy slot while entry works", "ENTRY_WORKING", lambda: enter(0, trade="t9"), C.SLOT_BUSY),
     ("EXIT with no position", "IDLE", lambda: exit_(0), C.NO_POSITION),
@@ -89,7 +89,6 @@ INVALID_INTENTS: list[tuple[str, str, Callable[[], KernelIntent], KernelDiagnost
     ("size negative", "IDLE", lambda: enter(0, size=D(-1)), C.INVALID_SIZE),
     ("size NaN", "IDLE", lambda: enter(0, size=Decimal("NaN")), C.INVALID_SIZE),
     ("size infinite", "IDLE", lambda: enter(0, size=Decimal("Infinity")), C.INVALID_SIZE),
-    ("size float", "IDLE", lambda: enter(0, size=1.0), C.INVALID_SIZE),
     ("size missing", "IDLE", lambda: enter(0, size=None), C.INVALID_SIZE),
     ("EXIT size zero", "POSITION_OPEN", lambda: exit_(0, size=D(0)), C.INVALID_SIZE),
     ("price NaN", "IDLE", lambda: enter(0, price=Decimal("NaN")), C.INVALID_PRICE),
@@ -139,15 +138,38 @@ INVALID_INTENTS: list[tuple[str, str, Callable[[], KernelIntent], KernelDiagnost
         C.DUPLICATE_INTENT,
     ),
     ("empty intent id", "IDLE", lambda: KernelIntent("", 1, 0, Action.CANCEL), C.INVALID_INTENT),
-    ("non-integer ts", "IDLE", lambda: KernelIntent("x1", 1.5, 0, Action.CANCEL), C.INVALID_TS),  # type: ignore[arg-type]
-    ("unknown action", "IDLE", lambda: KernelIntent("x2", 1, 0, "HOLD"), C.INVALID_ACTION),  # type: ignore[arg-type]
+    ("ts before 1970", "IDLE", lambda: KernelIntent("x1", -1, 0, Action.CANCEL), C.INVALID_TS),
+]
+
+# A value of the wrong type never reaches the kernel: the intent cannot be built, and the
+# error names the field (issue 14). These were refused by the kernel before.
+UNBUILDABLE: list[tuple[str, Callable[[], KernelIntent], str]] = [
+    ("bool slot", lambda: enter(True), "slot_id"),  # type: ignore[arg-type]
+    ("size float", lambda: enter(0, size=1.0), "size"),
+    ("non-integer ts", lambda: KernelIntent("x1", 1.5, 0, Action.CANCEL), "ts"),  # type: ignore[arg-type]
+    ("unknown action", lambda: KernelIntent("x2", 1, 0, "HOLD"), "action"),  # type: ignore[arg-type]
+    ("action as text", lambda: KernelIntent("x2", 1, 0, "ENTER"), "action"),  # type: ignore[arg-type]
     (
         "unknown order type",
-        "IDLE",
-        lambda: KernelIntent("x3", 1, 0, Action.ENTER, "t", "BTC-USDT", Side.LONG, D(1), "STOP"),
-        C.INVALID_ORDER_TYPE,
+        lambda: KernelIntent("x3", 1, 0, Action.ENTER, "t", "BTC-USDT", Side.LONG, D(1), "STOP"),  # type: ignore[arg-type]
+        "order_type",
+    ),
+    ("side as text", lambda: enter(0, side="LONG"), "side"),  # type: ignore[arg-type]
+    (
+        "a CANCEL's side as text",
+        lambda: KernelIntent("x4", 1, 0, Action.CANCEL, side="LONG"),
+        "side",
     ),  # type: ignore[arg-type]
 ]
+
+
+@pytest.mark.parametrize(("name", "make", "field"), UNBUILDABLE, ids=[c[0] for c in UNBUILDABLE])
+def test_a_value_of_the_wrong_type_cannot_be_built(
+    name: str, make: Callable[[], KernelIntent], field: str
+) -> None:
+    with pytest.raises(IntentError, match=field) as e:
+        make()
+    assert e.value.field == field
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from dita.kernel import (
     TradeRecord,
     TradeSlot,
 )
+from dita.kernel.model import INTENT_FIELDS
 from dita.legacy import LegacyIntent
 from dita.marketdata import Bar
 
@@ -40,7 +41,7 @@ DOC = (Path(__file__).resolve().parents[2] / "docs" / "policy.md").read_text(enc
     ],
 )
 def test_every_field_is_documented(cls: type) -> None:
-    missing = [f.name for f in dataclasses.fields(cls) if f"`{f.name}`" not in DOC]
+    missing = [n for n in _field_names(cls) if f"`{n}`" not in DOC]
     assert not missing, f"docs/policy.md does not name {cls.__name__}.{missing}"
 
 
@@ -51,7 +52,14 @@ def test_field_tables_list_the_fields_in_the_code_and_nothing_else() -> None:
         section = DOC[DOC.index(heading) :]
         section = section[: section.index("\n#", 1)]
         rows = re.findall(r"^\| `(\w+)` \|", section, flags=re.M)
-        assert rows == [f.name for f in dataclasses.fields(cls)], heading
+        assert rows == list(_field_names(cls)), heading
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    # KernelIntent: the arguments its checking constructor takes (one per field of any action)
+    if cls is KernelIntent:
+        return INTENT_FIELDS
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 def test_every_diagnostic_code_is_documented() -> None:
