@@ -78,11 +78,6 @@ D = KernelDiagnosticCode
 # context): wide enough that sums of prices x quantities are exact; divisions
 # (cost basis release, margin) are quantized.
 KERNEL_CONTEXT = MONEY_CONTEXT
-# Duplicate-intent memory: every intent of a trade still in its slot, plus the ids of the
-# last RECENT_INTENT_IDS accepted intents (bounded, so a long run's memory stays flat: about
-# 180 bytes an id with short ids, 18 MB when full, measured with tracemalloc on
-# bench/lifecycle_bench.py; kept in snapshots).
-RECENT_INTENT_IDS = 100_000
 # Outside money (fees, funding, fill prices) has at most 18 decimals: no venue
 # sends more, and anything finer would make the ledger's sums inexact.
 MIN_AMOUNT_EXPONENT = -18
@@ -350,9 +345,7 @@ class Kernel:
         return any(s.trade is not None and intent_id in s.trade.intent_ids for s in self._s.slots)
 
     def _remember_intent(self, intent_id: str, trade: TradeState | None) -> None:
-        self._s.recent_intents[intent_id] = None
-        while len(self._s.recent_intents) > RECENT_INTENT_IDS:
-            self._s.recent_intents.popitem(last=False)
+        self._s.recent_intents.add(intent_id)
         if trade is not None:
             trade.intent_ids.append(intent_id)
 

@@ -9,7 +9,6 @@ every violation, naming the slot, order and field.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
@@ -29,8 +28,10 @@ from dita.kernel.model import (
 )
 from dita.kernel.money import money
 from dita.kernel.state import (
+    RECENT_INTENT_IDS,
     KernelState,
     OrderState,
+    RecentIds,
     SlotState,
     TradeState,
     derive_stage,
@@ -367,11 +368,11 @@ def _read_slot(r: _Reader, sm: Any, i: int) -> SlotState:
     return s
 
 
-def _read_recent_intents(r: _Reader, snap: Mapping[str, Any]) -> OrderedDict[str, None]:
+def _read_recent_intents(r: _Reader, snap: Mapping[str, Any]) -> RecentIds:
     recent = r.list_(snap, "recent_intent_ids", "snapshot")
     if not all(isinstance(x, str) for x in recent):
         r.problems.append("recent_intent_ids: every intent id must be a string")
-    return OrderedDict.fromkeys(x for x in recent if isinstance(x, str))
+    return RecentIds(RECENT_INTENT_IDS, (x for x in recent if isinstance(x, str)))
 
 
 def _read_funding_seen(r: _Reader, snap: Mapping[str, Any]) -> dict[str, int]:
