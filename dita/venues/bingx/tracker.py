@@ -132,6 +132,19 @@ class OrderTracker:
                 events += self.on_stream(ev)
         return events
 
+    def claim(self, cid: str, oid: str) -> None:
+        """Bind venue order ``oid`` to our order ``cid`` (a protective order found by what
+        it is after a place of unknown outcome). A stranger's track under ``#oid`` (frames
+        read while nobody had named the order) is dropped: what it reported reached no
+        order of ours, and the next report of ``oid`` tells it again, under ``cid``."""
+        t = self._tracks.get(cid.lower())
+        if t is None or t.venue_order_id:
+            return
+        if self._tracks.pop(f"#{oid}", None) is not None:
+            self._cid_by_oid.pop(oid, None)
+        self._finished.pop(oid, None)
+        self._bind(t, oid)
+
     def adopt(self, cid: str, o: wire.RestOrder) -> None:
         """Follow a protective order found by a query after a restart, from what the
         report shows (nothing is emitted: the caller reconciles from the report), so
