@@ -54,7 +54,6 @@ from dita.kernel.model import (
     TradeStage,
     Transition,
     VenueEvent,
-    flat_fields,
 )
 
 
@@ -237,7 +236,7 @@ def encode_outcome(o: KernelOutcome) -> bytes:
 
 
 def _intent_to_wire(intent: KernelIntent) -> FlatIntent:
-    return FlatIntent(**flat_fields(intent))
+    return FlatIntent.of(intent)
 
 
 def _intent_from_wire(w: FlatIntent, payload: bytes | str) -> KernelIntent:

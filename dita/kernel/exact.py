@@ -24,9 +24,15 @@ FieldCheck = tuple[str, tuple[type, ...], type | None]
 _CHECKS: dict[type, tuple[FieldCheck, ...]] = {}
 
 
+_BY_NAME: dict[type, dict[str, FieldCheck]] = {}
+
+
 def exact_fields(cls: type) -> dict[str, FieldCheck]:
-    """``cls``'s fields in order, each with its exact types."""
-    return {c[0]: c for c in _checks(cls)}
+    """``cls``'s fields in order, each with its exact types (built once; do not modify)."""
+    by_name = _BY_NAME.get(cls)
+    if by_name is None:
+        by_name = _BY_NAME[cls] = {c[0]: c for c in _checks(cls)}
+    return by_name
 
 
 def _checks(cls: type) -> tuple[FieldCheck, ...]:
@@ -66,10 +72,14 @@ def _field_check(name: str, hint: Any) -> FieldCheck:
 
 def first_wrong(obj: object) -> tuple[str, str] | None:
     """(field, what is wrong) for ``obj``'s first field of the wrong type, or None."""
-    for check in _checks(type(obj)):
-        wrong = wrong_value(check, getattr(obj, check[0]))
-        if wrong is not None:
-            return check[0], wrong
+    for check in _CHECKS.get(type(obj)) or _checks(type(obj)):
+        name, allowed, item = check
+        v = getattr(obj, name)
+        # the common case inline: one type test per field (wrong_value words the refusal)
+        if type(v) not in allowed or (item is not None and type(v) is tuple):
+            wrong = wrong_value(check, v)
+            if wrong is not None:
+                return name, wrong
     return None
 
 

@@ -363,9 +363,10 @@ def from_flat(action: Action, values: dict[str, Any]) -> Intent:
         check = every.get(name)
         if check is None:
             raise TypeError(f"KernelIntent got an unexpected keyword argument {name!r}")
-        wrong = wrong_value(check, v)
-        if wrong is not None:
-            raise IntentError(name, f"{action} intent {values['intent_id']!r}: {wrong}")
+        if type(v) not in check[1] or check[2] is not None:  # else the type is right
+            wrong = wrong_value(check, v)
+            if wrong is not None:
+                raise IntentError(name, f"{action} intent {values['intent_id']!r}: {wrong}")
     built: Intent = cls(**kept)  # checked by _IntentMeta
     return built
 
@@ -395,7 +396,24 @@ class FlatIntent:
 
     def intent(self) -> Intent:
         """The action's intent (``IntentError`` names a field of the wrong type)."""
-        return from_flat(self.action, {n: getattr(self, n) for n in INTENT_FIELDS if n != "action"})
+        return from_flat(self.action, {n: getattr(self, n) for n in _FLAT_VALUE_FIELDS})
+
+    @classmethod
+    def of(cls, intent: KernelIntent) -> FlatIntent:
+        """``intent`` in the flat form: the flat default in each field its action does not carry."""
+        plan = _FLAT_PLANS.get(type(intent))
+        if plan is None:
+            own = type(intent).__struct_fields__
+            plan = _FLAT_PLANS[type(intent)] = tuple(
+                (n, n in own, _FLAT_DEFAULTS.get(n)) for n in INTENT_FIELDS if n != "action"
+            )
+        values = [getattr(intent, n) if carried else d for n, carried, d in plan]
+        values.insert(3, intent.action)
+        return cls(*values)
+
+
+_FLAT_VALUE_FIELDS = tuple(n for n in INTENT_FIELDS if n != "action")
+_FLAT_PLANS: dict[type, tuple[tuple[str, bool, Any], ...]] = {}
 
 
 def flat_fields(intent: KernelIntent) -> dict[str, Any]:
