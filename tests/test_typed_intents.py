@@ -148,6 +148,8 @@ def test_a_jsonl_line_decodes_into_its_actions_type() -> None:
         ({"leverage": 2}, "leverage"),
         ({"side": "UP"}, "side"),
         ({"side": "long"}, "side"),
+        ({"action": "EXIT", "side": "UP"}, "side"),  # a field EXIT leaves out is checked too
+        ({"action": "CANCEL", "leverage": 2.0}, "leverage"),
         ({"order_type": "STOP"}, "order_type"),
         ({"action": "OPEN"}, "action"),
         ({"slot_id": True}, "slot_id"),
