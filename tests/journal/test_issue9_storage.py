@@ -241,22 +241,36 @@ CREATOR = textwrap.dedent(
 
 def test_seq09_a_kill_during_creation_leaves_a_journal_or_nothing(tmp_path: Path) -> None:
     # issue 9, sequence 9: real SIGKILLs at random instants of a process that
-    # does nothing but create journals, so most kills land inside a creation
+    # does nothing but create journals, so most kills land inside a creation.
+    # The twelve rounds run side by side: each child is killed at its own random
+    # instant after it said ready, so the test waits for the latest kill, not the sum.
     import random
 
     rng = random.Random(9)
-    checked = 0
+    rounds = []
     for round_no in range(12):
         root = tmp_path / f"r{round_no}"
         root.mkdir()
         p = subprocess.Popen(
             [sys.executable, "-c", CREATOR, str(root)], stdout=subprocess.PIPE, text=True
         )
-        assert p.stdout is not None and p.stdout.readline() == "ready\n"
-        time.sleep(rng.uniform(0.02, 0.3))
-        p.send_signal(signal.SIGKILL)
-        p.wait()
-        p.stdout.close()
+        rounds.append((root, p, rng.uniform(0.02, 0.3)))
+    try:
+        kills = []
+        for _, p, delay in rounds:
+            assert p.stdout is not None and p.stdout.readline() == "ready\n"
+            kills.append((time.monotonic() + delay, p))
+        for at, p in sorted(kills, key=lambda k: k[0]):
+            time.sleep(max(0.0, at - time.monotonic()))  # the kill instant is the input
+            p.send_signal(signal.SIGKILL)
+    finally:
+        for _, p, _ in rounds:
+            p.kill()
+            p.wait()
+            assert p.stdout is not None
+            p.stdout.close()
+    checked = 0
+    for root, _, _ in rounds:
         for i in range(10_000):
             j = root / f"j{i}.sqlite"
             if not j.exists():
