@@ -218,7 +218,12 @@ class SimEngine:
             order_type=OrderType(otype),
             quantity=qty,
             limit_price=price,
-            reduce_only=reduce_only,
+            # a hedge close (SELL LONG, BUY SHORT) reduces by its side; the sim's protective
+            # orders must say so (BingX's hedge mode takes no reduceOnly, DOC25)
+            reduce_only=reduce_only
+            or (
+                protective and position_side is not None and _closes(OrderSide(side), position_side)
+            ),
             position_side=position_side,
             stop_price=req.stop_price,
             close_position=req.close_position,
@@ -600,6 +605,10 @@ _REACHED: dict[tuple[OrderType, OrderSide], tuple[int, str]] = {
         110414, "Take Profit price should be lower than the current price"
     ),
 }  # fmt: skip
+
+
+def _closes(side: OrderSide, position_side: Side) -> bool:
+    return (side is OrderSide.SELL) == (position_side is Side.LONG)
 
 
 def _translate_reject(ev: VenueEvent, req: OrderRequest) -> ApiError:

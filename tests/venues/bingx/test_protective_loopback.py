@@ -14,6 +14,7 @@ import pytest
 from dita.kernel.model import EventKind, Order, OrderSide, OrderStatus, OrderType
 from dita.venues.base import OutcomeUnknown
 from dita.venues.bingx.venue import OPEN_ORDERS, ORDER, BingxVenue
+from dita.venues.bingx_emulator import Mode
 from dita.venues.bingx_emulator.answers import AnswerProfile
 from tests.venues.bingx.conftest import Session, make_order
 
@@ -275,3 +276,42 @@ async def test_a_protective_order_left_by_a_dead_process_is_cancelled_by_its_ven
         assert await second.open_orders() == []
     finally:
         await second.close()
+
+
+@pytest.mark.parametrize("frames", [True, False], ids=["frames", "issue-36"])
+async def test_a_close_position_take_profit_with_nothing_left_to_close_expires(
+    open_session: Any, frames: bool
+) -> None:
+    answers = AnswerProfile(protective_trigger_frames=frames)
+    s: Session = await open_session(protective_poll_s=None, emulator_kwargs={"answers": answers})
+    await open_long(s)
+    order = protective("dita-t1-tp-0", OrderType.TAKE_PROFIT_MARKET, "61000.0",
+                       close_position=True)  # fmt: skip
+    await s.venue.submit(order)
+    (ack,) = await s.expect(EventKind.ACK)
+    exit_ = make_order("dita-t1-x-0", OrderSide.SELL, qty="0.01", price=None, reduce_only=True)
+    await s.venue.submit(exit_)  # the position is closed by another order first
+    await s.expect(EventKind.ACK, EventKind.FILL)
+    if not frames:
+        s.emu.drop_stream_events(1)  # (its ACCOUNT_UPDATE, if any, says nothing new)
+    await s.emu.set_price("BTC-USDT", D("61000.0"))
+    if not frames:
+        assert await s.venue.poll_protective() == 1
+    (end,) = await s.expect(EventKind.EXPIRED)
+    assert (end.client_order_id, end.venue_order_id, end.cum_qty) == (
+        "dita-t1-tp-0", ack.venue_order_id, D(0)
+    )  # fmt: skip
+
+
+async def test_hedge_mode_stop_closes_the_long_by_position_side(open_session: Any) -> None:
+    s: Session = await open_session(mode=Mode.HEDGE, protective_poll_s=None)
+    await s.venue.submit(make_order("dita-h-e-0", qty="0.01", price=None))
+    await s.expect(EventKind.ACK, EventKind.FILL)
+    await s.venue.submit(protective("dita-h-sl-0"))
+    await s.expect(EventKind.ACK)
+    (placed,) = [p for p in sent(s, "POST", ORDER) if p.get("type") == "STOP_MARKET"]
+    assert placed["positionSide"] == "LONG" and "reduceOnly" not in placed
+    await s.emu.set_price("BTC-USDT", D("58000.0"))
+    (fill,) = await s.expect(EventKind.FILL)
+    assert (fill.client_order_id, fill.last_qty) == ("dita-h-sl-0", D("0.01"))
+    assert await s.venue.positions() == []

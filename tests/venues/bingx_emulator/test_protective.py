@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from dita.kernel.model import OrderSide, OrderType, PositionMode
 from dita.venues.bingx.orders import order_params
 from dita.venues.bingx.signing import public_query, signed_query
-from dita.venues.bingx_emulator import BingxEmulator, SimEngine
+from dita.venues.bingx_emulator import BingxEmulator, Mode, SimEngine
 from dita.venues.bingx_emulator.answers import (
     Answerer,
     AnswerProfile,
@@ -259,3 +259,19 @@ async def test_open_orders_query_and_history_show_protective_orders_over_http(
         history = await call(http, "GET", f"{v2}/trade/allOrders", symbol="BTC-USDT",
                              orderId=oid, limit=10)  # fmt: skip
         assert [(o["orderId"], o["status"]) for o in history["orders"]] == [(oid, "FILLED")]
+
+
+def test_hedge_mode_protective_orders_close_by_position_side_without_reduce_only() -> None:
+    ex = engine(mode=Mode.HEDGE)
+    ex.place({"symbol": "BTC-USDT", "side": "BUY", "positionSide": "LONG", "type": "MARKET",
+              "quantity": "0.01"})  # fmt: skip
+    hedge_stop = stop(stopPrice="59000.0", quantity="0.01") | {"positionSide": "LONG"}
+    err = refused(ex, hedge_stop | {"reduceOnly": "true"})
+    assert err.code == 109400 and "ReduceOnly" in err.msg  # DOC25: not in hedge mode
+    # a SELL opening a SHORT is no protective order: refused by the sim's rule
+    assert refused(ex, hedge_stop | {"positionSide": "SHORT"}).code == 101290
+    oid = str(ex.place(hedge_stop)["order"]["orderId"])
+    ex.set_price("BTC-USDT", D("58000.0"))
+    done = ex.query({"symbol": "BTC-USDT", "orderId": oid})["order"]
+    assert (done["status"], done["positionSide"], done["reduceOnly"]) == ("FILLED", "LONG", True)
+    assert ex.positions_data({}) == []
