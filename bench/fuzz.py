@@ -95,10 +95,13 @@ def any_number(r: random.Random) -> Any:
 
 
 def fuzz_kernel(n: int, r: random.Random) -> Tally:
+    import msgspec
+
     from dita.kernel import (
         Action,
         EventKind,
         Instrument,
+        IntentError,
         Kernel,
         KernelIntent,
         OrderType,
@@ -159,7 +162,22 @@ def fuzz_kernel(n: int, r: random.Random) -> Tally:
                 changes[name] = r.choice([5, -1, True, "0", None])
             else:
                 changes[name] = any_number(r)
-        return dataclasses.replace(obj, **changes) if changes else obj
+        if not changes:
+            return obj
+        if not isinstance(obj, KernelIntent):
+            return dataclasses.replace(obj, **changes)
+        # An intent is a typed message: built through its constructor, a wrong type is
+        # refused at decode (IntentError naming the field) and never reaches the kernel;
+        # half the time the fields are swapped in unchecked instead (msgspec.structs.
+        # replace), so the kernel's own refusals are fuzzed too.
+        if r.random() < 0.5:
+            flat = {f: getattr(obj, f) for f in intent_fields} | changes
+            try:
+                return KernelIntent(**flat)
+            except IntentError as e:
+                return e
+        own = {k: v for k, v in changes.items() if k in obj.__struct_fields__}
+        return msgspec.structs.replace(obj, **own) if own else obj
 
     intent_fields = ["intent_id", "ts", "slot_id", "action", "trade_id", "asset", "side", "size",
                      "order_type", "limit_price", "leverage", "exit_leg_ratios",
@@ -196,6 +214,11 @@ def fuzz_kernel(n: int, r: random.Random) -> Tally:
             )
             inp: Any = corrupt(base_i, intent_fields)
             call: Any = k.process_intent
+            if isinstance(inp, IntentError):
+                t.inputs += 1
+                t.refusals += 1  # refused where it was decoded: the kernel never saw it
+                t.bump(f"decode {inp.field}")
+                continue
         else:
             o = r.choice(live)
             kind = r.choice([EventKind.ACK, EventKind.FILL, EventKind.PARTIAL_FILL,
