@@ -81,7 +81,7 @@ class OrderTracker:
     def __init__(self) -> None:
         self._tracks: dict[str, _Track] = {}  # keyed by lower-case client order id
         self._cid_by_oid: dict[str, str] = {}
-        self._finished: OrderedDict[str, None] = OrderedDict()
+        self._finished: OrderedDict[str, str] = OrderedDict()  # venue id -> whose it was
         self.doubts: set[str] = set()  # orders whose reports disagree: query them
         self._anonymous_places = 0  # protective places waiting for their reply
         self._held: dict[str, list[wire.OrderTradeUpdate]] = {}  # oid -> unnamed frames
@@ -188,6 +188,11 @@ class OrderTracker:
         """Our id for a venue order id we have bound (protective orders are reported by
         venue id only), "" if none."""
         return self._cid_by_oid.get(venue_order_id, "")
+
+    def recently_finished(self, venue_order_id: str) -> bool:
+        """An order of ours this process followed to its end (one of the last 1024; a
+        stranger's, ``#<venue id>``, does not count)."""
+        return not self._finished.get(venue_order_id, "#").startswith("#")
 
     def is_finished(self, cid: str, venue_order_id: str = "") -> bool:
         t = self._tracks.get(cid.lower())
@@ -524,6 +529,6 @@ class OrderTracker:
         self._tracks.pop(t.client_order_id, None)
         if t.venue_order_id:
             self._cid_by_oid.pop(t.venue_order_id, None)
-            self._finished[t.venue_order_id] = None
+            self._finished[t.venue_order_id] = t.client_order_id
             while len(self._finished) > _RECENT:
                 self._finished.popitem(last=False)

@@ -592,9 +592,30 @@ class BingxVenue:
                 " which is ours cannot be told"
             )
         if not matches:
+            await self._refuse_finished_lookalikes(order)
             return None
         self._tracker.claim(order.client_order_id, str(matches[0].order_id))
         return matches[0]
+
+    async def _refuse_finished_lookalikes(self, order: Order) -> None:
+        """Not open is not "never placed": it may have triggered and filled already. If a
+        finished order in the recent history matches ``order`` (and is none we followed),
+        whether it is ours cannot be told: ``OutcomeUnknown`` naming it, never a guess
+        either way (a fill claimed that was not ours, or one of ours denied)."""
+        raw = await self._call("GET", ALL_ORDERS, {"symbol": order.asset, "limit": 100})
+        with _reading("order history"):
+            rows = wire.decode(raw, wire.OrdersData).orders or []
+            alike = [
+                r
+                for r in rows
+                if self._is_it(order, r) and not self._tracker.recently_finished(str(r.order_id))
+            ]
+        if alike:
+            ids = ", ".join(f"{r.order_id} ({r.status})" for r in alike)
+            raise OutcomeUnknown(
+                f"{order.order_type} {order.client_order_id}: not open, but finished order(s)"
+                f" {ids} in the order history match it; whether one is ours cannot be told"
+            )
 
     def _is_it(self, order: Order, r: wire.RestOrder) -> bool:
         if r.symbol != order.asset or parse.text(r.client_order_id):

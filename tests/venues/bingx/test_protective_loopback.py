@@ -315,3 +315,21 @@ async def test_hedge_mode_stop_closes_the_long_by_position_side(open_session: An
     (fill,) = await s.expect(EventKind.FILL)
     assert (fill.client_order_id, fill.last_qty) == ("dita-h-sl-0", D("0.01"))
     assert await s.venue.positions() == []
+
+
+async def test_a_lost_place_that_already_filled_is_not_called_never_placed(
+    open_session: Any,
+) -> None:
+    s: Session = await open_session(protective_poll_s=None)
+    await open_long(s)
+    order = protective("dita-t1-sl-0")
+    s.emu.fail_next(ORDER, status=504, method="POST", after_execute=True)
+    with pytest.raises(OutcomeUnknown):
+        await s.venue.submit(order)
+    await s.emu.set_price("BTC-USDT", D("58000.0"))  # it triggers and fills at once
+    assert await s.venue.open_orders() == []
+    # not open, yet a finished stop just like it is in the history: not "never placed"
+    with pytest.raises(OutcomeUnknown, match=r"finished order\(s\) \d{19} \(FILLED\)"):
+        await s.venue.query_order(order)
+    # an order nothing like it on the venue is still answered "never placed"
+    assert await s.venue.query_order(protective("dita-t1-sl-1", stop="50000.0")) is None
