@@ -137,7 +137,7 @@ def fuzz_kernel(n: int, r: random.Random) -> Tally:
         for _ in range(r.choice([0, 1, 1, 2])):
             name = r.choice(fields_)
             if name in ("side", "action", "order_type", "kind"):
-                v = getattr(obj, name)
+                v = getattr(obj, name, None)
                 changes[name] = r.choice([v.value if v is not None else "LONG", None, "BOGUS", 1])
             elif name in ("ts",):
                 changes[name] = r.choice([-1, 2**70, 1.5, "x", True])
@@ -171,7 +171,7 @@ def fuzz_kernel(n: int, r: random.Random) -> Tally:
         # half the time the fields are swapped in unchecked instead (msgspec.structs.
         # replace), so the kernel's own refusals are fuzzed too.
         if r.random() < 0.5:
-            flat = {f: getattr(obj, f) for f in intent_fields} | changes
+            flat = {f: getattr(obj, f) for f in intent_fields if hasattr(obj, f)} | changes
             try:
                 return KernelIntent(**flat)
             except IntentError as e:

@@ -275,18 +275,6 @@ class KernelIntent(msgspec.Struct, frozen=True, tag_field="action", metaclass=_I
     def action(self) -> Action:
         return Action(str(self.__struct_config__.tag))
 
-    if not TYPE_CHECKING:
-        # Readers written against the flat intent (tests, policies) read a field the action
-        # does not carry as its flat default (a CANCEL's size is None), as they did. Hidden
-        # from mypy: typed code matches on the type and reads only the action's fields.
-        def __getattr__(self, name: str) -> Any:
-            try:
-                return _FLAT_DEFAULTS[name]
-            except KeyError:
-                raise AttributeError(
-                    f"{type(self).__name__!r} object has no attribute {name!r}"
-                ) from None
-
 
 class Enter(KernelIntent, frozen=True, tag="ENTER", kw_only=True):
     """Open a trade in a free slot: ``size`` of ``asset`` on ``side``. ``side`` and ``size``
