@@ -924,15 +924,25 @@ class BingxVenue:
                 log.warning("BingX protective order poll failed: %s", exc)
 
     async def poll_protective(self) -> int:
-        """Query every protective order this adapter follows, by venue order id, and emit
-        what the answers show that ``events()`` has not (a trigger and its fill BingX did
-        not push, say). Returns how many were asked about. Runs every
-        ``protective_poll_s``; tests call it directly."""
+        """Ask about every protective order this adapter follows (open orders once, then
+        by venue order id those no longer open) and emit what the answers show that
+        ``events()`` has not (a trigger and its fill BingX did not push, say). Returns how
+        many were asked about. Runs every ``protective_poll_s``; tests call it directly."""
+        followed = [lo for lo in self._tracker.live() if lo.protective and lo.venue_order_id]
+        if not followed:
+            return 0
+        # one openOrders answers for every order still resting; only those it no longer
+        # shows are asked about by id (the order endpoint's rate is shared with placing)
+        raw = await self._call("GET", OPEN_ORDERS, {})
+        with _reading("open orders"):
+            open_by_id = {
+                str(o.order_id): o for o in wire.decode(raw, wire.OrdersData).orders or []
+            }
         asked = 0
-        for lo in self._tracker.live():
-            if not lo.protective or not lo.venue_order_id:
-                continue
-            rest = await self._query_by_id(lo.symbol, lo.venue_order_id)
+        for lo in followed:
+            rest = open_by_id.get(lo.venue_order_id)
+            if rest is None:
+                rest = await self._query_by_id(lo.symbol, lo.venue_order_id)
             asked += 1
             if rest is not None:
                 with _reading(f"order {lo.venue_order_id}"):

@@ -101,6 +101,13 @@ async def test_a_stop_whose_trigger_pushes_nothing_at_all_is_found_by_the_poll(
         "dita-t1-sl-0", OrderType.STOP_MARKET, D("59000.0")
     )  # fmt: skip
 
+    # while it rests, a poll is one openOrders call, nothing on the order endpoint
+    before = (len(sent(s, "GET", ORDER)), len(sent(s, "GET", OPEN_ORDERS)))
+    assert await s.venue.poll_protective() == 1 and s.venue._queue.empty()
+    assert (len(sent(s, "GET", ORDER)), len(sent(s, "GET", OPEN_ORDERS))) == (
+        before[0], before[1] + 1
+    )  # fmt: skip
+
     s.emu.drop_stream_events(1)  # the ACCOUNT_UPDATE is lost too
     await s.emu.set_price("BTC-USDT", D("58000.0"))
     assert await s.venue.positions() == []  # it filled on the venue, and nothing was pushed
