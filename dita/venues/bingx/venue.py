@@ -275,10 +275,13 @@ class BingxVenue:
     # -- lifecycle ---------------------------------------------------------
 
     async def start(self) -> None:
-        """Measure the clock offset, load instruments, open the user-data stream, and wait
-        until it is connected."""
+        """Measure the clock offset, load instruments (unless the caller already did, as
+        ``dita run`` and ``dita recover`` do to build the kernel: asking twice waited a
+        second for BingX's limit of one contracts request a second), open the user-data
+        stream, and wait until it is connected."""
         await self.sync_clock()
-        await self.load_instruments()
+        if not self._instruments:
+            await self.load_instruments()
         self._tasks.append(asyncio.create_task(self._stream_loop(), name="bingx-stream"))
         self._tasks.append(asyncio.create_task(self._keepalive_loop(), name="bingx-keepalive"))
         self._tasks.append(asyncio.create_task(self._clock_loop(), name="bingx-clock"))

@@ -209,3 +209,12 @@ async def test_an_unreadable_reply_to_a_placed_order_is_outcome_unknown_not_the_
     assert h.emu.request_count("POST", ORDER) == 1 and h.emu.exchange.order_count() == 1
     assert h.engine.stats.rejects == 0
     await h.finish()
+
+
+async def test_start_does_not_ask_for_the_contracts_the_caller_already_loaded(
+    start: Callable[..., Any],
+) -> None:
+    # the factory loads the instruments to build the kernel, then the engine starts the
+    # venue: one contracts request, not two (the second waited out BingX's 1/s limit)
+    h = await start()
+    assert h.emu.request_count("GET", "/openApi/swap/v2/quote/contracts") == 1
