@@ -122,6 +122,7 @@ class BingxEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Callable[[], int] | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
         exchange: SimEngine | None = None,
         mode: Mode = Mode.ONE_WAY,
         initial_balance: Decimal = Decimal(10_000),
@@ -146,6 +147,9 @@ class BingxEmulator:
         self.host = host
         self._port = port
         self.clock = clock or wall_clock_ms
+        # every wait of the emulator's own (pings, depth pushes, key expiry, injected
+        # delays) goes through this, so a test that drives ``clock`` drives them too
+        self._sleep = sleep or asyncio.sleep
         self.exchange = exchange or SimEngine(
             self.clock,
             initial_balance=initial_balance,
@@ -620,7 +624,7 @@ class BingxEmulator:
         self.requests.append(RequestRecord(method, path, kept))
         fault = self._take_fault(method, path)
         if fault is not None and fault.delay:
-            await asyncio.sleep(fault.delay)
+            await self._sleep(fault.delay)
         if fault is not None and not fault.after_execute and (fault.status or fault.code):
             return self._fault_response(fault)
 
@@ -793,7 +797,7 @@ class BingxEmulator:
 
     async def _expiry_loop(self) -> None:
         while True:
-            await asyncio.sleep(0.2)
+            await self._sleep(0.2)
             await self._expire_due()
 
     async def _expire_due(self) -> None:
@@ -919,7 +923,7 @@ class BingxEmulator:
 
     async def _depth_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.depth_push_s)
+            await self._sleep(self.depth_push_s)
             for conn in list(self._conns):
                 for channel in list(conn.channels.values()):
                     if channel.kind == "depth":
@@ -939,7 +943,7 @@ class BingxEmulator:
 
     async def _pinger(self, conn: _Conn) -> None:
         while True:
-            await asyncio.sleep(self.ping_interval)
+            await self._sleep(self.ping_interval)
             if conn.pings - conn.pongs > self.missed_pongs_allowed:
                 await conn.ws.close(code=1008, message=b"no Pong")
                 return
@@ -984,7 +988,7 @@ class BingxEmulator:
         if wait:
             if pending:
                 await asyncio.wait(pending, timeout=2.0)
-            await asyncio.sleep(self.stream_before_rest_delay)
+            await self._sleep(self.stream_before_rest_delay)
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)

@@ -22,6 +22,7 @@ from dita.kernel.model import (
 from dita.venues.bingx import BingxConfig, BingxVenue, Credentials, Endpoints, PositionMode
 from dita.venues.bingx_emulator import BingxEmulator, Mode
 from tests import loopback
+from tests.idle_clock import IdleClock, driving
 
 API_KEY = "test-key-0123456789abcdef"
 API_SECRET = "test-secret-ZYXWVUTSRQ-9876543210-do-not-log"
@@ -63,6 +64,7 @@ class Session:
     emu: BingxEmulator
     venue: BingxVenue
     client: httpx.AsyncClient
+    clock: IdleClock
     sleeps: list[float] = field(default_factory=list)
     _events: AsyncIterator[VenueEvent] | None = None
 
@@ -85,8 +87,13 @@ SessionFactory = Callable[..., "asyncio.Future[Session]"]
 
 @pytest.fixture
 async def open_session() -> AsyncIterator[Callable[..., object]]:
-    """Factory: ``await open_session(mode=..., **config)`` -> a started Session; all closed at the end."""
+    """Factory: ``await open_session(mode=..., **config)`` -> a started Session; all closed at the end.
+
+    The emulator and the adapter share one ``IdleClock``: every wait of either (pings,
+    key expiry, rate-limit spacing, backoff) is on it, and it moves only when the event
+    loop has nothing else to do, so no test waits in real time."""
     opened: list[Session] = []
+    clock = IdleClock()
 
     async def factory(
         mode: Mode = Mode.ONE_WAY,
@@ -95,14 +102,16 @@ async def open_session() -> AsyncIterator[Callable[..., object]]:
         emulator_kwargs: dict[str, object] | None = None,
         **config: object,
     ) -> Session:
-        emu = BingxEmulator(API_KEY, API_SECRET, mode=mode, **(emulator_kwargs or {}))  # type: ignore[arg-type]
+        kwargs: dict[str, object] = {"clock": clock.now_ms, "sleep": clock.sleep}
+        kwargs.update(emulator_kwargs or {})
+        emu = BingxEmulator(API_KEY, API_SECRET, mode=mode, **kwargs)  # type: ignore[arg-type]
         await emu.start()
         client = loopback.async_client(timeout=httpx.Timeout(5.0, connect=2.0))
         sleeps: list[float] = []
 
         async def sleep(seconds: float) -> None:
             sleeps.append(seconds)
-            await asyncio.sleep(seconds)
+            await clock.sleep(seconds)
 
         pmode = venue_mode or (PositionMode.HEDGE if mode is Mode.HEDGE else PositionMode.ONE_WAY)
         cfg = BingxConfig(
@@ -111,17 +120,20 @@ async def open_session() -> AsyncIterator[Callable[..., object]]:
             rate_limit_backoff_s=0.01,
             **config,  # type: ignore[arg-type]
         )
-        venue = BingxVenue(client, Credentials(API_KEY, secret), cfg, sleep=sleep)
-        session = Session(emu, venue, client, sleeps)
+        venue = BingxVenue(
+            client, Credentials(API_KEY, secret), cfg, clock=clock.now_ms, sleep=sleep
+        )
+        session = Session(emu, venue, client, clock, sleeps)
         opened.append(session)
         await venue.start()
         return session
 
-    yield factory
-    for s in opened:
-        await s.venue.close()
-        await s.client.aclose()
-        await s.emu.close()
+    with driving(clock):
+        yield factory
+        for s in opened:
+            await s.venue.close()
+            await s.client.aclose()
+            await s.emu.close()
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ import httpx
 import pytest
 
 from dita.kernel.model import EventKind, OrderSide, OrderStatus, Side
-from dita.venues.bingx.clock import wall_clock_ms
 from dita.venues.bingx.venue import BALANCE_V3, LISTEN_KEY, OPEN_ORDERS, POSITIONS
 from dita.venues.bingx_emulator.answers import AnswerProfile
 from tests.venues.bingx.conftest import Session, make_order
@@ -120,7 +119,7 @@ async def test_capped_recv_window_is_met_by_the_clock_sync(
         AnswerProfile(recv_window_max=cap),
         recv_window=60_000,
     )
-    s.venue.server_clock._local = lambda: wall_clock_ms() - 7000
+    s.venue.server_clock._local = lambda: s.clock.now_ms() - 7000
     s.venue.server_clock.offset_ms = 0
     measured = s.venue.server_clock.measured
     assert await s.venue.open_orders() == []
@@ -137,7 +136,7 @@ async def test_listen_key_refresh_answered_either_way_keeps_the_key(
     key = s.venue._listen_key
     async with asyncio.timeout(5):
         while s.emu.request_count("PUT", LISTEN_KEY) < 3:
-            await asyncio.sleep(0.02)
+            await s.clock.sleep(0.02)
     assert s.venue._listen_key == key  # never renewed
     assert s.emu.request_count("POST", LISTEN_KEY) == 1
     assert s.venue.reconnects == 1

@@ -335,14 +335,12 @@ async def test_secret_never_reaches_logs_errors_or_reprs(
 async def test_listen_key_is_kept_alive_and_renewed_when_the_venue_forgets_it(
     open_session: object,
 ) -> None:
-    import asyncio
-
     # listen-key calls are limited to 2/s (PROTOCOL.md §6.3), so the waits are in seconds
     session: Session = await open_session(listen_key_refresh_s=0.1)  # type: ignore[operator]
-    await asyncio.sleep(1.3)
+    await session.clock.sleep(1.3)
     assert session.emu.request_count("PUT", LISTEN_KEY) >= 2
     session.emu.listen_keys.clear()  # the venue lost our key: PUT answers 404, the stream goes quiet
-    await asyncio.sleep(1.5)
+    await session.clock.sleep(1.5)
     assert session.emu.request_count("POST", LISTEN_KEY) == 2
     await session.venue.submit(make_order("ka-1"))
     await session.expect(EventKind.ACK)
@@ -373,11 +371,9 @@ async def test_hedge_mode_short_opens_sell_short_and_closes_buy_short(open_sessi
 async def test_adapter_answers_every_ping_so_the_venue_keeps_the_stream(
     open_session: object,
 ) -> None:
-    import asyncio
-
     session: Session = await open_session(  # type: ignore[operator]
         emulator_kwargs={"ping_interval": 0.02, "missed_pongs_allowed": 1}
     )
-    await asyncio.sleep(0.5)  # ~25 pings; two unanswered ones would close the stream
+    await session.clock.sleep(0.5)  # ~25 pings; two unanswered ones would close the stream
     assert session.emu.stream_connections == 1
     assert session.venue.reconnects == 1

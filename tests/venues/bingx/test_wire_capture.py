@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 
-from dita.clock import LiveClock
 from dita.kernel.model import EventKind, OrderSide
 from dita.venues.bingx import BingxConfig, BingxVenue, Credentials, Endpoints
 from dita.venues.bingx.capture import (
@@ -28,6 +27,7 @@ from dita.venues.bingx.capture import (
 )
 from dita.venues.bingx.venue import LISTEN_KEY
 from dita.venues.bingx_emulator import BingxEmulator
+from tests.idle_clock import IdleClock, driving
 from tests.venues.bingx.conftest import API_KEY, API_SECRET, make_order
 from tests.venues.bingx.test_recorded_corpus import DECODERS, meta, venue_for
 
@@ -36,22 +36,31 @@ __all__ = ["venue_for"]  # the corpus's fixture, used here as is
 
 async def _record_session(directory: Path) -> tuple[WireRecorder, set[str]]:
     """A short real session (rest, cancel, fill, close, a listen-key renewal), recorded."""
-    emu = BingxEmulator(API_KEY, API_SECRET)
+    driven = IdleClock()
+    emu = BingxEmulator(API_KEY, API_SECRET, clock=driven.now_ms, sleep=driven.sleep)
     keys: set[str] = set()
+    with driving(driven):
+        return await _record(directory, emu, driven, keys)
+
+
+async def _record(
+    directory: Path, emu: BingxEmulator, driven: IdleClock, keys: set[str]
+) -> tuple[WireRecorder, set[str]]:
     async with emu:
         await emu.set_price("BTC-USDT", Decimal(60000))
         recorder = WireRecorder(
             directory, secrets=(API_KEY, API_SECRET), command="test", options={"symbol": "x"},
-            rest=emu.rest_url, started_ms=LiveClock().now_ms(),
+            rest=emu.rest_url, started_ms=driven.now_ms(),
         )  # fmt: skip
         hooks = recorder.hooks()
-        clock = hooks.clock(LiveClock())
+        clock = hooks.clock(driven)
         async with httpx.AsyncClient(transport=hooks.transport()) as client:
             venue = BingxVenue(
                 client,
                 Credentials(API_KEY, API_SECRET),
                 BingxConfig(Endpoints.loopback(emu.port)),
                 clock=clock.now_ms,
+                sleep=clock.sleep,
                 connect=hooks.connect(),
             )
             await venue.start()
@@ -76,7 +85,7 @@ async def _record_session(directory: Path) -> tuple[WireRecorder, set[str]]:
             for _ in range(100):
                 if set(emu.listen_keys) - keys and venue.reconnects >= 2:
                     break
-                await asyncio.sleep(0.02)
+                await clock.sleep(0.02)
             keys |= set(emu.listen_keys)
             await venue.close()
         recorder.close()
